@@ -1,0 +1,50 @@
+"""The command line: a thin layer that parses input, calls the library and writes the Result.
+
+Exit codes: 0 success (and every gate passed), 1 a gate failed, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from shakeout.cli._app import app, console
+from shakeout.errors import ShakeoutError
+
+# Each module adds its commands to ``app`` when imported.
+from shakeout.cli import report as _report  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; a ShakeoutError becomes one line on stderr and exit code 2."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:
+        args.remove("--debug")
+    try:
+        code = app(args=args, standalone_mode=False)
+    except SystemExit as exc:  # typer.Exit inside a command
+        return int(exc.code or 0)
+    except ShakeoutError as exc:
+        if debug:
+            raise
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - click usage errors and the unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            return int(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return 2
+        if isinstance(exc, click.exceptions.Abort):
+            return 130
+        if debug:
+            raise
+        console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
+                      "(run again with --debug for the traceback)", highlight=False)
+        return 3
+    return code if isinstance(code, int) else 0
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,52 @@
+"""The Typer application and what every command shares: options, errors, writing outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from shakeout.report.gate import Gate, GateOutcome
+from shakeout.report.result import Result
+
+app = typer.Typer(
+    name="shakeout",
+    help="Find the silent failures of machine-learning models before production does.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+Out = Annotated[Path, typer.Option("--out", help="Folder for report.html, results.json, "
+                                   "summary.md and junit.xml.")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed for every random draw.")]
+Quiet = Annotated[bool, typer.Option("--quiet", help="Hide progress bars.")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+Target = Annotated[str | None, typer.Option("--target", help="Target column of a table.")]
+Plan = Annotated[Path | None, typer.Option("--plan", help="YAML plan: drills, grids, gates.")]
+TrustPickle = Annotated[bool, typer.Option(
+    "--trust-pickle", help="Allow loading pickled models (this runs code stored in the file).")]
+DEFAULT_OUT = Path("shakeout-report")
+
+
+def emit(result: Result, out: Path, gate: Gate | None = None, *, quiet: bool = False) -> int:
+    """Judge the gate, write every report file, print where, return the exit code."""
+    from shakeout.report.render import render
+
+    outcome: GateOutcome | None = gate.check(result) if gate is not None else None
+    paths = render(result, out, gate=outcome)
+    if outcome is not None:
+        for o in outcome.outcomes:
+            mark = "[green]PASS[/green]" if o.passed else "[red]FAIL[/red]"
+            console.print(f"{mark} {o.condition}")
+            if not o.passed:
+                for reason in o.reasons:
+                    console.print(f"     {reason}", markup=False, highlight=False)
+    console.print(f"Report written to {paths['html']}", highlight=False)
+    if not quiet:
+        console.print(f"  results: {paths['json']}  summary: {paths['md']}  "
+                      f"junit: {paths['junit']}", highlight=False)
+    return 0 if outcome is None else outcome.exit_code

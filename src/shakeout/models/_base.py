@@ -1,0 +1,127 @@
+"""The Model abstraction: one interface over every kind of model shakeout can test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shakeout.errors import GradientUnavailableError, ValidationError
+
+TASKS = ("classification", "regression")
+BLACK_BOX_ATTACKS = "SquareAttack, HopSkipJump or a TransferAttack"
+
+
+class Model:
+    """A wrapped model: ``predict_proba`` and ``predict`` over arrays or DataFrames.
+
+    Subclasses implement :meth:`_raw` (probabilities for classification, values for
+    regression) for one batch. Everything that needs only predictions works on any Model;
+    gradients are offered by :class:`~shakeout.models.TorchModel` alone.
+
+    Attributes
+    ----------
+    task : {"classification", "regression"}
+    classes_ : numpy.ndarray or None
+        Class labels in the column order of ``predict_proba``.
+    batch_size : int
+        Rows per call to the underlying model.
+    """
+
+    task: str = "classification"
+    classes_: np.ndarray | None = None
+    batch_size: int = 4096
+    supports_gradients: bool = False
+    accepts_frames: bool = False
+
+    def _raw(self, X: Any) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _batched(self, X: Any) -> np.ndarray:
+        n = len(X)
+        if n == 0:
+            raise ValidationError("X is empty; pass at least one row to predict.")
+        if n <= self.batch_size:
+            return self._raw(X)
+        take = (lambda s: X.iloc[s]) if hasattr(X, "iloc") else (lambda s: X[s])
+        parts = [self._raw(take(slice(i, i + self.batch_size)))
+                 for i in range(0, n, self.batch_size)]
+        return np.concatenate(parts)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape ``(n, n_classes)``, rows summing to one."""
+        if self.task != "classification":
+            raise ValidationError(
+                f"{self.name}: predict_proba needs a classifier, but this model is a "
+                "regressor; use predict(X)."
+            )
+        proba = np.asarray(self._batched(X), dtype=np.float64)
+        if proba.ndim != 2:
+            raise ValidationError(
+                f"{self.name}: expected class probabilities of shape (n, n_classes), "
+                f"got shape {proba.shape}."
+            )
+        return proba
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels (classification) or values (regression), shape ``(n,)``."""
+        if self.task == "classification":
+            proba = self.predict_proba(X)
+            classes = self.classes_ if self.classes_ is not None else np.arange(proba.shape[1])
+            return np.asarray(classes)[proba.argmax(axis=1)]
+        return np.asarray(self._batched(X), dtype=np.float64).reshape(len(X), -1).squeeze(-1)
+
+    def outputs(self, X: Any) -> np.ndarray:
+        """Probabilities for a classifier, values for a regressor: the model's raw answer."""
+        return self.predict_proba(X) if self.task == "classification" else self.predict(X)
+
+    def encode_labels(self, y: Any) -> np.ndarray:
+        """Map labels to column indices of ``predict_proba``; unknown labels are an error.
+
+        >>> from shakeout.models import wrap
+        >>> m = wrap(lambda X: np.tile([0.2, 0.8], (len(X), 1)), task="classification",
+        ...          classes=["no", "yes"])
+        >>> m.encode_labels(["yes", "no"]).tolist()
+        [1, 0]
+        """
+        y = np.asarray(y)
+        classes = self.classes_
+        if classes is None:
+            return y.astype(np.int64)
+        classes = np.asarray(classes)
+        order = np.argsort(classes)
+        pos = np.searchsorted(classes[order], y)
+        pos = np.clip(pos, 0, len(classes) - 1)
+        found = classes[order][pos] == y
+        if not np.all(found):
+            unknown = sorted({str(v) for v in np.asarray(y)[~found]})[:5]
+            raise ValidationError(
+                f"{self.name}: labels {unknown} are not among the model's classes "
+                f"{[str(c) for c in classes][:10]}. Check the target column."
+            )
+        return order[pos]
+
+    def logits(self, x: Any) -> Any:
+        """Differentiable scores; only torch models have them."""
+        raise GradientUnavailableError(
+            f"{self.name} has no gradients (it is not a torch module). White-box attacks need "
+            f"gradients; use a black-box attack instead: {BLACK_BOX_ATTACKS}."
+        )
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def fingerprint(self) -> str:
+        """A short hash of the model's parameters or serialised form."""
+        from shakeout.report.result import fingerprint
+
+        return fingerprint(repr(self))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(task={self.task!r}, classes={self._classes_repr()})"
+
+    def _classes_repr(self) -> str:
+        if self.classes_ is None:
+            return "None"
+        return str(len(self.classes_))

@@ -1,0 +1,68 @@
+"""Plan files: one YAML document choosing drills, their grids and the gates that judge them.
+
+Each pillar owns the model of its own section (``stress``, ``drift``, ``attack``); this module
+only composes them and reads the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError
+
+from shakeout.errors import ValidationError
+from shakeout.report.gate import Gate, GateCondition
+from shakeout.stress.plan import StressPlan
+
+
+class Plan(BaseModel):
+    """The whole plan file.
+
+    Examples
+    --------
+    >>> plan = Plan.model_validate({"seed": 1, "gates": [
+    ...     {"metric": "accuracy_drop", "group": "gaussian_noise", "severity": 0.1, "max": 0.02}]})
+    >>> plan.gate.conditions[0].describe()
+    'accuracy_drop [group=gaussian_noise, severity=0.1] <= 0.02'
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = 0
+    stress: StressPlan = Field(default_factory=StressPlan)
+    gates: list[GateCondition] = []
+
+    @property
+    def gate(self) -> Gate:
+        return Gate(conditions=self.gates)
+
+
+def parse_plan(data: Any, *, source: str = "plan") -> Plan:
+    """Validate a plan from a mapping; errors name the offending field."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValidationError(f"{source}: a plan must be a YAML mapping, got {type(data).__name__}.")
+    try:
+        return Plan.model_validate(data)
+    except PydanticError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'plan'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValidationError(f"{source} is invalid: {problems}.") from None
+
+
+def load_plan(path: str | Path | None) -> Plan:
+    """Read a YAML plan file; no path gives the default plan."""
+    if path is None:
+        return Plan()
+    path = Path(path)
+    if not path.is_file():
+        raise ValidationError(f"plan file {str(path)!r} does not exist.")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValidationError(f"plan file {path.name!r} is not valid YAML ({exc}).") from None
+    return parse_plan(data, source=f"plan file {path.name!r}")

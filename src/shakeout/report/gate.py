@@ -1,0 +1,142 @@
+"""Gates: policies over findings that decide pass or fail, one reason per condition.
+
+A condition selects findings (by metric and optionally drill, group, feature, severity) and
+bounds them. Where a finding has an interval the bound is judged on the interval's
+pessimistic end: ``max`` on the upper bound, ``min`` on the lower bound. So "the accuracy
+drop at sigma=0.1 is at most 2 points at 95% confidence" is ``max: 0.02`` on
+``accuracy_drop`` at ``severity: 0.1``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from shakeout.report.result import Finding, Result
+
+
+class GateCondition(BaseModel):
+    """One rule of a gate.
+
+    Examples
+    --------
+    >>> c = GateCondition(metric="accuracy_drop", group="gaussian_noise", severity=0.1, max=0.02)
+    >>> c.describe()
+    'accuracy_drop [group=gaussian_noise, severity=0.1] <= 0.02'
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: str
+    drill: str | None = None
+    group: str | None = None
+    feature: str | None = None
+    severity: float | None = None
+    max: float | None = None
+    min: float | None = None
+    on: str = "bound"
+    """``"bound"`` judges the interval end (the default); ``"value"`` the point estimate."""
+    required: bool = True
+    """Fail when no finding matches (a typo in a gate must not pass silently)."""
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> "GateCondition":
+        if self.max is None and self.min is None:
+            raise ValueError(f"gate on {self.metric!r} needs max or min")
+        if self.on not in ("bound", "value"):
+            raise ValueError(f"gate on {self.metric!r}: on must be 'bound' or 'value'")
+        return self
+
+    def matches(self, f: Finding) -> bool:
+        return (f.metric == self.metric
+                and (self.drill is None or f.drill == self.drill)
+                and (self.group is None or f.group == self.group)
+                and (self.feature is None or f.feature == self.feature)
+                and (self.severity is None or (f.severity is not None
+                                               and math.isclose(f.severity, self.severity,
+                                                                rel_tol=1e-9, abs_tol=1e-12))))
+
+    def describe(self) -> str:
+        where = [f"{k}={getattr(self, k):g}" if k == "severity" else f"{k}={getattr(self, k)}"
+                 for k in ("drill", "group", "feature", "severity") if getattr(self, k) is not None]
+        scope = f" [{', '.join(where)}]" if where else ""
+        parts = []
+        if self.min is not None:
+            parts.append(f">= {self.min:g}")
+        if self.max is not None:
+            parts.append(f"<= {self.max:g}")
+        return f"{self.metric}{scope} {' and '.join(parts)}"
+
+    def judge(self, f: Finding) -> tuple[bool, str]:
+        """Whether one finding meets the condition, and why."""
+        lo, hi = (f.ci if (self.on == "bound" and f.ci is not None) else (f.value, f.value))
+        label = f.name
+        if math.isnan(f.value):
+            return False, f"{label}: value is NaN"
+        if self.max is not None and not hi <= self.max:
+            what = "upper bound" if hi != f.value or f.ci else "value"
+            return False, f"{label}: {what} {hi:.4g} > {self.max:g}"
+        if self.min is not None and not lo >= self.min:
+            what = "lower bound" if lo != f.value or f.ci else "value"
+            return False, f"{label}: {what} {lo:.4g} < {self.min:g}"
+        shown = f"[{lo:.4g}, {hi:.4g}]" if f.ci and self.on == "bound" else f"{f.value:.4g}"
+        return True, f"{label}: {shown} within bound"
+
+
+@dataclass(frozen=True)
+class ConditionOutcome:
+    condition: str
+    passed: bool
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """The verdict of a gate: passed, and one outcome per condition with its reasons."""
+
+    outcomes: tuple[ConditionOutcome, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outcomes)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+    def to_dict(self) -> dict:
+        return {"passed": self.passed,
+                "conditions": [{"condition": o.condition, "passed": o.passed,
+                                "reasons": list(o.reasons)} for o in self.outcomes]}
+
+
+class Gate(BaseModel):
+    """A list of conditions; ``check(result)`` judges them all.
+
+    Examples
+    --------
+    >>> r = Result(title="t", findings=(Finding(name="drop", metric="accuracy_drop", value=0.01,
+    ...                                         ci=(0.0, 0.03)),))
+    >>> Gate(conditions=[GateCondition(metric="accuracy_drop", max=0.02)]).check(r).passed
+    False
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    conditions: list[GateCondition] = []
+
+    def check(self, result: Result) -> GateOutcome:
+        outcomes = []
+        for cond in self.conditions:
+            matched = [f for f in result.findings if cond.matches(f)]
+            if not matched:
+                ok = not cond.required
+                outcomes.append(ConditionOutcome(cond.describe(), ok,
+                                                 ("no finding matches this condition",)))
+                continue
+            verdicts = [cond.judge(f) for f in matched]
+            outcomes.append(ConditionOutcome(cond.describe(), all(v for v, _ in verdicts),
+                                             tuple(r for _, r in verdicts)))
+        return GateOutcome(tuple(outcomes))

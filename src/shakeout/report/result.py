@@ -1,0 +1,290 @@
+"""The Result model every drill returns: a list of findings plus a manifest.
+
+``Finding`` and ``Result`` are frozen dataclasses of plain Python values. ``to_dict`` follows
+the versioned schema documented in ``docs/results-schema.md``; ``Result.from_dict`` reads it
+back, so ``shakeout report results.json`` re-renders a saved run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shakeout.errors import ValidationError
+
+SCHEMA_VERSION = "1.0"
+STATUSES = ("pass", "warn", "fail", "info")
+
+
+def _plain(value: Any) -> Any:
+    """Convert numpy scalars, arrays, tuples and mappings into JSON-ready Python values."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def _float_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    if value == "inf":
+        return math.inf
+    if value == "-inf":
+        return -math.inf
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One measured quantity with its uncertainty and a verdict.
+
+    Parameters
+    ----------
+    name : str
+        Stable identifier, unique within a result, e.g. ``"stress/gaussian_noise/accuracy_drop@0.1"``.
+    metric : str
+        What was measured, e.g. ``"accuracy_drop"``, ``"psi"``, ``"robust_accuracy"``.
+    value : float
+        The point estimate.
+    ci : (float, float) or None
+        Interval at ``ci_level`` (two-sided), when one exists.
+    p_value : float or None
+        Significance of the effect (adjusted for multiple testing when ``adjusted`` is set).
+    status : {"pass", "warn", "fail", "info"}
+        The drill's own verdict; gates from a plan judge separately.
+    drill : str
+        The pillar that produced it: ``"stress"``, ``"drift"``, ``"attack"``, ``"compare"``...
+    group : str or None
+        What was varied or tested: a perturbation, an attack, a drift test.
+    feature, severity, window : optional
+        Where the finding applies: one input feature, one point of a severity grid (in
+        ``unit``), one time window of a monitor.
+    effect : str or None
+        Effect-size label beside significance: ``"negligible"``, ``"small"``, ``"medium"``, ``"large"``.
+
+    Examples
+    --------
+    >>> f = Finding(name="stress/noise/accuracy_drop@0.1", metric="accuracy_drop", value=0.04,
+    ...             ci=(0.01, 0.07), p_value=0.003, status="fail", drill="stress",
+    ...             group="noise", severity=0.1, unit="sigma (relative)")
+    >>> f.to_dict()["ci"]
+    [0.01, 0.07]
+    >>> Finding.from_dict(f.to_dict()) == f
+    True
+    """
+
+    name: str
+    metric: str
+    value: float
+    ci: tuple[float, float] | None = None
+    ci_level: float | None = None
+    p_value: float | None = None
+    status: str = "info"
+    drill: str = ""
+    group: str | None = None
+    feature: str | None = None
+    severity: float | None = None
+    unit: str | None = None
+    window: str | None = None
+    effect: str | None = None
+    message: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValidationError(
+                f"Finding {self.name!r}: status must be one of {STATUSES}, got {self.status!r}."
+            )
+        object.__setattr__(self, "value", float(self.value))
+        if self.ci is not None:
+            object.__setattr__(self, "ci", (float(self.ci[0]), float(self.ci[1])))
+        if self.p_value is not None:
+            object.__setattr__(self, "p_value", float(self.p_value))
+        if self.severity is not None:
+            object.__setattr__(self, "severity", float(self.severity))
+        object.__setattr__(self, "details", _plain(dict(self.details)))
+
+    def with_status(self, status: str, message: str | None = None) -> "Finding":
+        """A copy with another verdict (and optionally another message)."""
+        return replace(self, status=status, message=self.message if message is None else message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The schema form: plain JSON values, ``inf`` as the string ``"inf"``."""
+        out = {k: _plain(getattr(self, k)) for k in self.__dataclass_fields__}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Finding":
+        """Read back what :meth:`to_dict` wrote."""
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known["value"] = _float_or_none(known.get("value"))
+        if known.get("value") is None:
+            known["value"] = math.nan
+        if known.get("ci") is not None:
+            known["ci"] = tuple(_float_or_none(v) for v in known["ci"])
+        known["details"] = dict(known.get("details") or {})
+        return cls(**known)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def fingerprint(obj: Any) -> str:
+    """A short, stable SHA-256 fingerprint of arrays, frames, files or bytes.
+
+    >>> fingerprint(np.arange(3.0)) == fingerprint(np.arange(3.0))
+    True
+    """
+    h = hashlib.sha256()
+    if isinstance(obj, (str, Path)) and Path(obj).is_file():
+        with open(obj, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    elif isinstance(obj, np.ndarray):
+        arr = np.ascontiguousarray(obj)
+        h.update(str((arr.dtype.str, arr.shape)).encode())
+        h.update(arr.tobytes() if arr.dtype != object else repr(arr.tolist()).encode())
+    elif hasattr(obj, "to_numpy") and hasattr(obj, "columns"):
+        import pandas as pd
+
+        h.update(repr(list(obj.columns)).encode())
+        h.update(pd.util.hash_pandas_object(obj, index=False).to_numpy().tobytes())
+    elif isinstance(obj, bytes):
+        h.update(obj)
+    else:
+        h.update(repr(obj).encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a run depended on: versions, seed, fingerprints of model and data, timings."""
+
+    seed: int | None = None
+    model: str | None = None
+    model_fingerprint: str | None = None
+    data: str | None = None
+    data_fingerprint: str | None = None
+    n_rows: int | None = None
+    timings: Mapping[str, float] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    versions: Mapping[str, str | None] = field(default_factory=dict)
+    created: str = ""
+
+    @classmethod
+    def collect(cls, **kwargs: Any) -> "Manifest":
+        """A manifest stamped with the current versions and time."""
+        versions = {"python": platform.python_version()}
+        for dist in ("shakeout", "numpy", "scipy", "pandas", "scikit-learn", "torch",
+                     "onnxruntime", "SALib"):
+            versions[dist] = _version(dist)
+        kwargs.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        kwargs["parameters"] = _plain(dict(kwargs.get("parameters", {})))
+        kwargs["timings"] = {k: round(float(v), 4) for k, v in dict(kwargs.get("timings", {})).items()}
+        return cls(versions=versions, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: _plain(getattr(self, k)) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Result:
+    """Findings of one or more drills plus the manifest of the run.
+
+    Examples
+    --------
+    >>> r = Result(title="demo", findings=(Finding(name="a", metric="m", value=1.0),))
+    >>> Result.from_dict(json.loads(json.dumps(r.to_dict()))).findings == r.findings
+    True
+    """
+
+    title: str
+    findings: tuple[Finding, ...] = ()
+    manifest: Manifest = field(default_factory=Manifest)
+    schema_version: str = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "findings", tuple(self.findings))
+
+    @property
+    def status(self) -> str:
+        """The worst status among findings: fail > warn > pass > info."""
+        order = ("fail", "warn", "pass", "info")
+        statuses = {f.status for f in self.findings}
+        return next((s for s in order if s in statuses), "info")
+
+    def select(self, *, drill: str | None = None, group: str | None = None,
+               metric: str | None = None) -> list[Finding]:
+        """Findings matching every given field."""
+        return [f for f in self.findings
+                if (drill is None or f.drill == drill)
+                and (group is None or f.group == group)
+                and (metric is None or f.metric == metric)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "title": self.title,
+            "status": self.status,
+            "manifest": self.manifest.to_dict(),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Result":
+        try:
+            version = str(data["schema_version"])
+            findings = tuple(Finding.from_dict(f) for f in data["findings"])
+        except (KeyError, TypeError) as exc:
+            raise ValidationError(
+                f"not a shakeout results file: missing {exc}. Pass a results.json written "
+                "by shakeout."
+            ) from None
+        if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+            raise ValidationError(
+                f"results schema {version} is not readable by this shakeout "
+                f"(schema {SCHEMA_VERSION}); re-run the drill with this version."
+            )
+        manifest = Manifest(**{k: v for k, v in dict(data.get("manifest", {})).items()
+                               if k in Manifest.__dataclass_fields__})
+        return cls(title=str(data.get("title", "")), findings=findings, manifest=manifest,
+                   schema_version=version)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Result":
+        """Read a ``results.json``."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ValidationError(f"results file {str(path)!r} does not exist.") from None
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"{str(path)!r} is not valid JSON ({exc}).") from None
+        return cls.from_dict(data)
+
+    @staticmethod
+    def merge(title: str, results: Iterable["Result"], manifest: Manifest | None = None) -> "Result":
+        """One result holding the findings of several drills."""
+        results = list(results)
+        findings = tuple(f for r in results for f in r.findings)
+        if manifest is None:
+            manifest = results[0].manifest if results else Manifest()
+        return Result(title=title, findings=findings, manifest=manifest)

@@ -1,0 +1,113 @@
+"""Paired bootstrap: intervals and p-values for statistics of per-row records.
+
+Rows are resampled with replacement and the *same* resample is applied to every paired
+quantity (clean and perturbed predictions of a row travel together), so an interval on a
+difference accounts for the pairing. With more rows than ``max_rows``, each resample draws
+``m = max_rows`` rows and the spread is rescaled by ``sqrt(m / n)``: the m-out-of-n
+bootstrap (Bickel, Goetze & van Zwet 1997), valid for the smooth, root-n consistent
+statistics used here and bounded in cost whatever the data size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from shakeout._validation import check_open_interval, check_positive_int
+
+CHUNK = 64
+
+
+@dataclass(frozen=True)
+class BootstrapPlan:
+    """How to resample ``n`` rows: ``n_boot`` resamples of ``m`` rows each, from ``seed``.
+
+    The same plan replays the same resamples, so statistics computed at different times
+    (one per point of a severity grid) share them and can be combined replicate by replicate.
+
+    Examples
+    --------
+    >>> plan = BootstrapPlan(n=5, n_boot=3, seed=0)
+    >>> [idx.shape for idx in plan.indices()]
+    [(3, 5)]
+    """
+
+    n: int
+    n_boot: int = 1000
+    seed: int = 0
+    max_rows: int = 20_000
+
+    def __post_init__(self) -> None:
+        check_positive_int("BootstrapPlan", "n", self.n)
+        check_positive_int("BootstrapPlan", "n_boot", self.n_boot, 10 if self.n_boot >= 10 else 1)
+        check_positive_int("BootstrapPlan", "max_rows", self.max_rows, 2)
+
+    @property
+    def m(self) -> int:
+        """Rows per resample."""
+        return min(self.n, self.max_rows)
+
+    @property
+    def scale(self) -> float:
+        """Factor that maps the spread of an m-row resample to the spread at n rows."""
+        return float(np.sqrt(self.m / self.n))
+
+    def indices(self) -> Iterator[np.ndarray]:
+        """Row indices of the resamples, in chunks of shape ``(chunk, m)``."""
+        rng = np.random.default_rng(self.seed)
+        for start in range(0, self.n_boot, CHUNK):
+            size = min(CHUNK, self.n_boot - start)
+            yield rng.integers(0, self.n, size=(size, self.m))
+
+    def replicates(self, statistic: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """``statistic(idx)`` maps a ``(chunk, m)`` index array to ``chunk`` values."""
+        return np.concatenate([np.asarray(statistic(idx), dtype=np.float64)
+                               for idx in self.indices()])
+
+
+def interval(estimate: float, replicates: np.ndarray, *, level: float = 0.95,
+             scale: float = 1.0) -> tuple[float, float]:
+    """Basic-percentile interval, the replicates' spread around ``estimate`` shrunk by ``scale``.
+
+    With ``scale == 1`` this is the percentile interval of the replicates; otherwise the
+    deviations of the replicates from their centre are scaled before taking quantiles.
+
+    >>> reps = np.random.default_rng(0).normal(0.1, 0.01, 4000)
+    >>> tuple(round(v, 3) for v in interval(0.1, reps))
+    (0.081, 0.12)
+    """
+    check_open_interval("interval", "level", level, 0, 1)
+    reps = np.asarray(replicates, dtype=np.float64)
+    reps = reps[np.isfinite(reps)]
+    if reps.size == 0:
+        return (float("nan"), float("nan"))
+    a = (1 - level) / 2
+    if scale == 1.0:
+        lo, hi = np.quantile(reps, [a, 1 - a])
+        return (float(lo), float(hi))
+    dev = (reps - np.mean(reps)) * scale
+    lo, hi = np.quantile(dev, [a, 1 - a])
+    return (float(estimate + lo), float(estimate + hi))
+
+
+def p_value(estimate: float, replicates: np.ndarray, *, scale: float = 1.0,
+            null: float = 0.0) -> float:
+    """Two-sided bootstrap p-value for ``H0: statistic == null`` by centring the replicates.
+
+    Counts the replicates whose deviation from their mean is at least as far from zero as
+    the observed distance from ``null``, with the (k + 1) / (B + 1) correction so the
+    p-value is never zero.
+
+    >>> reps = np.random.default_rng(1).normal(0.0, 1.0, 999)
+    >>> p_value(3.0, reps) < 0.01, p_value(0.1, reps) > 0.5
+    (True, True)
+    """
+    reps = np.asarray(replicates, dtype=np.float64)
+    reps = reps[np.isfinite(reps)]
+    if reps.size == 0:
+        return 1.0
+    dev = np.abs((reps - reps.mean()) * scale)
+    k = int(np.sum(dev >= abs(estimate - null) - 1e-12))
+    return (k + 1) / (reps.size + 1)
