@@ -11,7 +11,9 @@ from shakeout.cli._app import app, console
 from shakeout.errors import ShakeoutError
 
 # Each module adds its commands to ``app`` when imported.
+from shakeout.cli import demo as _demo  # noqa: E402,F401
 from shakeout.cli import report as _report  # noqa: E402,F401
+from shakeout.cli import stress as _stress  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

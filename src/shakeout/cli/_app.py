@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from shakeout.report.gate import Gate, GateOutcome
 from shakeout.report.result import Result
@@ -18,7 +19,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 Out = Annotated[Path, typer.Option("--out", help="Folder for report.html, results.json, "
                                    "summary.md and junit.xml.")]
@@ -41,7 +42,7 @@ def emit(result: Result, out: Path, gate: Gate | None = None, *, quiet: bool = F
     if outcome is not None:
         for o in outcome.outcomes:
             mark = "[green]PASS[/green]" if o.passed else "[red]FAIL[/red]"
-            console.print(f"{mark} {o.condition}")
+            console.print(f"{mark} {escape(o.condition)}")
             if not o.passed:
                 for reason in o.reasons:
                     console.print(f"     {reason}", markup=False, highlight=False)

@@ -31,6 +31,7 @@ class GateCondition(BaseModel):
 
     metric: str
     drill: str | None = None
+    subject: str | None = None
     group: str | None = None
     feature: str | None = None
     severity: float | None = None
@@ -52,6 +53,7 @@ class GateCondition(BaseModel):
     def matches(self, f: Finding) -> bool:
         return (f.metric == self.metric
                 and (self.drill is None or f.drill == self.drill)
+                and (self.subject is None or f.subject == self.subject)
                 and (self.group is None or f.group == self.group)
                 and (self.feature is None or f.feature == self.feature)
                 and (self.severity is None or (f.severity is not None
@@ -60,7 +62,7 @@ class GateCondition(BaseModel):
 
     def describe(self) -> str:
         where = [f"{k}={getattr(self, k):g}" if k == "severity" else f"{k}={getattr(self, k)}"
-                 for k in ("drill", "group", "feature", "severity") if getattr(self, k) is not None]
+                 for k in ("drill", "subject", "group", "feature", "severity") if getattr(self, k) is not None]
         scope = f" [{', '.join(where)}]" if where else ""
         parts = []
         if self.min is not None:

@@ -12,7 +12,7 @@ import json
 import math
 import platform
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -69,6 +69,8 @@ class Finding:
         The drill's own verdict; gates from a plan judge separately.
     drill : str
         The pillar that produced it: ``"stress"``, ``"drift"``, ``"attack"``, ``"compare"``...
+    subject : str or None
+        Which model or data set it is about, when one result holds several (the demo).
     group : str or None
         What was varied or tested: a perturbation, an attack, a drift test.
     feature, severity, window : optional
@@ -96,6 +98,7 @@ class Finding:
     p_value: float | None = None
     status: str = "info"
     drill: str = ""
+    subject: str | None = None
     group: str | None = None
     feature: str | None = None
     severity: float | None = None
@@ -233,10 +236,11 @@ class Result:
         return next((s for s in order if s in statuses), "info")
 
     def select(self, *, drill: str | None = None, group: str | None = None,
-               metric: str | None = None) -> list[Finding]:
+               metric: str | None = None, subject: str | None = None) -> list[Finding]:
         """Findings matching every given field."""
         return [f for f in self.findings
                 if (drill is None or f.drill == drill)
+                and (subject is None or f.subject == subject)
                 and (group is None or f.group == group)
                 and (metric is None or f.metric == metric)]
 
@@ -281,10 +285,18 @@ class Result:
         return cls.from_dict(data)
 
     @staticmethod
-    def merge(title: str, results: Iterable["Result"], manifest: Manifest | None = None) -> "Result":
-        """One result holding the findings of several drills."""
-        results = list(results)
-        findings = tuple(f for r in results for f in r.findings)
+    def merge(title: str, results: Mapping[str, "Result"], manifest: Manifest | None = None) -> "Result":
+        """One result holding several, each finding tagged with the subject it is about.
+
+        Names are prefixed with the subject so they stay unique.
+
+        >>> a = Result(title="a", findings=(Finding(name="x", metric="m", value=1.0),))
+        >>> Result.merge("both", {"m1": a, "m2": a}).findings[1].name
+        'm2/x'
+        """
+        findings = tuple(replace(f, subject=f.subject or subject, name=f"{subject}/{f.name}")
+                         for subject, r in results.items() for f in r.findings)
         if manifest is None:
-            manifest = results[0].manifest if results else Manifest()
+            first = next(iter(results.values()), None)
+            manifest = first.manifest if first is not None else Manifest()
         return Result(title=title, findings=findings, manifest=manifest)

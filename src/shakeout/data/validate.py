@@ -1,0 +1,126 @@
+"""Check that data fits a model before any work starts: shapes, columns, values, labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shakeout.data.dataset import is_numeric_column
+from shakeout.errors import ShakeoutError, ValidationError
+from shakeout.models._base import Model
+
+
+def check_features(model: Model, X: Any, *, allow_nan: bool = False, name: str = "X") -> Any:
+    """Validate features for ``model``; returns X (a numeric array or the DataFrame).
+
+    Checks: not empty; no inf; no NaN unless ``allow_nan``; a DataFrame has exactly the
+    columns the model was fitted on (when the model records them); and the model can
+    predict one row of it.
+
+    >>> from shakeout.models import wrap
+    >>> m = wrap(lambda X: np.asarray(X).sum(axis=1), task="regression")
+    >>> check_features(m, np.array([[1.0, np.nan]]))
+    Traceback (most recent call last):
+    ...
+    shakeout.errors.ValidationError: X has 1 missing (NaN) values, first in column 1 ...
+    """
+    if len(X) == 0:
+        raise ValidationError(f"{name} is empty; pass at least one row.")
+    if isinstance(X, pd.DataFrame):
+        _check_columns(model, X, name)
+        numeric = [c for c in X.columns if is_numeric_column(X[c])]
+        values = X[numeric].to_numpy(dtype=np.float64) if numeric else np.zeros((len(X), 0))
+        labels = [str(c) for c in numeric]
+    else:
+        try:
+            X = np.asarray(X)
+            values = X.astype(np.float64).reshape(len(X), -1)
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"{name} holds values that are not numbers; pass a DataFrame so text columns "
+                "are treated as categories, or encode them."
+            ) from None
+        labels = [str(i) for i in range(values.shape[1])]
+    _check_values(values, labels, allow_nan, name)
+    try:
+        model.outputs(X.iloc[:1] if isinstance(X, pd.DataFrame) else X[:1])
+    except ShakeoutError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the model raises means "does not fit"
+        shape = X.shape
+        raise ValidationError(
+            f"the model cannot predict on {name} of shape {shape}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:300]}. Check the number and order of features."
+        ) from None
+    return X
+
+
+def _check_columns(model: Model, X: pd.DataFrame, name: str) -> None:
+    expected = getattr(getattr(model, "estimator", None), "feature_names_in_", None)
+    if expected is None:
+        return
+    expected = [str(c) for c in expected]
+    got = [str(c) for c in X.columns]
+    missing = [c for c in expected if c not in got]
+    extra = [c for c in got if c not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing columns {missing[:10]}")
+        if extra:
+            parts.append(f"extra columns {extra[:10]} the model was not fitted on")
+        raise ValidationError(
+            f"{name} does not match the model's features: {'; '.join(parts)}. Pass the columns "
+            "the model was trained on (and name the target with --target)."
+        )
+
+
+def _check_values(values: np.ndarray, labels: list[str], allow_nan: bool, name: str) -> None:
+    inf = np.isinf(values)
+    if inf.any():
+        col = labels[int(np.argwhere(inf)[0][1])]
+        raise ValidationError(
+            f"{name} has {int(inf.sum())} infinite values, first in column {col}; replace them."
+        )
+    nan = np.isnan(values)
+    if nan.any() and not allow_nan:
+        col = labels[int(np.argwhere(nan)[0][1])]
+        raise ValidationError(
+            f"{name} has {int(nan.sum())} missing (NaN) values, first in column {col}. Impute "
+            "them first, or allow them (allow_nan=True / --allow-nan) if the model handles NaN."
+        )
+
+
+def check_target(model: Model, y: Any, n_rows: int, *, name: str = "y") -> np.ndarray:
+    """Validate the target and encode it: class indices for classifiers, floats for regressors.
+
+    >>> from shakeout.models import wrap
+    >>> m = wrap(lambda X: np.asarray(X, float).sum(axis=1), task="regression")
+    >>> check_target(m, [1, 2], 2).tolist()
+    [1.0, 2.0]
+    """
+    if y is None:
+        raise ValidationError(
+            f"this drill needs labels: pass {name} (for a table, name its column with --target)."
+        )
+    y = np.asarray(y)
+    if y.ndim != 1:
+        y = y.reshape(len(y), -1)
+        if y.shape[1] != 1:
+            raise ValidationError(f"{name} must be one label per row, got shape {y.shape}.")
+        y = y[:, 0]
+    if len(y) != n_rows:
+        raise ValidationError(f"{name} has {len(y)} rows but X has {n_rows}; they must match.")
+    if pd.isna(y).any():
+        raise ValidationError(f"{name} has {int(pd.isna(y).sum())} missing labels; drop those rows.")
+    if model.task == "classification":
+        return model.encode_labels(y)
+    try:
+        values = y.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{name} must be numeric for a regression model.") from None
+    if not np.all(np.isfinite(values)):
+        raise ValidationError(f"{name} has infinite values; a regression target must be finite.")
+    return values

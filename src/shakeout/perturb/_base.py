@@ -1,0 +1,130 @@
+"""The Perturbation abstraction and the registry of perturbations by name."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from shakeout._validation import Seed, as_generator, check_number
+from shakeout.data.dataset import is_numeric_column
+from shakeout.errors import NotFittedError, ValidationError
+
+REGISTRY: dict[str, type["Perturbation"]] = {}
+
+
+def register(cls: type["Perturbation"]) -> type["Perturbation"]:
+    """Class decorator: make a perturbation available by its ``name`` (plans, CLI).
+
+    Examples
+    --------
+    >>> @register
+    ... class Offset(Perturbation):
+    ...     '''Add ``severity`` to every value.'''
+    ...     name = "offset_example"
+    ...     unit = "absolute"
+    ...     def _apply_array(self, X, severity, rng):
+    ...         return X + severity
+    >>> make("offset_example").fit(np.zeros((2, 2))).apply(np.zeros((2, 2)), 0.5, seed=0)
+    array([[0.5, 0.5],
+           [0.5, 0.5]])
+    >>> _ = REGISTRY.pop("offset_example")
+    """
+    if not getattr(cls, "name", ""):
+        raise ValidationError(f"register: {cls.__name__} needs a class attribute name.")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def make(name: str, **params: Any) -> "Perturbation":
+    """Build a registered perturbation by name with its keyword parameters."""
+    if name not in REGISTRY:
+        raise ValidationError(
+            f"unknown perturbation {name!r}; known: {', '.join(sorted(REGISTRY))}."
+        )
+    try:
+        return REGISTRY[name](**params)
+    except TypeError as exc:
+        raise ValidationError(f"perturbation {name!r}: {exc}.") from None
+
+
+class Perturbation:
+    """A seeded transform of inputs with a severity in documented units.
+
+    ``fit(X)`` learns what the transform is relative to (per-feature spread, range,
+    categories) from clean reference data; ``apply(X, severity, rng)`` transforms any batch,
+    vectorised, and returns a new object of the same kind (array or DataFrame). Severity 0
+    returns ``X`` unchanged.
+
+    Subclasses set ``name``, ``unit`` and ``default_severities`` and implement
+    ``_apply_array(X, severity, rng)`` on the numeric part as a float array; they may
+    override ``_fit_array`` to learn from it.
+    """
+
+    name: ClassVar[str] = ""
+    unit: ClassVar[str] = ""
+    default_severities: ClassVar[tuple[float, ...]] = (0.0, 0.05, 0.1, 0.2, 0.5)
+    max_severity: ClassVar[float | None] = None
+    target: ClassVar[str] = "inputs"
+
+    def fit(self, X: Any) -> "Perturbation":
+        """Learn reference state from clean data; returns ``self``."""
+        if isinstance(X, pd.DataFrame):
+            self.columns_ = [c for c in X.columns if is_numeric_column(X[c])]
+            arr = X[self.columns_].to_numpy(dtype=np.float64) if self.columns_ else None
+        else:
+            self.columns_ = None
+            arr = np.asarray(X, dtype=np.float64)
+        if arr is not None and arr.size:
+            self._fit_array(arr)
+        self.fitted_ = True
+        return self
+
+    def _fit_array(self, X: np.ndarray) -> None:
+        """Learn from the numeric reference array (default: nothing to learn)."""
+
+    def apply(self, X: Any, severity: float, rng: Seed = None, *, seed: Seed = None) -> Any:
+        """Perturb ``X`` at ``severity`` using ``rng`` (or ``seed``)."""
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(f"{type(self).__name__}: call fit(reference) before apply.")
+        check_number(self, "severity", severity, 0.0, self.max_severity)
+        if severity == 0:
+            return X
+        rng = as_generator(rng if rng is not None else seed)
+        if isinstance(X, pd.DataFrame):
+            return self._apply_frame(X, severity, rng)
+        arr = np.asarray(X, dtype=np.float64)
+        out = self._apply_array(arr, severity, rng)
+        dtype = np.asarray(X).dtype
+        return out.astype(dtype, copy=False) if np.issubdtype(dtype, np.floating) else out
+
+    def _apply_frame(self, X: pd.DataFrame, severity: float, rng: np.random.Generator) -> pd.DataFrame:
+        if self.columns_ is None:
+            raise ValidationError(
+                f"{type(self).__name__}: fitted on an array but given a DataFrame; fit on the "
+                "same kind of data you perturb."
+            )
+        missing = [c for c in self.columns_ if c not in X.columns]
+        if missing:
+            raise ValidationError(f"{type(self).__name__}: columns {missing} missing from X.")
+        out = X.copy()
+        if self.columns_:
+            values = self._apply_array(X[self.columns_].to_numpy(dtype=np.float64), severity, rng)
+            out[self.columns_] = values
+        return out
+
+    def _apply_array(self, X: np.ndarray, severity: float,
+                     rng: np.random.Generator) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        params = {k: v for k, v in vars(self).items() if not k.endswith("_")}
+        inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        return f"{type(self).__name__}({inner})"
+
+
+def feature_scale(X: np.ndarray) -> np.ndarray:
+    """Per-feature standard deviation over rows (any trailing shape); 1 where it is zero."""
+    std = np.nanstd(X, axis=0)
+    return np.where(np.isfinite(std) & (std > 0), std, 1.0)

@@ -1,0 +1,135 @@
+"""Model-side perturbations of torch models: noisy weights, dropout kept on at inference.
+
+These perturb the model rather than its inputs (``target = "model"``): ``apply(model,
+severity, rng)`` returns a new wrapped model and leaves the original untouched.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from shakeout._validation import Seed, as_generator, check_number
+from shakeout.errors import ValidationError
+from shakeout.models import wrap
+from shakeout.models._base import Model
+from shakeout.perturb._base import Perturbation, register
+
+
+def _torch_model(owner: Perturbation, model: Any) -> Any:
+    model = wrap(model)
+    if not hasattr(model, "module"):
+        raise ValidationError(
+            f"{type(owner).__name__} perturbs the weights of a torch model; got {model.name}, "
+            "which is not a torch module."
+        )
+    return model
+
+
+class _ModelPerturbation(Perturbation):
+    target = "model"
+
+    def fit(self, X: Any = None) -> "_ModelPerturbation":
+        """Nothing to learn from data: the scale comes from the model itself."""
+        self.fitted_ = True
+        return self
+
+    def apply(self, model: Any, severity: float, rng: Seed = None, *,
+              seed: Seed = None) -> Model:
+        """A perturbed copy of ``model`` (severity 0 returns it unchanged)."""
+        check_number(self, "severity", severity, 0.0, self.max_severity)
+        wrapped = _torch_model(self, model)
+        if severity == 0:
+            return wrapped
+        return self._perturb(wrapped, severity, as_generator(rng if rng is not None else seed))
+
+    def _perturb(self, model: Any, severity: float,
+                 rng: np.random.Generator) -> Model:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@register
+class WeightNoise(_ModelPerturbation):
+    """Add Gaussian noise to every floating-point parameter, relative to that tensor's scale.
+
+    Each tensor ``W`` becomes ``W + severity x std(W) x Normal(0, 1)`` (for a tensor of one
+    element, ``|W|`` is the scale). Models analog hardware noise, low-precision storage and
+    the flatness of the solution.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(100, 50)
+    >>> noisy = WeightNoise().apply(net, 0.1, seed=0)
+    >>> delta = (noisy.module.weight - net.weight).detach().std() / net.weight.detach().std()
+    >>> round(float(delta), 1)
+    0.1
+    """
+
+    name = "weight_noise"
+    unit = "sigma (x each tensor's std)"
+    default_severities = (0.0, 0.01, 0.02, 0.05, 0.1)
+
+    def _perturb(self, model: Any, severity: float, rng: np.random.Generator) -> Model:
+        import torch
+
+        module = copy.deepcopy(model.module)
+        gen = torch.Generator(device="cpu").manual_seed(int(rng.integers(2**63 - 1)))
+        with torch.no_grad():
+            for param in module.parameters():
+                if not param.is_floating_point():
+                    continue
+                scale = param.std() if param.numel() > 1 else param.abs().reshape(())
+                noise = torch.randn(param.shape, generator=gen, dtype=param.dtype)
+                param.add_(severity * scale * noise.to(param.device))
+        return type(model)(module, task=model.task, classes=model.classes_,
+                           device=str(model.device), batch_size=model.batch_size)
+
+
+@register
+class ActiveDropout(_ModelPerturbation):
+    """Keep the model's dropout layers on at inference, with drop probability ``severity``.
+
+    Every ``nn.Dropout`` module drops activations with probability ``severity`` (replacing
+    its trained rate) using shakeout's own seeded generator, so results are reproducible;
+    the model's other layers (batch norm) stay in evaluation mode. A model without dropout
+    layers is an error.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.1),
+    ...                           torch.nn.Linear(8, 2))
+    >>> m = ActiveDropout().apply(net, 0.5, seed=0)
+    >>> x = np.ones((3, 4), dtype=np.float32)
+    >>> bool(np.allclose(m.predict_proba(x), m.predict_proba(x)))
+    False
+    """
+
+    name = "active_dropout"
+    unit = "drop probability"
+    default_severities = (0.0, 0.1, 0.2, 0.3, 0.5)
+    max_severity = 0.95
+
+    def _perturb(self, model: Any, severity: float, rng: np.random.Generator) -> Model:
+        import torch
+
+        module = copy.deepcopy(model.module)
+        layers = [m for m in module.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
+        if not layers:
+            raise ValidationError(
+                f"ActiveDropout: {model.name} has no dropout layers to keep active; use "
+                "weight_noise for a model-side perturbation instead."
+            )
+        gen = torch.Generator(device="cpu").manual_seed(int(rng.integers(2**63 - 1)))
+
+        def drop(_module: Any, _inputs: Any, output: Any) -> Any:
+            keep = torch.rand(output.shape, generator=gen) >= severity
+            return output * keep.to(output.device, output.dtype) / (1.0 - severity)
+
+        for layer in layers:
+            layer.register_forward_hook(drop)
+        return type(model)(module, task=model.task, classes=model.classes_,
+                           device=str(model.device), batch_size=model.batch_size)

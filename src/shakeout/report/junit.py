@@ -1,0 +1,54 @@
+"""JUnit XML: gate conditions and findings as test cases, for any CI system's test view."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+from shakeout.report.gate import GateOutcome
+from shakeout.report.html import fmt
+from shakeout.report.result import Result
+
+
+def render_junit(result: Result, gate: GateOutcome | None = None) -> str:
+    """One test suite for the gate (a case per condition) and one per drill.
+
+    A finding is a failing case when its status is ``fail``; ``warn`` findings pass with
+    their message in ``system-out``; ``info`` findings are not test cases.
+
+    >>> from shakeout.report.result import Finding
+    >>> r = Result(title="t", findings=(Finding(name="a", metric="m", value=1.0, status="fail",
+    ...                                          drill="stress"),))
+    >>> 'failures="1"' in render_junit(r)
+    True
+    """
+    root = ET.Element("testsuites", name=f"shakeout: {result.title}")
+    if gate is not None:
+        suite = ET.SubElement(root, "testsuite", name="shakeout.gate",
+                              tests=str(len(gate.outcomes)),
+                              failures=str(sum(not o.passed for o in gate.outcomes)))
+        for o in gate.outcomes:
+            case = ET.SubElement(suite, "testcase", classname="shakeout.gate", name=o.condition)
+            if not o.passed:
+                ET.SubElement(case, "failure", message=o.reasons[0] if o.reasons else "failed"
+                              ).text = "\n".join(o.reasons)
+            else:
+                ET.SubElement(case, "system-out").text = "\n".join(o.reasons)
+    drills: dict[str, list] = {}
+    for f in result.findings:
+        if f.status != "info":
+            drills.setdefault(f.drill or "other", []).append(f)
+    for drill, found in drills.items():
+        suite = ET.SubElement(root, "testsuite", name=f"shakeout.{drill}", tests=str(len(found)),
+                              failures=str(sum(f.status == "fail" for f in found)))
+        for f in found:
+            case = ET.SubElement(suite, "testcase", classname=f"shakeout.{drill}", name=f.name)
+            text = (f"{f.metric} = {fmt(f.value)}"
+                    + (f" [{fmt(f.ci[0])}, {fmt(f.ci[1])}]" if f.ci else "")
+                    + (f", p = {fmt(f.p_value)}" if f.p_value is not None else "")
+                    + (f": {f.message}" if f.message else ""))
+            if f.status == "fail":
+                ET.SubElement(case, "failure", message=text).text = text
+            else:
+                ET.SubElement(case, "system-out").text = text
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

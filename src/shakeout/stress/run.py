@@ -1,0 +1,136 @@
+"""``stress.run``: the whole perturbation drill on one model and one data set."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from shakeout._validation import (Seed, as_generator, check_choice, check_open_interval,
+                                  check_positive_int)
+from shakeout.data.validate import check_features, check_target
+from shakeout.errors import ValidationError
+from shakeout.models import wrap
+from shakeout.report.result import Finding, Manifest, Result, fingerprint
+from shakeout.stats import METHODS, BootstrapPlan
+from shakeout.stress.defaults import default_sweeps, is_image_batch
+from shakeout.stress.metrics import get_metrics
+from shakeout.stress.sensitivity import sensitivity_findings
+from shakeout.stress.sweep import Sweep, predict_all, run_sweeps
+
+
+def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
+        metrics: Sequence[str] | None = None, n_bootstrap: int = 1000, level: float = 0.95,
+        alpha: float = 0.05, correction: str = "holm", batch_size: int | None = None,
+        sensitivity: bool = True, top_k: int = 5, allow_nan: bool = False,
+        max_bootstrap_rows: int = 20_000, seed: Seed = 0, quiet: bool = True,
+        data_name: str = "data") -> Result:
+    """Measure how a model degrades under perturbation, with intervals, tests and a score.
+
+    For each perturbation and severity: every metric with its interval (the degradation
+    curve), the drop from clean with a paired interval and a p-value (exact McNemar for
+    accuracy, paired bootstrap otherwise) adjusted across the grid (``correction``), the
+    flip rate, the mean absolute change in predictions and a KS test of the prediction
+    distributions; per perturbation, a robustness score. With ``sensitivity``: the top-k
+    features by per-feature perturbation, permutation importance, and Sobol indices (or
+    Morris screening when there are many features).
+
+    Parameters
+    ----------
+    model : any model ``shakeout.wrap`` accepts
+    X, y : features (array, images or DataFrame) and labels
+    sweeps : list of Sweep or None
+        Perturbations and their severity grids; None chooses defaults for the data.
+    metrics : list of str or None
+        The first is the primary metric (robustness score); defaults per task.
+    n_bootstrap : int, default=1000
+        Bootstrap resamples for every interval.
+    level : float, default=0.95
+        Confidence level of intervals.
+    alpha : float, default=0.05
+        Significance level for verdicts after correction.
+    correction : {"holm", "bonferroni", "bh", "none"}, default="holm"
+    max_bootstrap_rows : int, default=20000
+        Above this many rows the m-out-of-n bootstrap bounds the cost.
+    seed : int, Generator or None
+        Same seed, same numbers (for the same batch size).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from shakeout.perturb import GaussianNoise
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    >>> result = run(clf, X, y, sweeps=[Sweep(GaussianNoise(), (0, 0.5))], n_bootstrap=200,
+    ...              sensitivity=False, seed=0)
+    >>> drop = result.select(metric="accuracy_drop")[0]
+    >>> round(drop.value, 3), drop.status
+    (0.021, 'warn')
+    """
+    started = time.perf_counter()
+    check_positive_int("stress.run", "n_bootstrap", n_bootstrap, 10)
+    check_open_interval("stress.run", "level", level, 0, 1)
+    check_open_interval("stress.run", "alpha", alpha, 0, 1)
+    check_choice("stress.run", "correction", correction, METHODS)
+    check_positive_int("stress.run", "top_k", top_k)
+    rng = as_generator(seed)
+    model = wrap(model)
+    X = check_features(model, X, allow_nan=allow_nan)
+    y = check_target(model, y, len(X))
+    metric_list = get_metrics(tuple(metrics) if metrics is not None else None, model.task)
+    batch_size = check_positive_int("stress.run", "batch_size", batch_size or model.batch_size)
+    sweeps = list(sweeps) if sweeps is not None else default_sweeps(model, X)
+    if not sweeps:
+        raise ValidationError("stress.run: sweeps is empty; pass at least one Sweep or None.")
+    labels = [s.label for s in sweeps]
+    if len(set(labels)) != len(labels):
+        raise ValidationError(f"stress.run: sweep labels must be unique, got {labels}; set label=.")
+
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    clean = predict_all(model, X, batch_size)
+    timings["clean_predict_s"] = time.perf_counter() - t
+    _check_label_range(model, y, clean)
+    plan = BootstrapPlan(n=len(X), n_boot=n_bootstrap, seed=int(rng.integers(2**31)),
+                         max_rows=max_bootstrap_rows)
+    t = time.perf_counter()
+    findings: list[Finding] = run_sweeps(
+        model, X, y, sweeps, metrics=metric_list, plan=plan, level=level, alpha=alpha,
+        correction=correction, batch_size=batch_size, rng=rng.spawn(1)[0], clean=clean,
+        quiet=quiet)
+    timings["sweep_s"] = time.perf_counter() - t
+    if sensitivity:
+        t = time.perf_counter()
+        findings += sensitivity_findings(model, X, y, metric=metric_list[0],
+                                         top_k=top_k, level=level, rng=rng.spawn(1)[0],
+                                         images=is_image_batch(X))
+        timings["sensitivity_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - started
+    manifest = Manifest.collect(
+        seed=seed if isinstance(seed, int) else None, model=model.name,
+        model_fingerprint=model.fingerprint(), data=data_name, data_fingerprint=fingerprint(X),
+        n_rows=len(X), timings=timings,
+        parameters={"drill": "stress", "metrics": [m.name for m in metric_list],
+                    "n_bootstrap": n_bootstrap, "level": level, "alpha": alpha,
+                    "correction": correction, "batch_size": batch_size,
+                    "max_bootstrap_rows": max_bootstrap_rows,
+                    "sweeps": {s.label: {"perturbation": repr(s.perturbation),
+                                         "severities": list(s.severities),
+                                         "unit": s.perturbation.unit} for s in sweeps}})
+    return Result(title=f"Stress test of {model.name} on {data_name}", findings=tuple(findings),
+                  manifest=manifest)
+
+
+def _check_label_range(model: Any, y: np.ndarray, clean: np.ndarray) -> None:
+    if model.task == "classification" and model.classes_ is None:
+        k = clean.shape[1]
+        if y.min() < 0 or y.max() >= k:
+            raise ValidationError(
+                f"labels must be class indices 0..{k - 1} for this model (it outputs {k} "
+                f"classes), got values from {y.min()} to {y.max()}."
+            )

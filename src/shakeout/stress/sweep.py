@@ -1,0 +1,240 @@
+"""The degradation sweep: every perturbation at every severity, streamed in batches.
+
+Memory is bounded by the batch: each perturbed batch is predicted and dropped, and only the
+model's outputs (one row of probabilities per input row) are kept for one grid point at a
+time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shakeout._progress import progress
+from shakeout._validation import check_grid
+from shakeout.models._base import Model
+from shakeout.perturb import Perturbation
+from shakeout.report.result import Finding
+from shakeout.stats import BootstrapPlan, adjust_p_values, interval
+from shakeout.stress.metrics import Metric
+from shakeout.stress.paired import Estimate, PairedMetric, paired_metrics, stability
+
+FIT_ROWS = 100_000
+"""Perturbations learn their reference state (spread, range, categories) from at most this
+many rows, drawn at random."""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One perturbation over a severity grid; ``label`` names it in findings and charts.
+
+    The clean point, severity 0, is always part of the grid (it is added when missing).
+    """
+
+    perturbation: Perturbation
+    severities: tuple[float, ...]
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        grid = check_grid(self.perturbation, "severities", self.severities)
+        grid = grid if grid[0] == 0 else (0.0, *grid)
+        object.__setattr__(self, "severities", grid)
+        if not self.label:
+            object.__setattr__(self, "label", self.perturbation.name)
+
+
+@dataclass
+class _Curve:
+    """The primary metric along one sweep, with its bootstrap replicates (same resamples)."""
+
+    severities: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    replicates: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, severity: float, estimate: Estimate) -> None:
+        self.severities.append(severity)
+        self.values.append(estimate.value)
+        self.replicates.append(estimate.replicates)
+
+
+def batches(X: Any, batch_size: int) -> Iterator[Any]:
+    """Consecutive row slices of an array or DataFrame."""
+    take = (lambda s: X.iloc[s]) if isinstance(X, pd.DataFrame) else (lambda s: X[s])
+    for start in range(0, len(X), batch_size):
+        yield take(slice(start, start + batch_size))
+
+
+def predict_all(model: Model, X: Any, batch_size: int) -> np.ndarray:
+    """The model's outputs for every row, computed batch by batch."""
+    return np.concatenate([model.outputs(b) for b in batches(X, batch_size)])
+
+
+def _fit_sample(X: Any, rng: np.random.Generator) -> Any:
+    if len(X) <= FIT_ROWS:
+        return X
+    rows = np.sort(rng.choice(len(X), FIT_ROWS, replace=False))
+    return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
+
+
+def _perturbed_outputs(model: Model, X: Any, sweep: Sweep, severity: float,
+                       rng: np.random.Generator, batch_size: int) -> np.ndarray:
+    p = sweep.perturbation
+    if p.target == "model":
+        return predict_all(p.apply(model, severity, rng), X, batch_size)
+    return np.concatenate([model.outputs(p.apply(b, severity, rng))
+                           for b in batches(X, batch_size)])
+
+
+def run_sweeps(model: Model, X: Any, y: np.ndarray, sweeps: Sequence[Sweep], *,
+               metrics: list[Metric], plan: BootstrapPlan, level: float, alpha: float,
+               correction: str, batch_size: int, rng: np.random.Generator,
+               clean: np.ndarray | None = None, quiet: bool = True) -> list[Finding]:
+    """Findings for every grid point, multiple-testing corrected, plus robustness scores."""
+    task = model.task
+    if clean is None:
+        clean = predict_all(model, X, batch_size)
+    primary = metrics[0]
+    findings: list[Finding] = []
+    points = [(s, sev) for s in sweeps for sev in s.severities]
+    point_rngs = rng.spawn(len(points))
+    for s in sweeps:
+        s.perturbation.fit(_fit_sample(X, rng))
+    curves = {s.label: _Curve() for s in sweeps}
+    clean_metrics = paired_metrics(y, clean, clean, metrics, plan, level)
+    for (s, sev), point_rng in progress(zip(points, point_rngs), total=len(points),
+                                        description="stress sweep", quiet=quiet):
+        unit = s.perturbation.unit
+        if sev == 0:
+            pms = clean_metrics
+            out = clean
+        else:
+            out = _perturbed_outputs(model, X, s, sev, point_rng, batch_size)
+            pms = paired_metrics(y, clean, out, metrics, plan, level)
+        findings += _curve_findings(s.label, sev, unit, pms, plan, level)
+        curves[s.label].add(sev, pms[0].b)
+        if sev > 0:
+            findings += _drop_findings(s.label, sev, unit, pms, level)
+            findings += _stability_findings(s.label, sev, unit, clean, out, task, plan, level)
+    findings = _correct(findings, correction, alpha)
+    findings += [_robustness_score(label, c, primary, plan, level, sweeps)
+                 for label, c in curves.items() if len(c.severities) > 1]
+    return findings
+
+
+def _status(p_adj: float, effect: str, alpha: float) -> tuple[str, str]:
+    if p_adj >= alpha:
+        return "pass", "not significant"
+    if effect == "negligible":
+        return "pass", "statistically significant but negligible in size"
+    return "warn", f"significant {effect} degradation"
+
+
+def _where(label: str, sev: float, metric: str) -> str:
+    return f"stress/{label}/{metric}@{sev:g}"
+
+
+def _curve_findings(label: str, sev: float, unit: str, pms: list[PairedMetric],
+                    plan: BootstrapPlan, level: float) -> list[Finding]:
+    """The metric itself at this severity: the points of the degradation curve."""
+    return [Finding(name=_where(label, sev, pm.metric.name), metric=pm.metric.name,
+                    value=pm.b.value, ci=pm.b.ci, ci_level=level, status="info", drill="stress",
+                    group=label, severity=sev, unit=unit,
+                    details={"higher_is_better": pm.metric.higher_is_better,
+                             "n_rows": plan.n})
+            for pm in pms]
+
+
+def _drop_findings(label: str, sev: float, unit: str, pms: list[PairedMetric],
+                   level: float) -> list[Finding]:
+    out = []
+    for pm in pms:
+        name = pm.metric.name
+        test = "exact McNemar" if name == "accuracy" else "paired bootstrap"
+        out.append(Finding(
+            name=_where(label, sev, f"{name}_drop"), metric=f"{name}_drop",
+            value=pm.change.value, ci=pm.change.ci, ci_level=level, p_value=pm.change.p_value,
+            drill="stress", group=label, severity=sev, unit=unit, effect=pm.effect,
+            details={"clean": pm.a.value, "perturbed": pm.b.value, "test": test,
+                     "direction": "positive means worse than clean"}))
+    return out
+
+
+def _stability_findings(label: str, sev: float, unit: str, clean: np.ndarray, out: np.ndarray,
+                        task: str, plan: BootstrapPlan, level: float) -> list[Finding]:
+    st = stability(clean, out, task, plan, level)
+    found = []
+    if st.flip_rate is not None:
+        found.append(Finding(name=_where(label, sev, "flip_rate"), metric="flip_rate",
+                             value=st.flip_rate.value, ci=st.flip_rate.ci, ci_level=level,
+                             status="info", drill="stress", group=label, severity=sev, unit=unit,
+                             message="share of rows whose predicted class changed"))
+    what = "predicted probability of the clean class" if task == "classification" else "prediction"
+    found.append(Finding(name=_where(label, sev, "mean_abs_change"), metric="mean_abs_change",
+                         value=st.mean_abs_change.value, ci=st.mean_abs_change.ci,
+                         ci_level=level, status="info", drill="stress", group=label,
+                         severity=sev, unit=unit, message=f"mean absolute change in the {what}"))
+    found.append(Finding(name=_where(label, sev, "prediction_ks"), metric="prediction_ks",
+                         value=st.ks_statistic, p_value=st.ks_p_value, drill="stress",
+                         group=label, severity=sev, unit=unit,
+                         details={"test": "two-sample Kolmogorov-Smirnov on the prediction "
+                                          "distributions"}))
+    return found
+
+
+def _correct(findings: list[Finding], correction: str, alpha: float) -> list[Finding]:
+    """Adjust the p-values of each metric across the whole grid, then set verdicts."""
+    tested = {}
+    for i, f in enumerate(findings):
+        if f.p_value is not None:
+            tested.setdefault(f.metric, []).append(i)
+    findings = list(findings)
+    for metric, rows in tested.items():
+        raw = np.array([findings[i].p_value for i in rows])
+        adjusted = adjust_p_values(raw, correction)
+        for i, p_raw, p_adj in zip(rows, raw, adjusted):
+            f = findings[i]
+            if f.effect is not None:
+                status, why = _status(p_adj, f.effect, alpha)
+            else:
+                status, why = ("warn" if p_adj < alpha else "pass"), (
+                    "distribution moved" if p_adj < alpha else "no significant change")
+            details = dict(f.details, p_raw=float(p_raw), correction=correction)
+            findings[i] = replace(f, p_value=float(p_adj), status=status, message=why,
+                                  details=details)
+    return findings
+
+
+def _robustness_score(label: str, curve: _Curve, metric: Metric, plan: BootstrapPlan,
+                      level: float, sweeps: Sequence[Sweep]) -> Finding:
+    """Normalised area under the relative-performance curve, 1 meaning no degradation.
+
+    Relative performance at severity s is metric(s) / metric(0) for a metric where higher is
+    better and metric(0) / metric(s) otherwise; its trapezoid average over the grid is the
+    score. The interval comes from the same bootstrap resamples at every severity.
+    """
+    sev = np.asarray(curve.severities)
+    order = np.argsort(sev)
+    sev = sev[order]
+    values = np.asarray(curve.values)[order]
+    reps = np.stack(curve.replicates)[order]
+
+    def score(v: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = v / v[0] if metric.higher_is_better else v[0] / v
+        rel = np.where(np.isfinite(rel), rel, 0.0)
+        return np.trapezoid(rel, sev, axis=0) / (sev[-1] - sev[0])
+
+    value = float(score(values[:, None])[0])
+    replicates = score(reps)
+    ci = interval(value, replicates, level=level, scale=plan.scale)
+    unit = next(s.perturbation.unit for s in sweeps if s.label == label)
+    return Finding(name=f"stress/{label}/robustness_score", metric="robustness_score",
+                   value=value, ci=ci, ci_level=level, status="info", drill="stress",
+                   group=label, unit=unit,
+                   message=f"normalised area under the {metric.name} curve over severities "
+                           f"{sev[0]:g} to {sev[-1]:g}; 1 means no degradation",
+                   details={"metric": metric.name, "severities": sev.tolist()})
