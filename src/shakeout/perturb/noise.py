@@ -1,4 +1,8 @@
-"""Additive and multiplicative noise on numeric features."""
+"""Additive and multiplicative noise on numeric features.
+
+Noise is drawn in float32 (twice as fast as float64, and far finer than any severity grid)
+and added to the data in its own precision.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from shakeout._validation import check_choice
 from shakeout.errors import ValidationError
 from shakeout.perturb._base import Perturbation, register
 
@@ -32,7 +37,7 @@ class _AdditiveNoise(Perturbation):
     """Shared by Gaussian and uniform noise: scale learnt at fit, severity is the noise's sigma."""
 
     def __init__(self, *, relative: bool = True, clip: tuple[float, float] | None = None):
-        self.relative = bool(relative)
+        self.relative = bool(check_choice(self, "relative", relative, (True, False)))
         self.clip = _check_clip(self, clip)
 
     @property
@@ -76,7 +81,7 @@ class GaussianNoise(_AdditiveNoise):
     name = "gaussian_noise"
 
     def _standard_noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-        return rng.standard_normal(shape)
+        return rng.standard_normal(shape, dtype=np.float32)
 
 
 @register
@@ -95,7 +100,7 @@ class UniformNoise(_AdditiveNoise):
     name = "uniform_noise"
 
     def _standard_noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-        return rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), size=shape)
+        return (rng.random(shape, dtype=np.float32) - np.float32(0.5)) * np.float32(2 * np.sqrt(3.0))
 
 
 @register
@@ -120,5 +125,5 @@ class Scaling(Perturbation):
         self.clip = _check_clip(self, clip)
 
     def _apply_array(self, X: np.ndarray, severity: float, rng: np.random.Generator) -> np.ndarray:
-        out = X * (1.0 + severity * rng.standard_normal(X.shape))
+        out = X * (1.0 + severity * rng.standard_normal(X.shape, dtype=np.float32))
         return np.clip(out, *self.clip) if self.clip else out

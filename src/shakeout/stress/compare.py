@@ -15,7 +15,7 @@ from shakeout.models import wrap
 from shakeout.report.result import Finding, Manifest, Result, fingerprint
 from shakeout.stats import BootstrapPlan
 from shakeout.stress.metrics import get_metrics
-from shakeout.stress.paired import paired_metrics, stability
+from shakeout.stress.paired import compare_outputs, summarise
 from shakeout.stress.sweep import predict_all
 
 
@@ -37,7 +37,7 @@ def compare(old: Any, new: Any, X: Any, y: Any, *, metrics: Sequence[str] | None
     >>> r = compare(old, new, X, y, n_bootstrap=200)
     >>> change = r.select(metric="accuracy_change")[0]
     >>> round(change.value, 3), change.status
-    (0.053, 'warn')
+    (0.056, 'warn')
     """
     started = time.perf_counter()
     check_positive_int("compare", "n_bootstrap", n_bootstrap, 10)
@@ -61,7 +61,9 @@ def compare(old: Any, new: Any, X: Any, y: Any, *, metrics: Sequence[str] | None
                               f"{out_new.shape}.")
     plan = BootstrapPlan(n=len(X), n_boot=n_bootstrap, seed=int(rng.integers(2**31)))
     findings = []
-    for pm in paired_metrics(y_old, out_old, out_new, metric_list, plan, level):
+    paired, st = compare_outputs(y_old, summarise(y_old, out_old, metric_list, plan), out_new,
+                                 metric_list, plan, old.task, level)
+    for pm in paired:
         significant = pm.change.p_value < alpha
         worse = pm.change.value > 0
         status = "warn" if significant and worse and pm.effect != "negligible" else "pass"
@@ -76,7 +78,6 @@ def compare(old: Any, new: Any, X: Any, y: Any, *, metrics: Sequence[str] | None
                      "direction": "positive means the new model is worse",
                      "test": "exact McNemar" if pm.metric.name == "accuracy"
                      else "paired bootstrap"}))
-    st = stability(out_old, out_new, old.task, plan, level)
     if st.flip_rate is not None:
         agree = st.flip_rate
         findings.append(Finding(

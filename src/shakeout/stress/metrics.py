@@ -1,9 +1,8 @@
 """Metrics evaluated on a batch of bootstrap resamples at once.
 
-Every metric maps ``(y, outputs, idx)`` to one value per resample, where ``idx`` is an
-integer array ``(resamples, rows)``; the point estimate is the same function on all rows.
 ``y`` holds class indices (classification) or targets (regression); ``outputs`` holds
-probabilities ``(n, k)`` or predictions ``(n,)``.
+probabilities ``(n, k)`` or predictions ``(n,)``. Resamples are integer arrays ``idx`` of
+shape ``(resamples, rows)``; the point estimate is the same reduction over all rows.
 """
 
 from __future__ import annotations
@@ -22,50 +21,68 @@ EPS = 1e-15
 
 @dataclass(frozen=True)
 class Metric:
-    """A named metric: its task, its direction and its resample-vectorised function."""
+    """A named metric in two steps: per-row quantities once, then a reduction per resample.
+
+    ``rows(y, out)`` computes what each row contributes (correctness, loss, confidence...);
+    ``reduce(rows, idx)`` turns the rows picked by ``idx`` of shape ``(resamples, m)`` into
+    one value per resample. So the per-row work is done once however many resamples.
+    """
 
     name: str
     task: str
     higher_is_better: bool
-    fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    rows: Callable[[np.ndarray, np.ndarray], tuple]
+    reduce: Callable[[tuple, np.ndarray], np.ndarray]
     description: str
     bounded: bool = True
     """On a [0, 1] scale: effect sizes are absolute changes; otherwise relative to clean."""
 
-    def resampled(self, y: np.ndarray, out: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        return self.fn(y, out, idx)
-
     def value(self, y: np.ndarray, out: np.ndarray) -> float:
-        return float(self.fn(y, out, np.arange(len(y))[None, :])[0])
+        return self.value_of(self.rows(y, out))
+
+    def value_of(self, rows: tuple) -> float:
+        n = len(rows[0])
+        return float(self.reduce(rows, np.arange(n)[None, :])[0])
 
     def degradation(self, clean: np.ndarray | float, other: np.ndarray | float) -> np.ndarray:
         """How much worse ``other`` is than ``clean`` (positive means worse)."""
         return np.subtract(clean, other) if self.higher_is_better else np.subtract(other, clean)
 
 
-def _accuracy(y, out, idx):
-    return (out.argmax(axis=1) == y)[idx].mean(axis=1)
+def _mean(rows: tuple, idx: np.ndarray) -> np.ndarray:
+    return rows[0][idx].mean(axis=1)
 
 
-def _log_loss(y, out, idx):
-    p = np.clip(out[np.arange(len(y)), y], EPS, 1.0)
-    return (-np.log(p))[idx].mean(axis=1)
+def _correct(y, out):
+    return ((out.argmax(axis=1) == y).astype(np.float64),)
 
 
-def _ece(y, out, idx):
+def _nll(y, out):
+    return (-np.log(np.clip(out[np.arange(len(y)), y], EPS, 1.0)),)
+
+
+def _ece_rows(y, out):
     conf = out.max(axis=1)
-    gap = (out.argmax(axis=1) == y) - conf
     bins = np.minimum((conf * ECE_BINS).astype(np.int64), ECE_BINS - 1)
+    return (bins, (out.argmax(axis=1) == y) - conf)
+
+
+def _ece(rows, idx):
+    bins, gap = rows
     r = idx.shape[0]
     codes = bins[idx] + ECE_BINS * np.arange(r)[:, None]
     sums = np.bincount(codes.ravel(), weights=gap[idx].ravel(), minlength=r * ECE_BINS)
     return np.abs(sums.reshape(r, ECE_BINS)).sum(axis=1) / idx.shape[1]
 
 
-def _macro_f1(y, out, idx):
+def _pair_rows(y, out):
     k = out.shape[1]
     present = np.bincount(y, minlength=k) > 0
-    codes = y * k + out.argmax(axis=1)
+    return (y * k + out.argmax(axis=1), k, present)
+
+
+def _macro_f1(rows, idx):
+    codes, k, present = rows
     r = idx.shape[0]
     counts = np.bincount((codes[idx] + k * k * np.arange(r)[:, None]).ravel(),
                          minlength=r * k * k).reshape(r, k, k)
@@ -85,35 +102,42 @@ def _auc_one(score: np.ndarray, positive: np.ndarray, idx: np.ndarray) -> np.nda
         return np.where((n1 > 0) & (n0 > 0), u / (n1 * n0), np.nan)
 
 
-def _roc_auc(y, out, idx):
-    k = out.shape[1]
-    if k == 2:
-        return _auc_one(out[:, 1], y == 1, idx)
-    classes = [c for c in range(k) if np.any(y == c)]
-    return np.nanmean([_auc_one(out[:, c], y == c, idx) for c in classes], axis=0)
+def _auc_rows(y, out):
+    if out.shape[1] == 2:
+        return ((out[:, 1], y == 1),)
+    return tuple((out[:, c], y == c) for c in range(out.shape[1]) if np.any(y == c))
 
 
-def _mae(y, out, idx):
-    return np.abs(out - y)[idx].mean(axis=1)
+def _roc_auc(rows, idx):
+    return np.nanmean([_auc_one(score, pos, idx) for score, pos in rows], axis=0)
 
 
-def _rmse(y, out, idx):
-    return np.sqrt(((out - y) ** 2)[idx].mean(axis=1))
+def _abs_err(y, out):
+    return (np.abs(out - y),)
+
+
+def _sq_err(y, out):
+    return ((out - y) ** 2,)
+
+
+def _root_mean(rows, idx):
+    return np.sqrt(rows[0][idx].mean(axis=1))
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("accuracy", "classification", True, _accuracy, "fraction of correct predictions"),
-    Metric("macro_f1", "classification", True, _macro_f1,
+    Metric("accuracy", "classification", True, _correct, _mean, "fraction of correct predictions"),
+    Metric("macro_f1", "classification", True, _pair_rows, _macro_f1,
            "F1 averaged over the classes present in y"),
-    Metric("roc_auc", "classification", True, _roc_auc,
+    Metric("roc_auc", "classification", True, _auc_rows, _roc_auc,
            "area under the ROC curve (one-vs-rest macro average for multiclass)"),
-    Metric("log_loss", "classification", False, _log_loss, "mean negative log-likelihood (nats)",
-           bounded=False),
-    Metric("ece", "classification", False, _ece,
+    Metric("log_loss", "classification", False, _nll, _mean,
+           "mean negative log-likelihood (nats)", bounded=False),
+    Metric("ece", "classification", False, _ece_rows, _ece,
            f"expected calibration error, {ECE_BINS} equal-width confidence bins"),
-    Metric("mae", "regression", False, _mae, "mean absolute error (target units)", bounded=False),
-    Metric("rmse", "regression", False, _rmse, "root mean squared error (target units)",
+    Metric("mae", "regression", False, _abs_err, _mean, "mean absolute error (target units)",
            bounded=False),
+    Metric("rmse", "regression", False, _sq_err, _root_mean,
+           "root mean squared error (target units)", bounded=False),
 )}
 DEFAULT_METRICS = {"classification": ("accuracy", "macro_f1", "log_loss", "ece"),
                    "regression": ("mae", "rmse")}

@@ -21,7 +21,7 @@ from shakeout.perturb import Perturbation
 from shakeout.report.result import Finding
 from shakeout.stats import BootstrapPlan, adjust_p_values, interval
 from shakeout.stress.metrics import Metric
-from shakeout.stress.paired import Estimate, PairedMetric, paired_metrics, stability
+from shakeout.stress.paired import Estimate, PairedMetric, Stability, compare_outputs, summarise
 
 FIT_ROWS = 100_000
 """Perturbations learn their reference state (spread, range, categories) from at most this
@@ -104,21 +104,21 @@ def run_sweeps(model: Model, X: Any, y: np.ndarray, sweeps: Sequence[Sweep], *,
     for s in sweeps:
         s.perturbation.fit(_fit_sample(X, rng))
     curves = {s.label: _Curve() for s in sweeps}
-    clean_metrics = paired_metrics(y, clean, clean, metrics, plan, level)
+    clean_side = summarise(y, clean, metrics, plan)
+    clean_metrics, _ = compare_outputs(y, clean_side, clean, metrics, plan, task, level)
     for (s, sev), point_rng in progress(zip(points, point_rngs), total=len(points),
                                         description="stress sweep", quiet=quiet):
         unit = s.perturbation.unit
         if sev == 0:
             pms = clean_metrics
-            out = clean
         else:
             out = _perturbed_outputs(model, X, s, sev, point_rng, batch_size)
-            pms = paired_metrics(y, clean, out, metrics, plan, level)
+            pms, moved = compare_outputs(y, clean_side, out, metrics, plan, task, level)
         findings += _curve_findings(s.label, sev, unit, pms, plan, level)
         curves[s.label].add(sev, pms[0].b)
         if sev > 0:
             findings += _drop_findings(s.label, sev, unit, pms, level)
-            findings += _stability_findings(s.label, sev, unit, clean, out, task, plan, level)
+            findings += _stability_findings(s.label, sev, unit, moved, task, level)
     findings = _correct(findings, correction, alpha)
     findings += [_robustness_score(label, c, primary, plan, level, sweeps)
                  for label, c in curves.items() if len(c.severities) > 1]
@@ -163,9 +163,8 @@ def _drop_findings(label: str, sev: float, unit: str, pms: list[PairedMetric],
     return out
 
 
-def _stability_findings(label: str, sev: float, unit: str, clean: np.ndarray, out: np.ndarray,
-                        task: str, plan: BootstrapPlan, level: float) -> list[Finding]:
-    st = stability(clean, out, task, plan, level)
+def _stability_findings(label: str, sev: float, unit: str, st: Stability, task: str,
+                        level: float) -> list[Finding]:
     found = []
     if st.flip_rate is not None:
         found.append(Finding(name=_where(label, sev, "flip_rate"), metric="flip_rate",
