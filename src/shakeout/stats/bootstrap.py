@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -37,7 +38,7 @@ class BootstrapPlan:
     n: int
     n_boot: int = 1000
     seed: int = 0
-    max_rows: int = 20_000
+    max_rows: int = 10_000
 
     def __post_init__(self) -> None:
         check_positive_int("BootstrapPlan", "n", self.n)
@@ -54,12 +55,20 @@ class BootstrapPlan:
         """Factor that maps the spread of an m-row resample to the spread at n rows."""
         return float(np.sqrt(self.m / self.n))
 
-    def indices(self) -> Iterator[np.ndarray]:
-        """Row indices of the resamples, in chunks of shape ``(chunk, m)``."""
+    @cached_property
+    def _all_indices(self) -> np.ndarray:
         rng = np.random.default_rng(self.seed)
+        dtype = np.int32 if self.n < 2**31 else np.int64
+        return rng.integers(0, self.n, size=(self.n_boot, self.m), dtype=dtype)
+
+    def indices(self) -> Iterator[np.ndarray]:
+        """Row indices of the resamples, in chunks of shape ``(chunk, m)``.
+
+        Drawn once and kept (at most ``n_boot x max_rows`` integers, 40 MB by default), so
+        every statistic computed from this plan sees the same resamples.
+        """
         for start in range(0, self.n_boot, CHUNK):
-            size = min(CHUNK, self.n_boot - start)
-            yield rng.integers(0, self.n, size=(size, self.m))
+            yield self._all_indices[start:start + CHUNK]
 
     def replicates(self, statistic: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """``statistic(idx)`` maps a ``(chunk, m)`` index array to ``chunk`` values."""

@@ -25,7 +25,7 @@ def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
         metrics: Sequence[str] | None = None, n_bootstrap: int = 1000, level: float = 0.95,
         alpha: float = 0.05, correction: str = "holm", batch_size: int | None = None,
         sensitivity: bool = True, top_k: int = 5, allow_nan: bool = False,
-        max_bootstrap_rows: int = 20_000, seed: Seed = 0, quiet: bool = True,
+        max_bootstrap_rows: int = 10_000, seed: Seed = 0, quiet: bool = True,
         data_name: str = "data") -> Result:
     """Measure how a model degrades under perturbation, with intervals, tests and a score.
 
@@ -52,7 +52,7 @@ def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
     alpha : float, default=0.05
         Significance level for verdicts after correction.
     correction : {"holm", "bonferroni", "bh", "none"}, default="holm"
-    max_bootstrap_rows : int, default=20000
+    max_bootstrap_rows : int, default=10000
         Above this many rows the m-out-of-n bootstrap bounds the cost.
     seed : int, Generator or None
         Same seed, same numbers (for the same batch size).
