@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from shakeout.errors import ValidationError
 from shakeout.models._base import Model
 from shakeout.models.callable import CallableModel
@@ -60,7 +62,7 @@ def wrap(obj: Any, *, task: str | None = None, classes: Any = None,
     if hasattr(obj, "predict_proba") or hasattr(obj, "predict"):
         model = SklearnModel(obj, task=task, **extra)
         if classes is not None:
-            model.classes_ = __import__("numpy").asarray(classes)
+            model.classes_ = np.asarray(classes)
         return model
     if callable(obj):
         if task is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,8 +44,18 @@ def make(name: str, **params: Any) -> "Perturbation":
         raise ValidationError(
             f"unknown perturbation {name!r}; known: {', '.join(sorted(REGISTRY))}."
         )
+    cls = REGISTRY[name]
+    accepted = inspect.signature(cls).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            takes = ", ".join(accepted) or "no parameters"
+            raise ValidationError(
+                f"perturbation {name!r}: unknown parameter(s) {', '.join(unknown)}; "
+                f"{cls.__name__} takes {takes}."
+            )
     try:
-        return REGISTRY[name](**params)
+        return cls(**params)
     except TypeError as exc:
         raise ValidationError(f"perturbation {name!r}: {exc}.") from None
 
@@ -123,8 +134,3 @@ class Perturbation:
         inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
         return f"{type(self).__name__}({inner})"
 
-
-def feature_scale(X: np.ndarray) -> np.ndarray:
-    """Per-feature standard deviation over rows (any trailing shape); 1 where it is zero."""
-    std = np.nanstd(X, axis=0)
-    return np.where(np.isfinite(std) & (std > 0), std, 1.0)

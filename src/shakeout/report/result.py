@@ -122,10 +122,6 @@ class Finding:
             object.__setattr__(self, "severity", float(self.severity))
         object.__setattr__(self, "details", _plain(dict(self.details)))
 
-    def with_status(self, status: str, message: str | None = None) -> "Finding":
-        """A copy with another verdict (and optionally another message)."""
-        return replace(self, status=status, message=self.message if message is None else message)
-
     def to_dict(self) -> dict[str, Any]:
         """The schema form: plain JSON values, ``inf`` as the string ``"inf"``."""
         out = {k: _plain(getattr(self, k)) for k in self.__dataclass_fields__}
