@@ -73,15 +73,16 @@ class GateCondition(BaseModel):
 
     def judge(self, f: Finding) -> tuple[bool, str]:
         """Whether one finding meets the condition, and why."""
-        lo, hi = (f.ci if (self.on == "bound" and f.ci is not None) else (f.value, f.value))
+        on_interval = self.on == "bound" and f.ci is not None
+        lo, hi = f.ci if on_interval else (f.value, f.value)
         label = f.name
         if math.isnan(f.value):
             return False, f"{label}: value is NaN"
         if self.max is not None and not hi <= self.max:
-            what = "upper bound" if hi != f.value or f.ci else "value"
+            what = "upper bound" if on_interval else "value"
             return False, f"{label}: {what} {hi:.4g} > {self.max:g}"
         if self.min is not None and not lo >= self.min:
-            what = "lower bound" if lo != f.value or f.ci else "value"
+            what = "lower bound" if on_interval else "value"
             return False, f"{label}: {what} {lo:.4g} < {self.min:g}"
         shown = f"[{lo:.4g}, {hi:.4g}]" if f.ci and self.on == "bound" else f"{f.value:.4g}"
         return True, f"{label}: {shown} within bound"

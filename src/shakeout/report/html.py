@@ -18,6 +18,8 @@ from shakeout.report.result import Finding, Result
 TITLES = {"stress": "Stress test", "drift": "Drift", "attack": "Adversarial attacks",
           "compare": "Model comparison", "monitor": "Monitoring"}
 NOT_CHARTED = ("_drop", "prediction_ks")
+HEADLINE_METRICS = ("robustness_score", "robust_accuracy", "agreement", "decision")
+"""Metrics summarised at the top of a section (those without a severity: one per group)."""
 
 
 @dataclass
@@ -32,6 +34,10 @@ class Section:
     findings: list[Finding]
     attention: list[Finding]
     blocks: list[Block]
+
+    @property
+    def headline(self) -> list[Finding]:
+        return [f for f in self.findings if f.metric in HEADLINE_METRICS and f.severity is None]
 
 
 def fmt(v: Any) -> str:

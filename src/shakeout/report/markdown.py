@@ -7,7 +7,6 @@ from shakeout.report.html import fmt, sections
 from shakeout.report.result import Result
 
 MAX_ROWS = 15
-HEADLINE_METRICS = ("robustness_score", "robust_accuracy", "agreement", "decision")
 
 
 def render_markdown(result: Result, gate: GateOutcome | None = None) -> str:
@@ -26,8 +25,7 @@ def render_markdown(result: Result, gate: GateOutcome | None = None) -> str:
                   + ("" if o.passed else f" — {'; '.join(o.reasons[:3])}") for o in gate.outcomes]
         lines.append("")
     for section in sections(result):
-        headline = [f for f in section.findings if f.metric in HEADLINE_METRICS
-                    and f.severity is None]
+        headline = section.headline
         if not (headline or section.attention):
             continue
         lines += [f"### {section.title}", "", "| finding | value | interval | p | status |",

@@ -251,6 +251,11 @@ class Result:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Result":
+        if not isinstance(data, Mapping):
+            raise ValidationError(
+                "not a shakeout results file: expected a JSON object with schema_version and "
+                f"findings, got {type(data).__name__}. Pass a results.json written by shakeout."
+            )
         try:
             version = str(data["schema_version"])
             findings = tuple(Finding.from_dict(f) for f in data["findings"])
@@ -276,8 +281,13 @@ class Result:
             data = json.loads(Path(path).read_text())
         except FileNotFoundError:
             raise ValidationError(f"results file {str(path)!r} does not exist.") from None
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValidationError(f"{str(path)!r} is not valid JSON ({exc}).") from None
+        except OSError as exc:
+            raise ValidationError(
+                f"results file {str(path)!r} cannot be read ({exc.strerror}); pass the path of "
+                "a results.json file."
+            ) from None
         return cls.from_dict(data)
 
     @staticmethod
