@@ -11,6 +11,9 @@ from shakeout.data.dataset import is_numeric_column
 from shakeout.errors import ShakeoutError, ValidationError
 from shakeout.models._base import Model
 
+BLOCK = 65_536
+"""Rows checked at a time, so validating a large array never copies it whole."""
+
 
 def check_features(model: Model, X: Any, *, allow_nan: bool = False, name: str = "X") -> Any:
     """Validate features for ``model``; returns X (a numeric array or the DataFrame).
@@ -24,26 +27,26 @@ def check_features(model: Model, X: Any, *, allow_nan: bool = False, name: str =
     >>> check_features(m, np.array([[1.0, np.nan]]))
     Traceback (most recent call last):
     ...
-    shakeout.errors.ValidationError: X has 1 missing (NaN) values, first in column 1 ...
+    shakeout.errors.ValidationError: X has 1 missing (NaN) values, first in column 1 (row 0). ...
     """
     if len(X) == 0:
         raise ValidationError(f"{name} is empty; pass at least one row.")
     if isinstance(X, pd.DataFrame):
         _check_columns(model, X, name)
         numeric = [c for c in X.columns if is_numeric_column(X[c])]
-        values = X[numeric].to_numpy(dtype=np.float64) if numeric else np.zeros((len(X), 0))
         labels = [str(c) for c in numeric]
+        blocks = (X[numeric].iloc[i:i + BLOCK].to_numpy(dtype=np.float64)
+                  for i in range(0, len(X), BLOCK))
     else:
-        try:
-            X = np.asarray(X)
-            values = X.astype(np.float64).reshape(len(X), -1)
-        except (TypeError, ValueError):
+        X = np.asarray(X)
+        if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
             raise ValidationError(
-                f"{name} holds values that are not numbers; pass a DataFrame so text columns "
-                "are treated as categories, or encode them."
-            ) from None
-        labels = [str(i) for i in range(values.shape[1])]
-    _check_values(values, labels, allow_nan, name)
+                f"{name} holds values that are not numbers (dtype {X.dtype}); pass a DataFrame "
+                "so text columns are treated as categories, or encode them."
+            )
+        labels = [str(i) for i in range(int(np.prod(X.shape[1:])))]
+        blocks = (X[i:i + BLOCK].reshape(len(X[i:i + BLOCK]), -1) for i in range(0, len(X), BLOCK))
+    _check_values(zip(range(0, len(X), BLOCK), blocks), labels, allow_nan, name)
     try:
         model.outputs(X.iloc[:1] if isinstance(X, pd.DataFrame) else X[:1])
     except ShakeoutError:
@@ -52,7 +55,8 @@ def check_features(model: Model, X: Any, *, allow_nan: bool = False, name: str =
         shape = X.shape
         raise ValidationError(
             f"the model cannot predict on {name} of shape {shape}: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:300]}. Check the number and order of features."
+            f"{str(exc).splitlines()[0][:300].rstrip('.')}. Check the number and order of "
+            "features."
         ) from None
     return X
 
@@ -77,19 +81,30 @@ def _check_columns(model: Model, X: pd.DataFrame, name: str) -> None:
         )
 
 
-def _check_values(values: np.ndarray, labels: list[str], allow_nan: bool, name: str) -> None:
-    inf = np.isinf(values)
-    if inf.any():
-        col = labels[int(np.argwhere(inf)[0][1])]
+def _check_values(blocks: Any, labels: list[str], allow_nan: bool, name: str) -> None:
+    """Count inf (and NaN unless allowed) over blocks of rows; raise naming the first one."""
+    counts = {"infinite": 0, "missing (NaN)": 0}
+    first: dict[str, tuple[int, int]] = {}
+    for start, values in blocks:
+        if values.dtype == bool or np.isfinite(values).all():
+            continue
+        for kind, bad in (("infinite", np.isinf(values)), ("missing (NaN)", np.isnan(values))):
+            if bad.any():
+                counts[kind] += int(bad.sum())
+                row, col = np.argwhere(bad)[0]
+                first.setdefault(kind, (start + int(row), int(col)))
+    if counts["infinite"]:
+        row, col = first["infinite"]
         raise ValidationError(
-            f"{name} has {int(inf.sum())} infinite values, first in column {col}; replace them."
+            f"{name} has {counts['infinite']} infinite values, first in column {labels[col]} "
+            f"(row {row}); replace them."
         )
-    nan = np.isnan(values)
-    if nan.any() and not allow_nan:
-        col = labels[int(np.argwhere(nan)[0][1])]
+    if counts["missing (NaN)"] and not allow_nan:
+        row, col = first["missing (NaN)"]
         raise ValidationError(
-            f"{name} has {int(nan.sum())} missing (NaN) values, first in column {col}. Impute "
-            "them first, or allow them (allow_nan=True / --allow-nan) if the model handles NaN."
+            f"{name} has {counts['missing (NaN)']} missing (NaN) values, first in column "
+            f"{labels[col]} (row {row}). Impute them first, or allow them (allow_nan=True / "
+            "--allow-nan) if the model handles NaN."
         )
 
 

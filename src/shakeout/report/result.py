@@ -161,7 +161,10 @@ def fingerprint(obj: Any) -> str:
     elif isinstance(obj, np.ndarray):
         arr = np.ascontiguousarray(obj)
         h.update(str((arr.dtype.str, arr.shape)).encode())
-        h.update(arr.tobytes() if arr.dtype != object else repr(arr.tolist()).encode())
+        if arr.dtype == object:
+            h.update(repr(arr.tolist()).encode())
+        else:  # hash the buffer in place, without a copy of a large array
+            h.update(memoryview(arr.reshape(-1)).cast("B"))
     elif hasattr(obj, "to_numpy") and hasattr(obj, "columns"):
         import pandas as pd
 
