@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError
 
+from shakeout.attacks.plan import AttackPlan
+from shakeout.drift.plan import DriftPlan
 from shakeout.errors import ValidationError
 from shakeout.report.gate import Gate, GateCondition
 from shakeout.stress.plan import StressPlan
@@ -32,6 +34,8 @@ class Plan(BaseModel):
 
     seed: int = 0
     stress: StressPlan = Field(default_factory=StressPlan)
+    drift: DriftPlan = Field(default_factory=DriftPlan)
+    attack: AttackPlan = Field(default_factory=AttackPlan)
     gates: list[GateCondition] = []
 
     @property
@@ -63,6 +67,12 @@ def load_plan(path: str | Path | None) -> Plan:
         raise ValidationError(f"plan file {str(path)!r} does not exist.")
     try:
         data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ValidationError(f"plan file {path.name!r} is not valid YAML ({exc}).") from None
+    except yaml.YAMLError as exc:  # its text spans lines; the CLI prints one
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise ValidationError(
+            f"plan file {path.name!r} is not valid YAML: {what}{where}. Check the indentation "
+            "and brackets there."
+        ) from None
     return parse_plan(data, source=f"plan file {path.name!r}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes, load_wine
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -43,15 +42,16 @@ def test_nan_message_names_the_column(frame_model, wine):
     X = wine.data.copy()
     X.loc[[3, 7, 9], "magnesium"] = np.nan
     with pytest.raises(ValidationError, match=r"X has 3 missing \(NaN\) values, first in column "
-                                              r"magnesium \(row 3\)\. Impute them first, or allow them "
-                                              r"\(allow_nan=True / --allow-nan\)"):
+                                              r"magnesium \(row 3\)\. Impute them first, or allow "
+                                              r"them \(allow_nan=True / --allow-nan\)"):
         check_features(frame_model, X)
 
 
 def test_nan_in_an_array_names_the_position(array_model, wine):
     X = wine.data.to_numpy().copy()
     X[5, 4] = np.nan
-    with pytest.raises(ValidationError, match=r"1 missing \(NaN\) values, first in column 4 \(row 5\)\."):
+    with pytest.raises(ValidationError, match=r"reference has 1 missing \(NaN\) values, first in "
+                                              r"column 4 \(row 5\)\."):
         check_features(array_model, X, name="reference")
 
 
@@ -64,6 +64,16 @@ def test_allow_nan_lets_a_nan_aware_model_through(wine):
     X = wine.data.copy()
     X.iloc[0, 0] = np.nan
     assert check_features(model, X, allow_nan=True) is X
+
+
+def test_allow_nan_with_a_model_that_cannot_take_nan_fails_up_front(frame_model, wine):
+    X = wine.data.copy()
+    X.loc[[40, 90], "ash"] = np.nan  # the first row is clean: the trial row must hold the NaN
+    with pytest.raises(ValidationError, match=r"cannot predict on X of shape \(178, 13\): "
+                                              r"ValueError: Input X contains NaN\. Row 40 holds "
+                                              r"NaN \(allowed by allow_nan=True / --allow-nan\): "
+                                              r"impute the missing values"):
+        check_features(frame_model, X, allow_nan=True)
 
 
 def test_inf_is_refused_even_when_nan_is_allowed(frame_model, wine):
@@ -168,3 +178,16 @@ def test_regression_target_must_be_numeric_and_finite():
 def test_classifier_without_classes_takes_integer_labels():
     model = wrap(lambda X: np.full((len(X), 2), 0.5), task="classification")
     assert check_target(model, [1, 0, 1], 3).tolist() == [1, 0, 1]
+    assert check_target(model, [1.0, 0.0], 2).tolist() == [1, 0]  # whole floats are indices
+
+
+@pytest.mark.parametrize(("y", "shown"), [
+    ([0.0, 1.0, 1.7], r"\['0.0', '1.0', '1.7'\]"),  # never truncated to 1 silently
+    (["cat", "dog"], r"\['cat', 'dog'\]"),
+])
+def test_classifier_without_classes_refuses_labels_that_are_not_indices(y, shown):
+    model = wrap(lambda X: np.full((len(X), 2), 0.5), task="classification")
+    with pytest.raises(ValidationError, match=rf"the model does not name its classes, so labels "
+                                              rf"must be class indices 0, 1, ...; got {shown}\. "
+                                              rf"Pass classes=\[...\] to wrap"):
+        check_target(model, y, len(y))

@@ -46,17 +46,21 @@ def check_features(model: Model, X: Any, *, allow_nan: bool = False, name: str =
             )
         labels = [str(i) for i in range(int(np.prod(X.shape[1:])))]
         blocks = (X[i:i + BLOCK].reshape(len(X[i:i + BLOCK]), -1) for i in range(0, len(X), BLOCK))
-    _check_values(zip(range(0, len(X), BLOCK), blocks), labels, allow_nan, name)
+    nan_row = _check_values(zip(range(0, len(X), BLOCK), blocks), labels, allow_nan, name)
+    # the trial row holds NaN when NaN is allowed, so a model that cannot take it fails here
+    probe = slice(0, 1) if nan_row is None else slice(nan_row, nan_row + 1)
     try:
-        model.outputs(X.iloc[:1] if isinstance(X, pd.DataFrame) else X[:1])
+        model.outputs(X.iloc[probe] if isinstance(X, pd.DataFrame) else X[probe])
     except ShakeoutError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever the model raises means "does not fit"
         shape = X.shape
+        fix = ("Check the number and order of features." if nan_row is None else
+               f"Row {nan_row} holds NaN (allowed by allow_nan=True / --allow-nan): impute the "
+               "missing values, or use a model that handles NaN.")
         raise ValidationError(
             f"the model cannot predict on {name} of shape {shape}: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:300].rstrip('.')}. Check the number and order of "
-            "features."
+            f"{str(exc).splitlines()[0][:300].rstrip('.')}. {fix}"
         ) from None
     return X
 
@@ -81,8 +85,11 @@ def _check_columns(model: Model, X: pd.DataFrame, name: str) -> None:
         )
 
 
-def _check_values(blocks: Any, labels: list[str], allow_nan: bool, name: str) -> None:
-    """Count inf (and NaN unless allowed) over blocks of rows; raise naming the first one."""
+def _check_values(blocks: Any, labels: list[str], allow_nan: bool, name: str) -> int | None:
+    """Count inf (and NaN unless allowed) over blocks of rows; raise naming the first one.
+
+    Returns the first row holding an allowed NaN, or None.
+    """
     counts = {"infinite": 0, "missing (NaN)": 0}
     first: dict[str, tuple[int, int]] = {}
     for start, values in blocks:
@@ -106,6 +113,7 @@ def _check_values(blocks: Any, labels: list[str], allow_nan: bool, name: str) ->
             f"{labels[col]} (row {row}). Impute them first, or allow them (allow_nan=True / "
             "--allow-nan) if the model handles NaN."
         )
+    return first["missing (NaN)"][0] if counts["missing (NaN)"] else None
 
 
 def check_target(model: Model, y: Any, n_rows: int, *, name: str = "y") -> np.ndarray:

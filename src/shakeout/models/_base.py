@@ -86,8 +86,20 @@ class Model:
         """
         y = np.asarray(y)
         classes = self.classes_
-        if classes is None:
-            return y.astype(np.int64)
+        if classes is None:  # labels must already be column indices
+            try:
+                codes = y.astype(np.int64)
+                exact = y.dtype.kind in "biufO" and bool(np.all(codes == y))
+            except (TypeError, ValueError):
+                exact = False
+            if not exact:
+                shown = sorted({str(v) for v in y.ravel().tolist()})[:5]
+                raise ValidationError(
+                    f"{self.name}: the model does not name its classes, so labels must be class "
+                    f"indices 0, 1, ...; got {shown}. Pass classes=[...] to wrap (in the order of "
+                    "the model's outputs), or encode the target as indices."
+                )
+            return codes
         classes = np.asarray(classes)
         order = np.argsort(classes)
         pos = np.searchsorted(classes[order], y)

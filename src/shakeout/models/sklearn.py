@@ -7,8 +7,20 @@ from typing import Any
 
 import numpy as np
 
-from shakeout.models._base import Model
+from shakeout._validation import check_choice
+from shakeout.errors import ValidationError
+from shakeout.models._base import TASKS, Model
 from shakeout.report.result import fingerprint
+
+
+def _estimator_type(estimator: Any) -> str | None:
+    """``"classifier"``, ``"regressor"`` or None, from scikit-learn's tags or older attribute."""
+    if hasattr(estimator, "__sklearn_tags__"):
+        try:
+            return estimator.__sklearn_tags__().estimator_type
+        except Exception:  # noqa: BLE001 - third-party tags can be incomplete
+            pass
+    return getattr(estimator, "_estimator_type", None)
 
 
 class SklearnModel(Model):
@@ -32,9 +44,19 @@ class SklearnModel(Model):
     def __init__(self, estimator: Any, *, task: str | None = None, batch_size: int = 65536):
         self.estimator = estimator
         self.batch_size = batch_size
-        is_classifier = hasattr(estimator, "predict_proba") and (
-            getattr(estimator, "_estimator_type", None) != "regressor")
-        self.task = task or ("classification" if is_classifier else "regression")
+        kind = _estimator_type(estimator)
+        has_proba = hasattr(estimator, "predict_proba")
+        if task is not None:
+            check_choice(self, "task", task, TASKS)
+        self.task = task or ("classification" if has_proba and kind != "regressor"
+                             else "regression")
+        if not has_proba and (self.task == "classification"
+                              or (task is None and kind == "classifier")):
+            raise ValidationError(
+                f"{type(estimator).__name__} is a classifier without predict_proba, and "
+                "shakeout measures class probabilities. Use a probabilistic model (e.g. "
+                "SVC(probability=True)) or wrap it in sklearn.calibration.CalibratedClassifierCV."
+            )
         classes = getattr(estimator, "classes_", None)
         self.classes_ = np.asarray(classes) if classes is not None else None
 

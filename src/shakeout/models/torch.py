@@ -78,6 +78,8 @@ class TorchModel(Model):
                 f"{self.name}: a torch model needs numeric input; got values that are not "
                 "numbers. Encode categorical columns before the model."
             ) from None
+        if not arr.flags.writeable:  # e.g. a DataFrame's values under copy-on-write
+            arr = arr.copy()
         return self._torch.from_numpy(arr).to(self.device)
 
     def logits(self, x: Any) -> Any:

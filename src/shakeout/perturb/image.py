@@ -37,7 +37,8 @@ class _ImagePerturbation(Perturbation):
     """Shared plumbing: value range at fit, channel-first view of the batch."""
 
     def __init__(self, *, channels_last: bool = False):
-        self.channels_last = bool(channels_last)
+        self.channels_last = bool(check_choice(self, "channels_last", channels_last,
+                                               (True, False)))
 
     def _fit_array(self, X: np.ndarray) -> None:
         if X.ndim not in (3, 4):

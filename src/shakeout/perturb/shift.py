@@ -38,7 +38,18 @@ class FeatureShift(Perturbation):
     default_severities = (0.0, 0.05, 0.1, 0.2)
 
     def __init__(self, *, features: Sequence[Any] | None = None, direction: str = "up"):
+        if features is not None and (isinstance(features, (str, bytes))
+                                     or not hasattr(features, "__iter__")):
+            raise ValidationError(
+                f"FeatureShift: features must be a list of column positions or names, got "
+                f"{features!r}. Use features=[{features!r}] for one feature."
+            )
         self.features = None if features is None else list(features)
+        if self.features == []:
+            raise ValidationError(
+                "FeatureShift: features must not be empty, got []. Use features=None to shift "
+                "every numeric feature."
+            )
         self.direction = check_choice(self, "direction", direction, ("up", "down"))
 
     def _fit_array(self, X: np.ndarray) -> None:

@@ -1,0 +1,41 @@
+"""``shakeout demo``: the whole main job on bundled data, in one command (slow: ~40 s)."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+
+@pytest.mark.slow
+def test_demo_writes_a_self_contained_report(cli, tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "demo"
+    code, err = cli("demo", "--quiet", "--out", out)
+    assert code in (0, 1), err  # the demo gate may pass or fail; either is a valid run
+    assert "error" not in err.lower()
+    for name in ("report.html", "results.json", "summary.md", "junit.xml"):
+        assert (out / name).is_file(), name
+
+    html = (out / "report.html").read_text()
+    assert "<svg" in html
+    # offline: no resource fetched from a URL (the SVG xmlns is a name, not a fetch)
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, flags=re.I)
+    assert not re.search(r"""url\(\s*["']?(?:https?:)?//""", html, flags=re.I)
+    assert "@import" not in html
+
+    data = json.loads((out / "results.json").read_text())
+    assert data["schema_version"] == "1.0"
+    subjects = {f["subject"] for f in data["findings"]}
+    assert subjects == {"breast-cancer GBM", "digits CNN"}
+    assert len(data["gate"]["conditions"]) == 3
+    assert code == (0 if data["gate"]["passed"] else 1)
+
+    root = ET.parse(out / "junit.xml").getroot()
+    assert root.tag == "testsuites"
+    failed_conditions = sum(not c["passed"] for c in data["gate"]["conditions"])
+    failed_findings = sum(f["status"] == "fail" for f in data["findings"])
+    assert len(list(root.iter("failure"))) == failed_conditions + failed_findings
+    assert (out / "summary.md").read_text().startswith("## shakeout: shakeout demo")

@@ -1,0 +1,149 @@
+"""``shakeout stress``, ``report`` and ``compare``: exit codes, files and what is printed."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from shakeout.report import Result
+
+FILES = ("report.html", "results.json", "summary.md", "junit.xml")
+
+
+def test_stress_on_a_csv_with_the_default_plan_writes_every_file(cli, entry, iris_csv, tmp_path):
+    out = tmp_path / "report"
+    code, err = cli("stress", f"{entry}:model", iris_csv, "--target", "target", "--out", out)
+    assert code == 0, err
+    assert all((out / name).is_file() for name in FILES)
+    assert "Stress-testing LogisticRegression on iris.csv (150 rows)" in err
+    assert f"Report written to {out / 'report.html'}" in err
+    result = Result.load(out / "results.json")
+    assert result.manifest.data == "iris.csv" and result.manifest.n_rows == 150
+    assert result.manifest.seed == 0
+    groups = {f.group for f in result.findings}
+    assert {"gaussian_noise", "scaling", "feature_shift", "missing_values"} <= groups
+    clean = result.select(group="gaussian_noise", metric="accuracy")[0]
+    assert clean.severity == 0.0 and clean.value == pytest.approx(0.9733, abs=1e-4)
+    ET.parse(out / "junit.xml")
+    assert "<svg" in (out / "report.html").read_text()
+
+
+def test_stress_seed_option_and_quiet(cli, entry, iris_csv, tmp_path, write_plan):
+    plan = write_plan()
+    a, b = tmp_path / "a", tmp_path / "b"
+    code, err = cli("stress", f"{entry}:model", iris_csv, "--target", "target", "--plan", plan,
+                    "--out", a, "--seed", 7, "--quiet")
+    assert code == 0
+    assert err.splitlines() == [f"Report written to {a / 'report.html'}"]
+    cli("stress", f"{entry}:model", iris_csv, "--target", "target", "--plan", plan, "--out", b,
+        "--seed", 7, "--quiet")
+    ra, rb = Result.load(a / "results.json"), Result.load(b / "results.json")
+    assert ra.manifest.seed == 7
+    assert [f.to_dict() for f in ra.findings] == [f.to_dict() for f in rb.findings]  # same seed
+
+
+def test_failing_gate_exits_1_and_prints_the_reason(cli, entry, iris_csv, tmp_path, write_plan):
+    plan = write_plan(gates=[
+        {"metric": "accuracy", "group": "gaussian_noise", "severity": 0.1, "min": 0.5},
+        {"metric": "accuracy", "group": "gaussian_noise", "severity": 0.5, "min": 0.99}])
+    out = tmp_path / "report"
+    code, err = cli("stress", f"{entry}:model", iris_csv, "--target", "target", "--plan", plan,
+                    "--out", out, "--quiet")
+    assert code == 1
+    assert "PASS accuracy [group=gaussian_noise, severity=0.1] >= 0.5" in err
+    assert "FAIL accuracy [group=gaussian_noise, severity=0.5] >= 0.99" in err
+    assert "stress/gaussian_noise/accuracy@0.5: lower bound" in err and "< 0.99" in err
+    data = json.loads((out / "results.json").read_text())
+    assert data["gate"]["passed"] is False
+    failures = sum(int(s.get("failures")) for s in ET.parse(out / "junit.xml").iter("testsuite")
+                   if s.get("name") == "shakeout.gate")
+    assert failures == 1
+    assert "**Gate failed**" in (out / "summary.md").read_text()
+
+
+def test_passing_gate_exits_0(cli, entry, iris_csv, tmp_path, write_plan):
+    plan = write_plan(gates=[{"metric": "accuracy_drop", "group": "gaussian_noise",
+                              "severity": 0.1, "max": 0.5}])
+    code, err = cli("stress", f"{entry}:model", iris_csv, "--target", "target", "--plan", plan,
+                    "--out", tmp_path / "r", "--quiet")
+    assert code == 0, err
+    assert "PASS accuracy_drop [group=gaussian_noise, severity=0.1] <= 0.5" in err
+    assert json.loads((tmp_path / "r" / "results.json").read_text())["gate"]["passed"] is True
+
+
+def test_gate_with_a_typo_fails_instead_of_passing_silently(cli, entry, iris_csv, tmp_path,
+                                                            write_plan):
+    plan = write_plan(gates=[{"metric": "accuracy", "group": "gausian_noise", "min": 0.1}])
+    code, err = cli("stress", f"{entry}:model", iris_csv, "--target", "target", "--plan", plan,
+                    "--out", tmp_path / "r", "--quiet")
+    assert code == 1
+    assert "no finding matches this condition" in err
+
+
+def test_stress_on_npz_with_an_array_model(cli, entry, iris_frame, tmp_path, write_plan):
+    path = tmp_path / "iris.npz"
+    np.savez(path, X=iris_frame.drop(columns=["target"]).to_numpy(),
+             y=iris_frame["target"].to_numpy())
+    code, err = cli("stress", f"{entry}:array_model", path, "--plan", write_plan(), "--out",
+                    tmp_path / "r", "--quiet")
+    assert code == 0, err
+
+
+def test_trusted_pickle_is_accepted(cli, entry, iris_csv, tmp_path, write_plan):
+    import importlib
+
+    import joblib
+
+    joblib.dump(importlib.import_module(entry).model, tmp_path / "model.joblib")
+    code, err = cli("stress", tmp_path / "model.joblib", iris_csv, "--target", "target",
+                    "--plan", write_plan(), "--out", tmp_path / "r", "--quiet", "--trust-pickle")
+    assert code == 0, err
+
+
+def test_report_rerenders_a_saved_result(cli, entry, iris_csv, tmp_path, write_plan):
+    first = tmp_path / "first"
+    cli("stress", f"{entry}:model", iris_csv, "--target", "target", "--plan", write_plan(),
+        "--out", first, "--quiet")
+    again = tmp_path / "again"
+    code, err = cli("report", first / "results.json", "--out", again, "--quiet")
+    assert code == 0, err
+    assert all((again / name).is_file() for name in FILES)
+    assert Result.load(again / "results.json").findings == Result.load(
+        first / "results.json").findings
+    # ...and re-judges gates from a plan given now
+    strict = write_plan(gates=[{"metric": "accuracy", "group": "gaussian_noise",
+                                "severity": 0.5, "min": 0.999}], name="strict.yaml")
+    code, err = cli("report", first / "results.json", "--out", tmp_path / "judged", "--plan",
+                    strict, "--quiet")
+    assert code == 1
+    assert "FAIL accuracy [group=gaussian_noise, severity=0.5] >= 0.999" in err
+
+
+def test_report_of_a_missing_results_file(cli, tmp_path):
+    code, err = cli("report", tmp_path / "results.json", "--out", tmp_path / "r")
+    assert code == 2
+    assert err.strip() == f"error: results file '{tmp_path / 'results.json'}' does not exist."
+
+
+def test_compare_two_versions(cli, entry, iris_csv, iris_frame, tmp_path, write_plan):
+    import importlib
+
+    out = tmp_path / "cmp"
+    code, err = cli("compare", f"{entry}:model", f"{entry}:tree", iris_csv, "--target", "target",
+                    "--plan", write_plan(), "--out", out, "--quiet")
+    assert code == 0, err
+    result = Result.load(out / "results.json")
+    agreement = result.select(metric="agreement")[0]
+    flip = result.select(metric="flip_rate")[0]
+    module = importlib.import_module(entry)
+    X = iris_frame.drop(columns=["target"])
+    expected = float((module.model.predict(X) == module.tree.predict(X)).mean())
+    assert agreement.value == pytest.approx(expected)
+    assert flip.value == pytest.approx(1 - expected)
+    assert agreement.ci[0] <= agreement.value <= agreement.ci[1]
+    change = result.select(metric="accuracy_change")[0]
+    assert change.value > 0.2 and change.status == "warn"  # a depth-1 tree is much worse
+    assert all((out / name).is_file() for name in FILES)

@@ -1,0 +1,176 @@
+"""Image perturbations: layouts, value range, levels, and what each corruption promises."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from perturb_data import images
+from shakeout.errors import ValidationError
+from shakeout.perturb import ImageCorruption, SaltAndPepper
+from shakeout.perturb.image import KINDS
+
+LEVELS = (1, 2, 3, 4, 5)
+
+
+def digits() -> np.ndarray:
+    """scikit-learn's 8x8 digits in [0, 1], (n, 1, 8, 8): real images with edges."""
+    from sklearn.datasets import load_digits
+
+    return (load_digits().images[:200] / 16.0)[:, None]
+
+
+def smooth(n: int = 12, h: int = 16, w: int = 24) -> np.ndarray:
+    """Low-frequency images: what JPEG compresses almost losslessly."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.stack([0.5 + 0.3 * np.sin(2 * np.pi * (xx / w + k / 7)) * np.cos(2 * np.pi * yy / h)
+                     for k in range(n)])[:, None]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("level", LEVELS)
+def test_every_kind_and_level_stays_within_the_fitted_range(kind, level):
+    X = images(8, shape=(3, 13, 17)) * 0.8 + 0.1  # range [0.1, 0.9], odd sizes
+    p = ImageCorruption(kind=kind).fit(X)
+    out = p.apply(X, level, seed=0)
+    assert out.shape == X.shape
+    assert out.min() >= p.low_ and out.max() <= p.high_
+    assert not np.array_equal(out, X)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_layouts_give_the_same_corruption(kind):
+    X = images(5, shape=(3, 13, 17))  # channel-first, odd height and width
+    first = ImageCorruption(kind=kind).fit(X).apply(X, 3, seed=1)
+    X_last = np.moveaxis(X, 1, -1)  # (n, h, w, c)
+    last = ImageCorruption(kind=kind, channels_last=True).fit(X_last).apply(X_last, 3, seed=1)
+    assert last.shape == (5, 13, 17, 3)
+    np.testing.assert_allclose(np.moveaxis(last, -1, 1), first, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_grey_images_without_a_channel_axis_match_one_channel(kind):
+    X = images(5, shape=(1, 13, 17))
+    with_channel = ImageCorruption(kind=kind).fit(X).apply(X, 2, seed=4)
+    grey = X[:, 0]  # (n, h, w)
+    out = ImageCorruption(kind=kind).fit(grey).apply(grey, 2, seed=4)
+    assert out.shape == grey.shape
+    np.testing.assert_allclose(out, with_channel[:, 0], atol=1e-12)
+
+
+def test_salt_and_pepper_layouts_agree():
+    X = images(4, shape=(3, 9, 11))
+    first = SaltAndPepper().fit(X).apply(X, 0.2, seed=0)
+    X_last = np.moveaxis(X, 1, -1)
+    last = SaltAndPepper(channels_last=True).fit(X_last).apply(X_last, 0.2, seed=0)
+    np.testing.assert_array_equal(np.moveaxis(last, -1, 1), first)
+
+
+@pytest.mark.parametrize("severity", [1.5, 0.5, 4.999])
+def test_severity_must_be_an_integer_level(severity):
+    X = images()
+    with pytest.raises(ValidationError, match=rf"severity is an integer level 1-5, got {severity}"):
+        ImageCorruption(kind="blur").fit(X).apply(X, severity, seed=0)
+
+
+def test_integer_valued_float_levels_are_accepted():
+    X = images()
+    p = ImageCorruption(kind="blur").fit(X)
+    np.testing.assert_array_equal(p.apply(X, 2.0, seed=0), p.apply(X, 2, seed=0))
+
+
+def test_images_need_three_or_four_dimensions():
+    with pytest.raises(ValidationError, match=r"images must be \(n, h, w\) or \(n, c, h, w\), "
+                                              r"got shape \(10, 64\)"):
+        ImageCorruption().fit(np.random.default_rng(0).random((10, 64)))
+
+
+def test_constant_images_are_refused():
+    with pytest.raises(ValidationError, match="the images are constant"):
+        SaltAndPepper().fit(np.ones((3, 1, 4, 4)))
+
+
+@pytest.mark.parametrize("kind", ["blur", "pixelate"])
+@pytest.mark.parametrize("level", LEVELS)
+def test_blur_and_pixelate_reduce_variance(kind, level):
+    X = images(20, shape=(1, 16, 16))
+    out = ImageCorruption(kind=kind).fit(X).apply(X, level, seed=0)
+    within = lambda a: a.var(axis=(-2, -1)).mean()  # noqa: E731 - variance inside each image
+    assert within(out) < within(X)
+
+
+def test_blur_preserves_each_images_mean():
+    X = images(10, shape=(1, 16, 16)) * 0.6 + 0.2  # no clipping at this range
+    out = ImageCorruption(kind="blur").fit(X).apply(X, 5, seed=0)
+    np.testing.assert_allclose(out.mean(axis=(-2, -1)), X.mean(axis=(-2, -1)), atol=1e-9)
+
+
+def test_pixelate_is_piecewise_constant():
+    X = images(3, shape=(1, 16, 16))
+    out = ImageCorruption(kind="pixelate").fit(X).apply(X, 5, seed=0)  # keep 0.65: 10 cells
+    assert all(len(np.unique(out[i, 0].round(12))) <= 100 for i in range(3))
+
+
+def test_brightness_and_contrast_are_exact():
+    X = images(4, shape=(1, 8, 8)) * 0.5 + 0.25  # [0.25, 0.75]: fitted span 0.5
+    p = ImageCorruption(kind="brightness").fit(np.concatenate([X, [np.zeros_like(X[0])],
+                                                              [np.ones_like(X[0])]]))
+    np.testing.assert_allclose(p.apply(X, 1, seed=0), np.clip(X + 0.1, 0, 1))
+    c = ImageCorruption(kind="contrast").fit(X)
+    out = c.apply(X, 2, seed=0)  # factor 0.5 around each image's mean
+    mean = X.mean(axis=(1, 2, 3), keepdims=True)
+    np.testing.assert_allclose(out, (X - mean) * 0.5 + mean)
+
+
+def test_gaussian_noise_level_sigma_is_a_fraction_of_the_range():
+    X = np.full((200, 1, 16, 16), 0.5)
+    ref = np.concatenate([X, np.zeros((1, 1, 16, 16)), np.ones((1, 1, 16, 16))])
+    out = ImageCorruption(kind="gaussian_noise").fit(ref).apply(X, 5, seed=0)  # sigma 0.10
+    n = out.size
+    lo, hi = np.sqrt(stats.chi2.ppf([0.0005, 0.9995], n - 1) / (n - 1))
+    assert lo < (out - X).std() / 0.10 < hi  # 0.5 +- 5 sigma: clipping never bites
+
+
+def test_jpeg_is_deterministic_at_a_level():
+    X = digits()
+    p = ImageCorruption(kind="jpeg").fit(X)
+    np.testing.assert_array_equal(p.apply(X, 3, seed=0), p.apply(X, 3, seed=123))
+
+
+def test_jpeg_is_close_to_identity_for_smooth_images():
+    X = smooth()
+    p = ImageCorruption(kind="jpeg").fit(X)
+    grey_level = (p.high_ - p.low_) / 255  # JPEG works on 8-bit levels of the fitted range
+    err = np.abs(p.apply(X, 1, seed=0) - X)
+    assert err.max() < 8 * grey_level
+    assert err.mean() < 2 * grey_level
+    # ...while it is visibly lossy on images with edges
+    D = digits()
+    q = ImageCorruption(kind="jpeg").fit(D)
+    assert np.abs(q.apply(D, 1, seed=0) - D).mean() > 5 * err.mean()
+
+
+@pytest.mark.parametrize("kind", ["gaussian_noise", "blur", "jpeg"])
+def test_higher_level_means_more_error_on_average(kind):
+    X = digits()
+    p = ImageCorruption(kind=kind).fit(X)
+    mse = [float(np.mean((p.apply(X, level, seed=level) - X) ** 2)) for level in LEVELS]
+    assert all(b > a for a, b in zip(mse, mse[1:])), mse
+
+
+def test_salt_and_pepper_rate_is_within_the_binomial_band():
+    X = np.full((100, 3, 16, 16), 0.5)
+    ref = np.concatenate([X, np.zeros((1, 3, 16, 16)), np.ones((1, 3, 16, 16))])
+    severity = 0.1
+    out = SaltAndPepper().fit(ref).apply(X, severity, seed=0)
+    hit = (out != 0.5).any(axis=1)  # a pixel is hit in every channel at once
+    assert np.array_equal(hit, (out != 0.5).all(axis=1))
+    n = hit.size
+    lo, hi = stats.binom.ppf([0.0005, 0.9995], n, severity)
+    assert lo <= hit.sum() <= hi
+    # half salt, half pepper
+    salt = int((out[:, 0] == 1.0).sum())
+    lo, hi = stats.binom.ppf([0.0005, 0.9995], int(hit.sum()), 0.5)
+    assert lo <= salt <= hi
+    assert set(np.unique(out).tolist()) == {0.0, 0.5, 1.0}

@@ -1,0 +1,130 @@
+"""Gates judge the pessimistic end of an interval; a condition matching nothing fails."""
+
+from __future__ import annotations
+
+import math
+
+import pydantic
+import pytest
+
+from shakeout.errors import ValidationError
+from shakeout.plan import parse_plan
+from shakeout.report import Finding, Gate, GateCondition, Result
+
+
+def _result(*findings: Finding) -> Result:
+    return Result(title="t", findings=findings)
+
+
+DROP = Finding(name="stress/noise/accuracy_drop@0.1", metric="accuracy_drop", value=0.01,
+               ci=(0.0, 0.03), drill="stress", group="noise", severity=0.1)
+ACC = Finding(name="stress/noise/accuracy@0.1", metric="accuracy", value=0.9, ci=(0.85, 0.95),
+              drill="stress", group="noise", severity=0.1)
+
+
+def _check(*conditions: GateCondition, findings=(DROP, ACC)):
+    return Gate(conditions=list(conditions)).check(_result(*findings))
+
+
+def test_max_is_judged_on_the_upper_bound():
+    out = _check(GateCondition(metric="accuracy_drop", max=0.02))
+    assert not out.passed and out.exit_code == 1
+    (o,) = out.outcomes
+    assert o.condition == "accuracy_drop <= 0.02"
+    assert o.reasons == ("stress/noise/accuracy_drop@0.1: upper bound 0.03 > 0.02",)
+    assert _check(GateCondition(metric="accuracy_drop", max=0.03)).passed  # bound is inclusive
+
+
+def test_min_is_judged_on_the_lower_bound():
+    out = _check(GateCondition(metric="accuracy", min=0.88))
+    assert not out.passed
+    assert out.outcomes[0].reasons == ("stress/noise/accuracy@0.1: lower bound 0.85 < 0.88",)
+    ok = _check(GateCondition(metric="accuracy", min=0.85))
+    assert ok.passed and ok.exit_code == 0
+    assert ok.outcomes[0].reasons == ("stress/noise/accuracy@0.1: [0.85, 0.95] within bound",)
+
+
+def test_on_value_judges_the_point_estimate():
+    out = _check(GateCondition(metric="accuracy_drop", max=0.02, on="value"),
+                 GateCondition(metric="accuracy", min=0.88, on="value"))
+    assert out.passed
+    assert out.outcomes[0].reasons == ("stress/noise/accuracy_drop@0.1: 0.01 within bound",)
+    out = _check(GateCondition(metric="accuracy", min=0.95, on="value"))
+    assert out.outcomes[0].reasons == ("stress/noise/accuracy@0.1: value 0.9 < 0.95",)
+
+
+def test_finding_without_interval_is_judged_on_its_value():
+    score = Finding(name="stress/noise/robustness_score", metric="robustness_score", value=0.8)
+    out = _check(GateCondition(metric="robustness_score", min=0.9), findings=(score,))
+    assert out.outcomes[0].reasons == ("stress/noise/robustness_score: value 0.8 < 0.9",)
+
+
+def test_min_and_max_together():
+    cond = GateCondition(metric="accuracy", min=0.8, max=0.99)
+    assert cond.describe() == "accuracy >= 0.8 and <= 0.99"
+    assert _check(cond).passed
+    assert not _check(GateCondition(metric="accuracy", min=0.8, max=0.94)).passed
+
+
+def test_condition_matching_nothing_fails_when_required():
+    out = _check(GateCondition(metric="accuracy_drop", group="gausian_noise", max=0.05))
+    assert not out.passed
+    assert out.outcomes[0].reasons == ("no finding matches this condition",)
+    optional = _check(GateCondition(metric="accuracy_drop", group="gausian_noise", max=0.05,
+                                    required=False))
+    assert optional.passed
+
+
+def test_selection_by_scope_and_severity():
+    other = Finding(name="stress/noise/accuracy_drop@0.3", metric="accuracy_drop", value=0.2,
+                    ci=(0.15, 0.25), drill="stress", group="noise", severity=0.30000000000000004)
+    findings = (DROP, ACC, other)
+    at_01 = _check(GateCondition(metric="accuracy_drop", severity=0.1, max=0.05),
+                   findings=findings)
+    assert at_01.passed and len(at_01.outcomes[0].reasons) == 1
+    at_03 = _check(GateCondition(metric="accuracy_drop", severity=0.3, max=0.05),
+                   findings=findings)  # float noise in the severity still matches
+    assert not at_03.passed
+    everywhere = _check(GateCondition(metric="accuracy_drop", group="noise", max=0.05),
+                        findings=findings)
+    assert not everywhere.passed and len(everywhere.outcomes[0].reasons) == 2
+    wrong_drill = _check(GateCondition(metric="accuracy_drop", drill="attack", max=1.0),
+                         findings=findings)
+    assert not wrong_drill.passed
+
+
+def test_nan_value_never_passes():
+    bad = Finding(name="x", metric="accuracy", value=math.nan)
+    out = _check(GateCondition(metric="accuracy", min=0.0), findings=(bad,))
+    assert out.outcomes[0].reasons == ("x: value is NaN",)
+    assert not out.passed
+
+
+def test_every_condition_gets_an_outcome_and_the_gate_needs_all():
+    out = _check(GateCondition(metric="accuracy", min=0.5), GateCondition(metric="accuracy_drop",
+                                                                          max=0.02))
+    assert [o.passed for o in out.outcomes] == [True, False]
+    assert not out.passed
+    d = out.to_dict()
+    assert d["passed"] is False and [c["passed"] for c in d["conditions"]] == [True, False]
+    assert Gate().check(_result(DROP)).passed  # no conditions: nothing to fail
+
+
+def test_condition_needs_a_bound_and_a_known_mode():
+    with pytest.raises(pydantic.ValidationError, match="needs max or min"):
+        GateCondition(metric="accuracy")
+    with pytest.raises(pydantic.ValidationError, match="on must be 'bound' or 'value'"):
+        GateCondition(metric="accuracy", min=0.5, on="upper")
+    with pytest.raises(pydantic.ValidationError, match="maximum"):
+        GateCondition(metric="accuracy", maximum=0.5)
+
+
+def test_plan_errors_name_the_field():
+    with pytest.raises(ValidationError, match=r"plan is invalid: gates.0.maximum: Extra inputs "
+                                              r"are not permitted"):
+        parse_plan({"gates": [{"metric": "accuracy", "maximum": 0.5}]})
+    with pytest.raises(ValidationError, match=r"stress.n_bootstrap: Input should be greater than "
+                                              r"or equal to 10"):
+        parse_plan({"stress": {"n_bootstrap": 5}})
+    plan = parse_plan({"gates": [{"metric": "accuracy", "min": 0.5}]})
+    assert plan.gate.conditions[0].describe() == "accuracy >= 0.5"

@@ -1,0 +1,150 @@
+"""Finding and Result: the JSON schema round trip, inf and NaN, and reading files back."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from shakeout.errors import ValidationError
+from shakeout.report import SCHEMA_VERSION, Finding, Manifest, Result
+
+
+def _finding(**kw) -> Finding:
+    base = dict(name="stress/noise/accuracy_drop@0.1", metric="accuracy_drop", value=0.04,
+                ci=(0.01, 0.07), ci_level=0.95, p_value=0.003, status="fail", drill="stress",
+                group="noise", severity=0.1, unit="sigma (x feature std)", effect="small",
+                message="significant small degradation",
+                details={"clean": 0.97, "test": "exact McNemar"})
+    base.update(kw)
+    return Finding(**base)
+
+
+def _round_trip(result: Result) -> Result:
+    text = json.dumps(result.to_dict(), allow_nan=False)  # strict JSON: no NaN/Infinity tokens
+    return Result.from_dict(json.loads(text))
+
+
+def test_finding_round_trip_is_exact():
+    f = _finding()
+    assert Finding.from_dict(json.loads(json.dumps(f.to_dict()))) == f
+
+
+def test_infinite_values_survive_as_strings():
+    f = _finding(value=math.inf, ci=(-math.inf, math.inf), p_value=None,
+                 details={"ratio": np.float64(np.inf), "lower": -np.inf, "n": np.int64(3),
+                          "curve": np.array([1.0, np.inf])})
+    d = f.to_dict()
+    assert d["value"] == "inf" and d["ci"] == ["-inf", "inf"]
+    assert d["details"] == {"ratio": "inf", "lower": "-inf", "n": 3, "curve": [1.0, "inf"]}
+    back = Finding.from_dict(json.loads(json.dumps(d, allow_nan=False)))
+    assert back.value == math.inf and back.ci == (-math.inf, math.inf)
+    assert back == Finding.from_dict(d)
+
+
+def test_nan_becomes_null_and_reads_back_as_nan():
+    f = _finding(value=math.nan, ci=(0.0, 1.0), details={"bad": np.nan})
+    d = f.to_dict()
+    assert d["value"] is None and d["details"]["bad"] is None
+    back = Finding.from_dict(json.loads(json.dumps(d, allow_nan=False)))
+    assert math.isnan(back.value)
+
+
+def test_numpy_values_become_plain_python():
+    f = _finding(value=np.float32(0.5), ci=(np.float64(0.25), np.float64(0.75)),
+                 severity=np.float64(0.2), details={"arr": np.arange(3), "t": (1, 2)})
+    d = f.to_dict()
+    assert type(d["value"]) is float and d["ci"] == [0.25, 0.75]
+    assert d["details"] == {"arr": [0, 1, 2], "t": [1, 2]}
+    json.dumps(d, allow_nan=False)
+
+
+def test_finding_status_is_checked():
+    with pytest.raises(ValidationError, match=r"Finding 'x': status must be one of \('pass', "
+                                              r"'warn', 'fail', 'info'\), got 'ok'"):
+        Finding(name="x", metric="m", value=1.0, status="ok")
+
+
+def test_result_round_trip_keeps_findings_manifest_and_version():
+    manifest = Manifest.collect(seed=3, model="LogisticRegression", model_fingerprint="abc",
+                                data="iris.csv", data_fingerprint="def", n_rows=150,
+                                timings={"total_s": 1.23456789}, parameters={"grid": (0, 0.1)})
+    r = Result(title="Stress test", findings=(_finding(), _finding(name="b", value=math.inf,
+                                                                   status="warn")),
+               manifest=manifest)
+    back = _round_trip(r)
+    assert back.findings == r.findings
+    assert back.title == r.title and back.schema_version == SCHEMA_VERSION
+    assert back.manifest.seed == 3 and back.manifest.n_rows == 150
+    assert back.manifest.timings == {"total_s": 1.2346}
+    assert back.manifest.parameters == {"grid": [0, 0.1]}
+    assert back.manifest.versions["numpy"] == np.__version__
+    assert back.status == "fail" and r.to_dict()["status"] == "fail"
+
+
+def test_status_is_the_worst_finding():
+    make = lambda *s: Result(title="t", findings=tuple(  # noqa: E731
+        Finding(name=str(i), metric="m", value=0.0, status=x) for i, x in enumerate(s)))
+    assert make().status == "info"
+    assert make("info", "pass").status == "pass"
+    assert make("pass", "warn", "info").status == "warn"
+    assert make("warn", "fail", "pass").status == "fail"
+
+
+def test_merge_prefixes_names_and_tags_subjects():
+    a = Result(title="a", findings=(Finding(name="x", metric="m", value=1.0),))
+    merged = Result.merge("both", {"m1": a, "m2": a})
+    assert [f.name for f in merged.findings] == ["m1/x", "m2/x"]
+    assert [f.subject for f in merged.findings] == ["m1", "m2"]
+    assert merged.select(subject="m2")[0].name == "m2/x"
+
+
+def test_load_reads_what_was_written(tmp_path):
+    r = Result(title="t", findings=(_finding(),))
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(r.to_dict()))
+    assert Result.load(path).findings == r.findings
+    assert Result.load(str(path)).title == "t"
+
+
+def test_load_missing_file(tmp_path):
+    with pytest.raises(ValidationError, match=r"results file '.*nope.json' does not exist"):
+        Result.load(tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\x89PNG\r\n\x1a\n\x00\xff\xfe"])
+def test_load_not_json(tmp_path, content):
+    path = tmp_path / "results.json"
+    path.write_bytes(content)
+    with pytest.raises(ValidationError, match=r"'.*results.json' is not valid JSON"):
+        Result.load(path)
+
+
+def test_load_a_folder(tmp_path):
+    with pytest.raises(ValidationError, match=r"results file '.*' cannot be read"):
+        Result.load(tmp_path)
+
+
+def test_load_json_that_is_not_a_results_object(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text("[1, 2, 3]")
+    with pytest.raises(ValidationError, match=r"not a shakeout results file: expected a JSON "
+                                              r"object with schema_version and findings, got "
+                                              r"list"):
+        Result.load(path)
+    path.write_text(json.dumps({"schema_version": "1.0", "title": "t"}))
+    with pytest.raises(ValidationError, match=r"not a shakeout results file: missing 'findings'"):
+        Result.load(path)
+
+
+def test_load_wrong_schema_major_version(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"schema_version": "2.0", "title": "future", "findings": []}))
+    with pytest.raises(ValidationError, match=r"results schema 2.0 is not readable by this "
+                                              r"shakeout \(schema 1.0\); re-run the drill"):
+        Result.load(path)
+    # a newer minor version of the same major schema is still readable
+    path.write_text(json.dumps({"schema_version": "1.7", "title": "minor", "findings": []}))
+    assert Result.load(path).schema_version == "1.7"
