@@ -11,7 +11,9 @@ from shakeout.cli._app import app, console
 from shakeout.errors import ShakeoutError
 
 # Each module adds its commands to ``app`` when imported.
+from shakeout.cli import attack as _attack  # noqa: E402,F401
 from shakeout.cli import demo as _demo  # noqa: E402,F401
+from shakeout.cli import drift as _drift  # noqa: E402,F401
 from shakeout.cli import report as _report  # noqa: E402,F401
 from shakeout.cli import stress as _stress  # noqa: E402,F401
 
@@ -33,13 +35,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - click usage errors and the unexpected
         import click
+        import typer
 
-        if isinstance(exc, click.exceptions.Exit):
+        # Typer 0.29+ vendors click: its usage errors are not click's classes.
+        if isinstance(exc, (click.exceptions.Exit, typer.Exit)):
             return int(exc.exit_code)
-        if isinstance(exc, click.ClickException):
+        usage = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
+        if isinstance(exc, usage) and hasattr(exc, "show"):
             exc.show()
             return 2
-        if isinstance(exc, click.exceptions.Abort):
+        if isinstance(exc, (click.exceptions.Abort, typer.Abort)):
             return 130
         if debug:
             raise

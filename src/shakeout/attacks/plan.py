@@ -1,0 +1,49 @@
+"""The ``attack`` section of a plan file: which attacks, which budgets, which threat model."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shakeout.attacks.threat import Constraints, data_bounds
+
+
+class AttackPlan(BaseModel):
+    """Settings of the attack drill as a plan file states them.
+
+    ``bounds`` is ``[low, high]``, ``"data"`` (per-feature range of the attacked data) or
+    null (no range). Empty ``attacks`` and ``eps`` mean the defaults.
+
+    Examples
+    --------
+    >>> plan = AttackPlan.model_validate({"attacks": ["pgd"], "eps": [0.03, 0.1],
+    ...                                   "immutable": ["age"]})
+    >>> kwargs = plan.run_kwargs(None)
+    >>> kwargs["attacks"], kwargs["eps"], kwargs["constraints"]
+    (['pgd'], [0.03, 0.1], Constraints(immutable=['age']))
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    attacks: list[str] = Field(default_factory=list)
+    eps: list[float] = Field(default_factory=list)
+    norm: Literal["linf", "l2", "l1", "l0"] = "linf"
+    bounds: tuple[float, float] | Literal["data"] | None = (0.0, 1.0)
+    immutable: list[str | int] = Field(default_factory=list)
+    integer: list[str | int] = Field(default_factory=list)
+    categorical: dict[str, list[float]] = Field(default_factory=dict)
+    tolerance: float = Field(0.02, ge=0, lt=1)
+    level: float = Field(0.95, gt=0, lt=1)
+    sanity: bool = True
+    batch_size: int | None = Field(None, ge=1)
+
+    def run_kwargs(self, X: Any) -> dict[str, Any]:
+        """Keyword arguments of :func:`shakeout.attacks.run` (``X`` for ``bounds: data``)."""
+        rules = Constraints(immutable=self.immutable, integer=self.integer,
+                            categorical=self.categorical or None)
+        has_rules = bool(self.immutable or self.integer or self.categorical)
+        return {"attacks": self.attacks or None, "eps": self.eps or None, "norm": self.norm,
+                "bounds": data_bounds(X) if self.bounds == "data" else self.bounds,
+                "constraints": rules if has_rules else None, "tolerance": self.tolerance,
+                "level": self.level, "sanity": self.sanity, "batch_size": self.batch_size}

@@ -1,0 +1,163 @@
+"""What every drift test shares: the fit/compare contract, bands, verdicts and the Finding.
+
+A test learns reference state in ``fit`` (attributes ending in ``_``) and turns a current
+sample into a :class:`~shakeout.report.Finding` in ``compare``. Distances are judged against
+bands (``warn`` and ``fail`` thresholds on the value, higher is worse); hypothesis tests are
+judged on the p-value *and* an effect size, so a tiny p-value on a negligible shift (easy to
+get with 500,000 rows) is reported as such instead of raising an alarm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from shakeout._validation import check_number
+from shakeout.errors import NotFittedError, ValidationError
+from shakeout.report.result import Finding
+from shakeout.stats import adjust_p_values
+
+DRILL = "drift"
+
+
+class DriftTest:
+    """Base class: ``fit(reference)`` then ``compare(current)`` gives a Finding.
+
+    Subclasses set ``group`` and ``metric`` (the names findings carry) and ``numeric``
+    (whether they need numbers or also take categories).
+    """
+
+    group: str = ""
+    metric: str = ""
+    numeric: bool = True
+    multivariate: bool = False
+
+    def _require_fit(self) -> None:
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted: call fit(reference) before "
+                "compare(current)."
+            )
+
+    def fit(self, reference: Any) -> "DriftTest":  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def compare(self, current: Any) -> Finding:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
+        return f"{type(self).__name__}({params})"
+
+
+def check_thresholds(owner: Any, name: str, values: Sequence[float]) -> tuple[float, ...]:
+    """Three increasing, non-negative effect-size thresholds (small, medium, large)."""
+    try:
+        out = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            f"{type(owner).__name__}: {name} must be three numbers, got {values!r}."
+        ) from None
+    if len(out) != 3 or any(b <= a for a, b in zip(out, out[1:])) or out[0] < 0:
+        raise ValidationError(
+            f"{type(owner).__name__}: {name} must be three increasing non-negative numbers "
+            f"(small, medium, large), got {values!r}."
+        )
+    return out
+
+
+def check_bands(owner: Any, warn: float, fail: float) -> tuple[float, float]:
+    """``0 <= warn <= fail``: the value where a distance turns orange, then red."""
+    check_number(owner, "warn", warn, 0)
+    check_number(owner, "fail", fail, 0)
+    if fail < warn:
+        raise ValidationError(
+            f"{type(owner).__name__}: fail must be at least warn, got warn={warn!r}, "
+            f"fail={fail!r}."
+        )
+    return float(warn), float(fail)
+
+
+def band_status(value: float, warn: float, fail: float) -> str:
+    """``pass`` below ``warn``, ``warn`` below ``fail``, ``fail`` from there on.
+
+    >>> band_status(0.05, 0.1, 0.25), band_status(0.12, 0.1, 0.25), band_status(0.3, 0.1, 0.25)
+    ('pass', 'warn', 'fail')
+    """
+    if not np.isfinite(value):
+        return "warn"
+    return "fail" if value >= fail else ("warn" if value >= warn else "pass")
+
+
+def judge_test(p_value: float, alpha: float, effect: str | None) -> str:
+    """Verdict of a hypothesis test from significance and effect size.
+
+    Not significant passes; significant with a negligible effect passes too (and says so);
+    a small effect warns; a medium or large one fails. Without an effect size a significant
+    result fails.
+
+    >>> judge_test(1e-9, 0.05, "negligible"), judge_test(1e-9, 0.05, "small")
+    ('pass', 'warn')
+    """
+    if not p_value < alpha or effect == "negligible":
+        return "pass"
+    return "warn" if effect == "small" else "fail"
+
+
+def describe_test(test: str, feature: str, statistic: str, p_value: float, alpha: float,
+                 effect: str | None, correction: str | None = None) -> str:
+    """One sentence that puts significance and effect size side by side."""
+    adj = f" after {correction}" if correction and correction != "none" else ""
+    where = f" on {feature!r}" if feature else ""
+    if not p_value < alpha:
+        return f"{test}{where}: no significant drift ({statistic}, p={p_value:.3g}{adj})."
+    if effect == "negligible":
+        return (f"{test}{where}: statistically significant (p={p_value:.3g}{adj}) but the "
+                f"effect is negligible ({statistic}); large samples detect tiny differences.")
+    size = f"{effect} " if effect else ""
+    return f"{test}{where}: {size}drift ({statistic}, p={p_value:.3g}{adj})."
+
+
+def make_finding(test: DriftTest, *, feature: str | None, value: float, status: str,
+                 message: str, p_value: float | None = None, effect: str | None = None,
+                 ci: tuple[float, float] | None = None, metric: str | None = None,
+                 details: dict | None = None) -> Finding:
+    """A drift Finding named ``drift/<group>/<feature>``."""
+    name = f"{DRILL}/{test.group}" + (f"/{feature}" if feature else "")
+    return Finding(name=name, metric=metric or test.metric, value=value, ci=ci,
+                   ci_level=0.95 if ci is not None else None, p_value=p_value,
+                   status=status, drill=DRILL, group=test.group, feature=feature,
+                   effect=effect, message=message, details=details or {})
+
+
+def adjust_findings(findings: Sequence[Finding], method: str, alpha: float) -> list[Finding]:
+    """Correct the p-values of hypothesis-test findings for multiple testing, re-judged.
+
+    The adjusted p-value replaces ``p_value``; the raw one moves to ``details["p_raw"]``.
+    Findings without a p-value pass through unchanged.
+
+    >>> fs = [Finding(name=f"drift/ks/x{i}", metric="ks", value=0.3, p_value=0.02,
+    ...               status="fail", effect="large", drill="drift", group="ks")
+    ...       for i in range(3)]
+    >>> [round(f.p_value, 2) for f in adjust_findings(fs, "bonferroni", 0.05)]
+    [0.06, 0.06, 0.06]
+    """
+    idx = [i for i, f in enumerate(findings) if f.p_value is not None]
+    out = list(findings)
+    if not idx or method == "none":
+        return out
+    adjusted = adjust_p_values([findings[i].p_value for i in idx], method)
+    for i, p in zip(idx, adjusted):
+        f = findings[i]
+        details = dict(f.details)
+        details.update(p_raw=f.p_value, correction=method, n_tests=len(idx))
+        statistic = details.get("statistic_text", f"{f.metric}={f.value:.3g}")
+        test = details.get("test", f.group or f.metric)
+        out[i] = replace(f, p_value=float(p), status=judge_test(float(p), alpha, f.effect),
+                         message=describe_test(test, f.feature or "", statistic, float(p),
+                                              alpha, f.effect, method),
+                         details=details)
+    return out

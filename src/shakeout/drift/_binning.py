@@ -1,0 +1,256 @@
+"""Bins learned from the reference, and the distances that compare binned proportions.
+
+Numeric features get ``n_bins`` bins whose inner edges are reference quantiles (or equal
+widths between the reference minimum and maximum); the outer bins are open, so current
+values outside the reference range are counted, never lost. Categorical features get one
+bin per reference category plus a bin for categories unseen in the reference. Both layouts
+end with a bin for missing values. The layout is fixed at ``fit``, so counts from any
+number of batches or partitions add up exactly (see :mod:`shakeout.drift.profile`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shakeout._validation import check_choice, check_number, check_positive_int
+from shakeout.data import is_numeric_column
+from shakeout.drift._base import DriftTest, band_status, check_bands, make_finding
+from shakeout.drift._columns import category_strings, column_name, one_dimensional
+from shakeout.errors import ValidationError
+from shakeout.report.result import Finding
+
+BINNINGS = ("quantile", "uniform")
+KINDS = ("auto", "numeric", "categorical")
+UNSEEN = "<unseen>"
+MISSING = "<missing>"
+
+
+def is_numeric(values: Any) -> bool:
+    """Whether a column should be binned as numbers (not booleans, not text)."""
+    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values))
+    return is_numeric_column(series)
+
+
+@dataclass(frozen=True)
+class Binning:
+    """A fixed bin layout: numeric inner ``edges`` or reference ``categories``.
+
+    Numeric bin ``i`` holds ``edges[i-1] < x <= edges[i]`` (open at both ends); the last
+    bin holds NaN. Categorical bins are the categories, then unseen, then missing.
+
+    Examples
+    --------
+    >>> b = Binning.fit(np.arange(100.0), n_bins=4)
+    >>> b.edges.tolist(), b.counts(np.array([-5.0, 30.0, 99.0, 500.0, np.nan])).tolist()
+    ([24.75, 49.5, 74.25], [1, 1, 0, 2, 1])
+    >>> c = Binning.fit(np.array(["a", "b", "a"], dtype=object))
+    >>> c.labels, c.counts(np.array(["a", "z", None], dtype=object)).tolist()
+    (('a', 'b', '<unseen>', '<missing>'), [1, 0, 1, 1])
+    """
+
+    kind: str
+    edges: np.ndarray = field(default_factory=lambda: np.empty(0))
+    categories: tuple[str, ...] = ()
+
+    @classmethod
+    def fit(cls, values: Any, *, n_bins: int = 10, binning: str = "quantile",
+            kind: str = "auto", owner: str = "Binning") -> "Binning":
+        """Learn the layout from reference values."""
+        one_dimensional(values, owner=owner, role="reference")
+        if kind == "auto":
+            kind = "numeric" if is_numeric(values) else "categorical"
+        if kind == "categorical":
+            strings, missing = category_strings(values, owner=owner, role="reference")
+            present = strings[~missing]
+            if present.size == 0:
+                raise ValidationError(
+                    f"{owner}: reference column {column_name(values)!r} is all missing "
+                    f"({len(strings)} rows); nothing to bin. Drop the column or fix its source."
+                )
+            return cls(kind="categorical", categories=tuple(sorted(set(present.tolist()))))
+        arr = np.asarray(values.to_numpy() if isinstance(values, pd.Series) else values,
+                         dtype=np.float64)
+        present = arr[~np.isnan(arr)]
+        if present.size == 0:
+            raise ValidationError(
+                f"{owner}: reference column {column_name(values)!r} is all NaN "
+                f"({arr.size} rows); nothing to bin. Drop the column or fix its source."
+            )
+        if binning == "quantile":
+            edges = np.quantile(present, np.arange(1, n_bins) / n_bins)
+        else:
+            lo, hi = float(present.min()), float(present.max())
+            edges = np.linspace(lo, hi, n_bins + 1)[1:-1]
+        return cls(kind="numeric", edges=np.asarray(edges, dtype=np.float64))
+
+    @property
+    def n_bins(self) -> int:
+        """Value bins, not counting the unseen and missing bins."""
+        return len(self.edges) + 1 if self.kind == "numeric" else len(self.categories)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """One label per bin, in count order."""
+        if self.kind == "categorical":
+            return self.categories + (UNSEEN, MISSING)
+        e = [f"{v:.4g}" for v in self.edges]
+        inner = [f"({a}, {b}]" for a, b in zip(e, e[1:])]
+        return tuple([f"<= {e[0]}", *inner, f"> {e[-1]}", MISSING] if e else ["all", MISSING])
+
+    def counts(self, values: Any) -> np.ndarray:
+        """Counts per bin (int64), the layout of :attr:`labels`."""
+        if self.kind == "categorical":
+            strings, missing = category_strings(values, owner="Binning", role="data")
+            codes = pd.Index(self.categories).get_indexer(strings)
+            out = np.bincount(codes[codes >= 0], minlength=len(self.categories))
+            codes[missing] = -2
+            n_missing = int(missing.sum())
+            unseen = int((codes == -1).sum())
+            return np.concatenate([out, [unseen, n_missing]]).astype(np.int64)
+        arr = np.asarray(values.to_numpy() if isinstance(values, pd.Series) else values,
+                         dtype=np.float64)
+        nan = np.isnan(arr)
+        n_missing = int(nan.sum())
+        present = arr[~nan] if n_missing else arr
+        out = np.bincount(np.searchsorted(self.edges, present, side="left"),
+                          minlength=len(self.edges) + 1)
+        return np.concatenate([out, [n_missing]]).astype(np.int64)
+
+    def unseen(self, values: Any) -> dict[str, int]:
+        """Categories absent from the reference and how often each occurs (categorical only)."""
+        if self.kind != "categorical":
+            return {}
+        strings, missing = category_strings(values, owner="Binning", role="data")
+        present = strings[~missing]
+        known = pd.Index(self.categories)
+        new = present[known.get_indexer(present) < 0]
+        return {str(k): int(v) for k, v in pd.Series(new).value_counts().items()}
+
+
+def proportions(counts: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Raw proportions and a copy whose empty bins are set to ``eps`` (for logarithms).
+
+    >>> raw, smooth = proportions(np.array([3, 0, 1]), 1e-8)
+    >>> raw.tolist(), smooth.tolist()
+    ([0.75, 0.0, 0.25], [0.75, 1e-08, 0.25])
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    raw = counts / total if total > 0 else counts
+    smooth = np.where(raw > 0, raw, eps)
+    return raw, smooth
+
+
+class BinnedReference(DriftTest):
+    """Tests over bins learned from the reference: ``fit`` learns the layout and counts.
+
+    Subclasses store ``n_bins``, ``binning`` and ``kind``.
+    """
+
+    numeric = False
+    n_bins: int
+    binning: str
+    kind: str
+
+    def fit(self, reference: Any) -> "BinnedReference":
+        """Learn the bins and count the reference in them."""
+        self.feature_ = column_name(reference)
+        self.binning_ = Binning.fit(reference, n_bins=self.n_bins, binning=self.binning,
+                                    kind=self.kind, owner=type(self).__name__)
+        self.reference_counts_ = self.binning_.counts(reference)
+        self.fitted_ = True
+        return self
+
+    def fit_counts(self, binning: Binning, reference_counts: np.ndarray,
+                   feature: str) -> "BinnedReference":
+        """Take a layout and reference counts learned elsewhere (a merged profile)."""
+        self.feature_, self.binning_ = feature, binning
+        self.reference_counts_ = np.asarray(reference_counts, dtype=np.int64)
+        self.fitted_ = True
+        return self
+
+
+class BinnedDistance(BinnedReference):
+    """A distance between binned proportions; subclasses define :meth:`distance`.
+
+    Parameters shared by every binned distance: ``n_bins`` (value bins of a numeric
+    feature), ``binning`` (``"quantile"`` or ``"uniform"``), ``kind`` (``"auto"``,
+    ``"numeric"`` or ``"categorical"``), ``eps`` (the proportion an empty bin gets inside a
+    logarithm) and the ``warn`` / ``fail`` bands on the value.
+    """
+
+    def __init__(self, *, n_bins: int = 10, binning: str = "quantile", kind: str = "auto",
+                 eps: float = 1e-8, warn: float, fail: float):
+        self.n_bins = check_positive_int(self, "n_bins", n_bins, 2)
+        self.binning = check_choice(self, "binning", binning, BINNINGS)
+        self.kind = check_choice(self, "kind", kind, KINDS)
+        self.eps = check_number(self, "eps", eps, 0, 1, low_open=True, high_open=True)
+        self.warn, self.fail = check_bands(self, warn, fail)
+
+    def distance(self, reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
+        """The distance between two count vectors of one layout."""
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def compare(self, current: Any) -> Finding:
+        """Count ``current`` in the reference bins and measure the distance."""
+        self._require_fit()
+        name = column_name(current)
+        feature = name if name != "x" else self.feature_
+        if len(current) == 0:
+            raise ValidationError(f"{type(self).__name__}: current column {feature!r} is empty.")
+        counts = self.binning_.counts(current)
+        return self.finding(self.reference_counts_, counts, feature=feature,
+                            unseen=self.binning_.unseen(current))
+
+    def finding(self, reference_counts: np.ndarray, current_counts: np.ndarray, *,
+                feature: str, unseen: dict[str, int] | None = None) -> Finding:
+        """The Finding for two count vectors; profiles call this with merged counts."""
+        value = self.distance(reference_counts, current_counts)
+        status = band_status(value, self.warn, self.fail)
+        n_cur = int(current_counts.sum())
+        labels = self.binning_.labels
+        details = {
+            "bands": {"warn": self.warn, "fail": self.fail},
+            "binning": self.binning if self.binning_.kind == "numeric" else "categories",
+            "n_bins": self.binning_.n_bins, "eps": self.eps,
+            "bins": list(labels),
+            "reference_counts": reference_counts.tolist(),
+            "current_counts": current_counts.tolist(),
+            **self.extra_details(value),
+        }
+        message = self.describe(feature, value)
+        notes = []
+        if unseen:
+            top = sorted(unseen, key=unseen.get, reverse=True)[:5]
+            share = sum(unseen.values()) / max(n_cur, 1)
+            details["unseen_categories"] = {k: unseen[k] for k in top}
+            notes.append(f"{len(unseen)} categories unseen in the reference "
+                         f"({', '.join(map(repr, top))}) hold {share:.1%} of current rows")
+        if current_counts[-1] or reference_counts[-1]:
+            notes.append(f"missing values: {int(reference_counts[-1])} reference, "
+                         f"{int(current_counts[-1])} current (counted in their own bin)")
+        if notes:
+            text = "; ".join(notes)
+            message += " " + text[0].upper() + text[1:] + "."
+        return make_finding(self, feature=feature, value=value, status=status,
+                            effect=self.effect(value), message=message, details=details)
+
+    def extra_details(self, value: float) -> dict:
+        """What a subclass adds to ``details`` (PSI: its band name)."""
+        return {}
+
+    def effect(self, value: float) -> str:
+        """Effect label of a distance: its band read as negligible, medium or large."""
+        return {"pass": "negligible", "warn": "medium", "fail": "large"}[
+            band_status(value, self.warn, self.fail)]
+
+    def describe(self, feature: str, value: float) -> str:
+        """One sentence on the value."""
+        verdict = {"pass": "below", "warn": "above the warning band",
+                   "fail": "above the failure band"}[band_status(value, self.warn, self.fail)]
+        tail = f" ({self.warn:g})" if verdict == "below" else ""
+        return f"{self.metric.upper()} on {feature!r} is {value:.4g}, {verdict}{tail}."

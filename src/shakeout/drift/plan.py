@@ -1,0 +1,47 @@
+"""The ``drift:`` section of a plan file: tests, corrections, decision policy, monitoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shakeout.drift.decision import DecisionPolicy
+
+
+class DriftPlan(BaseModel):
+    """Options of ``shakeout drift`` and ``shakeout monitor`` (and of :class:`DriftSuite`).
+
+    Examples
+    --------
+    >>> plan = DriftPlan.model_validate({"tests": ["psi", "ks"], "policy": {"psi_alert": 0.2},
+    ...                                  "every": "1W"})
+    >>> plan.suite_options()["tests"], plan.policy.psi_alert, plan.every
+    (['psi', 'ks'], 0.2, '1W')
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    tests: list[str] = ["psi", "ks", "kl"]
+    categorical_tests: list[str] = ["psi", "chi2"]
+    multivariate: list[str] = ["mmd"]
+    alpha: float = Field(0.05, gt=0, lt=1)
+    correction: str = "holm"
+    n_bins: int = Field(10, ge=2)
+    binning: str = "quantile"
+    eps: float = Field(1e-8, gt=0, lt=1)
+    n_permutations: int = Field(100, ge=1)
+    max_rows: int = Field(2000, ge=2)
+    categorical: list[str] = []
+    importance: dict[str, float] | None = None
+    policy: DecisionPolicy = Field(default_factory=DecisionPolicy)
+    timestamp: str | None = None
+    """Monitoring: the column that orders rows in time."""
+    every: str | None = None
+    """Monitoring: window length, a pandas frequency (``1D``, ``1W``) or a row count (``5000``)."""
+    store: str | None = None
+    """Monitoring: SQLAlchemy URL of the history store (default ``sqlite:///shakeout-history.db``)."""
+
+    def suite_options(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`~shakeout.drift.DriftSuite`."""
+        return self.model_dump(exclude={"timestamp", "every", "store"}) | {"policy": self.policy}

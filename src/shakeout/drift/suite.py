@@ -1,0 +1,382 @@
+"""DriftSuite: every test on every column, fitted once on the reference, run on each window.
+
+``fit`` does the reference work once (sorting, bin edges, categories, the model's outputs,
+feature importance); ``run`` compares one current sample and returns a Result whose
+findings end with the decision. Columns are tested in parallel threads.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shakeout._validation import (as_generator, check_choice, check_open_interval,
+                                  check_positive_int)
+from shakeout.data import is_numeric_column
+from shakeout.drift._base import DRILL, DriftTest, adjust_findings
+from shakeout.drift._columns import as_frame
+from shakeout.drift.anderson import ADTest
+from shakeout.drift.chi2 import Chi2Test
+from shakeout.drift.classifier import ClassifierTest
+from shakeout.drift.decision import DecisionPolicy, decide
+from shakeout.drift.js import JSDivergence
+from shakeout.drift.kl import KLDivergence
+from shakeout.drift.ks import KSTest
+from shakeout.drift.mmd import MMDTest
+from shakeout.drift.projection import ProjectionTest
+from shakeout.drift.psi import PSI
+from shakeout.drift.wasserstein import Wasserstein
+from shakeout.errors import ShakeoutError, ValidationError
+from shakeout.report.result import Finding, Manifest, Result, fingerprint
+from shakeout.stats import METHODS as CORRECTIONS
+
+UNIVARIATE = {"psi": PSI, "ks": KSTest, "kl": KLDivergence, "js": JSDivergence,
+              "wasserstein": Wasserstein, "anderson": ADTest, "chi2": Chi2Test}
+CATEGORICAL = ("psi", "kl", "js", "chi2")
+MULTIVARIATE = {"mmd": MMDTest, "classifier": ClassifierTest, "projection": ProjectionTest}
+
+
+def _check_names(owner: Any, name: str, values: Any, allowed: Any) -> tuple[str, ...]:
+    values = (values,) if isinstance(values, str) else tuple(values)
+    for v in values:
+        check_choice(owner, name, v, tuple(allowed))
+    return values
+
+
+def error_finding(group: str, feature: str | None, message: str) -> Finding:
+    """A test that could not run: a warning that says why (its value is NaN)."""
+    name = f"{DRILL}/{group}" + (f"/{feature}" if feature else "")
+    return Finding(name=name, metric=group, value=float("nan"), status="warn", drill=DRILL,
+                   group=group, feature=feature, message=message, details={"error": message})
+
+
+class DriftSuite:
+    """Univariate tests per column, multivariate tests, output, label and performance drift.
+
+    Parameters
+    ----------
+    tests : sequence of str, default=("psi", "ks", "kl")
+        Tests for numeric columns: ``psi``, ``ks``, ``kl``, ``js``, ``wasserstein``,
+        ``anderson``, ``chi2``.
+    categorical_tests : sequence of str, default=("psi", "chi2")
+        Tests for categorical columns: ``psi``, ``kl``, ``js``, ``chi2``.
+    multivariate : sequence of str, default=("mmd",)
+        ``mmd``, ``classifier`` and ``projection`` over all numeric columns at once.
+    alpha : float, default=0.05
+        Significance level of every hypothesis test.
+    correction : {"holm", "bonferroni", "bh", "none"}, default="holm"
+        Multiple-testing correction of each test's p-values across features.
+    n_bins, binning, eps
+        Binning of PSI, KL, JS and chi-square on numeric columns.
+    n_permutations : int, default=100
+        Permutations of the MMD test.
+    max_rows : int, default=2000
+        Rows per side for multivariate tests (seeded subsample).
+    categorical : sequence of str or None
+        Columns to treat as categories even when numeric (codes, ids).
+    importance : mapping or None
+        Feature importance; taken from the model (or by permutation) when None.
+    policy : DecisionPolicy or None
+        Thresholds of the retraining decision.
+    n_jobs : int or None
+        Threads for per-column tests (None: up to 4, at most the CPU count).
+    seed : int or None, default=0
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from shakeout.drift import DriftSuite
+    >>> rng = np.random.default_rng(0)
+    >>> ref = pd.DataFrame({"a": rng.normal(size=2000), "b": rng.choice(["x", "y"], 2000)})
+    >>> cur = pd.DataFrame({"a": rng.normal(0.5, 1, 2000), "b": rng.choice(["x", "y"], 2000)})
+    >>> result = DriftSuite(multivariate=()).fit(ref).run(cur)
+    >>> [(f.group, f.feature, f.status) for f in result.select(group="psi")]
+    [('psi', 'a', 'fail'), ('psi', 'b', 'pass')]
+    >>> result.select(metric="decision")[0].details["action"]
+    'retrain now'
+    """
+
+    def __init__(self, *, tests: Any = ("psi", "ks", "kl"),
+                 categorical_tests: Any = ("psi", "chi2"), multivariate: Any = ("mmd",),
+                 alpha: float = 0.05, correction: str = "holm",
+                 n_bins: int = 10, binning: str = "quantile", eps: float = 1e-8,
+                 n_permutations: int = 100, max_rows: int = 2000, categorical: Any = None,
+                 importance: Any = None, policy: DecisionPolicy | None = None,
+                 n_jobs: int | None = None, seed: Any = 0):
+        self.tests = _check_names(self, "tests", tests, UNIVARIATE)
+        self.categorical_tests = _check_names(self, "categorical_tests", categorical_tests,
+                                              CATEGORICAL)
+        self.multivariate = _check_names(self, "multivariate", multivariate, MULTIVARIATE)
+        self.alpha = check_open_interval(self, "alpha", alpha, 0, 1)
+        self.correction = check_choice(self, "correction", correction, CORRECTIONS)
+        self.n_bins = check_positive_int(self, "n_bins", n_bins, 2)
+        self.binning = binning
+        self.eps = eps
+        self.n_permutations = check_positive_int(self, "n_permutations", n_permutations, 1)
+        self.max_rows = check_positive_int(self, "max_rows", max_rows, 2)
+        self.categorical = tuple(categorical or ())
+        self.importance = dict(importance) if importance is not None else None
+        self.policy = policy or DecisionPolicy()
+        self.n_jobs = n_jobs if n_jobs is None else check_positive_int(self, "n_jobs", n_jobs, 1)
+        as_generator(seed)
+        self.seed = seed
+        self._make("psi", numeric=True)  # validate the shared binning parameters now
+
+    def _make(self, name: str, *, numeric: bool) -> DriftTest:
+        cls = {**UNIVARIATE, **MULTIVARIATE}[name]
+        kind = "numeric" if numeric else "categorical"
+        binned = dict(n_bins=self.n_bins, binning=self.binning, kind=kind)
+        if name in ("psi", "kl"):
+            return cls(eps=self.eps, **binned)
+        if name == "js":
+            return cls(**binned)
+        if name == "chi2":
+            return cls(alpha=self.alpha, **binned)
+        if name in ("ks", "anderson", "projection"):
+            return cls(alpha=self.alpha)
+        if name == "wasserstein":
+            return cls()
+        if name == "mmd":
+            return cls(alpha=self.alpha, n_permutations=self.n_permutations,
+                       max_rows=self.max_rows, seed=self.seed)
+        return cls(alpha=self.alpha, max_rows=self.max_rows, seed=self.seed)
+
+    @property
+    def _workers(self) -> int:
+        return self.n_jobs or max(1, min(4, os.cpu_count() or 1))
+
+    # -- fit ---------------------------------------------------------------------------
+    def _fit_columns(self, frame: pd.DataFrame) -> tuple[dict, dict]:
+        """Fit every applicable univariate test on every column; errors are kept, not raised."""
+        jobs = []
+        for col in frame.columns:
+            numeric = is_numeric_column(frame[col]) and col not in self.categorical
+            names = self.tests if numeric else self.categorical_tests
+            for name in names:
+                jobs.append((col, name, self._make(name, numeric=numeric)))
+
+        def fit(job):
+            col, name, test = job
+            try:
+                return test.fit(frame[col]), None
+            except ShakeoutError as exc:
+                return None, str(exc)
+
+        with ThreadPoolExecutor(self._workers) as pool:
+            results = list(pool.map(fit, jobs))
+        tests = {(c, n): t for (c, n, _), (t, _) in zip(jobs, results) if t is not None}
+        errors = {(c, n): e for (c, n, _), (_, e) in zip(jobs, results) if e is not None}
+        return tests, errors
+
+    def fit(self, reference: Any, *, y: Any = None, model: Any = None) -> "DriftSuite":
+        """Learn everything the comparisons need from the reference (and model, labels)."""
+        from shakeout.drift.importance import feature_importance
+        from shakeout.drift.performance import score
+        from shakeout.models import wrap
+
+        start = time.perf_counter()
+        frame = as_frame(reference, role="reference")
+        y = _labels(y, len(frame), "y_reference")
+        self.columns_ = list(frame.columns)
+        self.tests_, self.fit_errors_ = self._fit_columns(frame)
+        numeric = [c for c in self.columns_
+                   if is_numeric_column(frame[c]) and c not in self.categorical]
+        self.numeric_ = numeric
+        self.multivariate_ = {}
+        for name in self.multivariate:
+            if not numeric:
+                self.fit_errors_[("", name)] = f"{name}: the reference has no numeric column."
+                continue
+            complete = frame[numeric].dropna()
+            try:
+                self.multivariate_[name] = self._make(name, numeric=True).fit(complete)
+            except ShakeoutError as exc:
+                self.fit_errors_[("", name)] = str(exc)
+        self.model_ = None if model is None else wrap(model)
+        self.output_tests_, self.label_tests_ = {}, {}
+        if self.model_ is not None:
+            outputs = _outputs(self.model_, frame)
+            self.output_tests_, errors = self._fit_columns(outputs)
+            self.fit_errors_.update({(f"output:{c}", n): e for (c, n), e in errors.items()})
+        if y is not None:
+            task = None if self.model_ is None else self.model_.task
+            self.labels_categorical_ = task == "classification" or (
+                task is None and not (np.issubdtype(y.dtype, np.floating)
+                                      and len(np.unique(y)) > 20))
+            self.label_tests_, errors = self._fit_columns(self._label_frame(y))
+            self.fit_errors_.update({(f"label:{c}", n): e for (c, n), e in errors.items()})
+        self.reference_score_ = (score(self.model_, frame, y)
+                                 if self.model_ is not None and y is not None else None)
+        self.importance_ = self.importance
+        if self.importance_ is None and self.model_ is not None:
+            self.importance_ = feature_importance(self.model_, frame, y, seed=self.seed)
+        self.n_reference_ = len(frame)
+        self.fit_seconds_ = time.perf_counter() - start
+        self.fitted_ = True
+        return self
+
+    def _label_frame(self, y: np.ndarray) -> pd.DataFrame:
+        """Labels as one column: class labels as categories, regression targets as numbers."""
+        return pd.DataFrame({"label": pd.Series(y).astype(str) if self.labels_categorical_
+                             else np.asarray(y, dtype=np.float64)})
+
+    # -- run ---------------------------------------------------------------------------
+    def _compare_columns(self, tests: dict, frame: pd.DataFrame) -> list[Finding]:
+        def compare(item):
+            (col, name), test = item
+            try:
+                return test.compare(frame[col])
+            except ShakeoutError as exc:
+                return error_finding(name, col, str(exc))
+
+        with ThreadPoolExecutor(self._workers) as pool:
+            findings = list(pool.map(compare, tests.items()))
+        out = []
+        for group in dict.fromkeys(f.group for f in findings):
+            out += adjust_findings([f for f in findings if f.group == group], self.correction,
+                                   self.alpha)
+        return out
+
+    def _schema(self, frame: pd.DataFrame) -> list[Finding]:
+        missing = [c for c in self.columns_ if c not in frame.columns]
+        extra = [c for c in frame.columns if c not in self.columns_]
+        if len(missing) == len(self.columns_):
+            raise ValidationError(
+                f"current shares no column with the reference: reference has "
+                f"{self.columns_[:10]}, current has {list(frame.columns)[:10]}."
+            )
+        out = []
+        if missing:
+            out.append(Finding(name="drift/schema/missing", metric="missing_columns",
+                               value=len(missing), status="fail", drill=DRILL, group="schema",
+                               message=f"Current lacks {len(missing)} reference columns: "
+                                       f"{missing[:10]}; they were not tested.",
+                               details={"columns": missing}))
+        if extra:
+            out.append(Finding(name="drift/schema/extra", metric="extra_columns",
+                               value=len(extra), status="warn", drill=DRILL, group="schema",
+                               message=f"Current has {len(extra)} columns absent from the "
+                                       f"reference: {extra[:10]}; they were not tested.",
+                               details={"columns": extra}))
+        return out
+
+    def run(self, current: Any, *, y: Any = None, window: str | None = None) -> Result:
+        """Compare ``current`` (and its labels ``y``) with the reference: a Result."""
+        from shakeout.drift.performance import performance_findings, score
+
+        if not getattr(self, "fitted_", False):
+            from shakeout.errors import NotFittedError
+
+            raise NotFittedError(
+                "DriftSuite is not fitted: call fit(reference) before run(current).")
+        start = time.perf_counter()
+        frame = as_frame(current, role="current")
+        y = _labels(y, len(frame), "y_current")
+        findings = self._schema(frame)
+        present = {k: t for k, t in self.tests_.items() if k[0] in frame.columns}
+        findings += self._compare_columns(present, frame)
+        findings += [error_finding(n, c or None, e) for (c, n), e in self.fit_errors_.items()
+                     if c in frame.columns or c == "" or ":" in c]
+        for name, test in self.multivariate_.items():
+            try:
+                cur = frame[self.numeric_].dropna()
+                found = test.compare(cur)
+                dropped = len(frame) - len(cur)
+                if dropped:
+                    found = replace(found, message=found.message + f" {dropped} current rows "
+                                    "with NaN were left out of this test.")
+                findings.append(found)
+            except (ShakeoutError, KeyError) as exc:
+                findings.append(error_finding(name, None, f"{name}: {exc}"))
+        if self.model_ is not None:
+            outputs = _outputs(self.model_, frame.reindex(columns=self.columns_))
+            findings += _regroup(self._compare_columns(self.output_tests_, outputs), "output")
+        if y is not None and self.label_tests_:
+            findings += _regroup(self._compare_columns(self.label_tests_,
+                                                       self._label_frame(y)), "label")
+        if y is not None and self.reference_score_ is not None:
+            current_score = score(self.model_, frame.reindex(columns=self.columns_), y)
+            findings += performance_findings(self.reference_score_, current_score,
+                                             max_degradation=self.policy.max_degradation)
+            findings += _concept(current_score)
+        findings.append(decide(findings, policy=self.policy, importance=self.importance_))
+        if window is not None:
+            findings = [replace(f, window=str(window), name=f"{f.name}@{window}")
+                        for f in findings]
+        seconds = time.perf_counter() - start
+        manifest = Manifest.collect(
+            seed=self.seed if isinstance(self.seed, int) else None,
+            model=None if self.model_ is None else self.model_.name,
+            model_fingerprint=None if self.model_ is None else self.model_.fingerprint(),
+            data="current", data_fingerprint=fingerprint(frame), n_rows=len(frame),
+            timings={"fit": self.fit_seconds_, "compare": seconds},
+            parameters={"tests": self.tests, "categorical_tests": self.categorical_tests,
+                        "multivariate": self.multivariate, "alpha": self.alpha,
+                        "correction": self.correction, "n_bins": self.n_bins,
+                        "binning": self.binning, "eps": self.eps,
+                        "n_permutations": self.n_permutations, "max_rows": self.max_rows,
+                        "n_reference": self.n_reference_, "window": window,
+                        "importance": self.importance_, "policy": self.policy.model_dump()})
+        title = f"Drift: {len(self.columns_)} features" + (f", window {window}" if window else "")
+        return Result(title=title, findings=tuple(findings), manifest=manifest)
+
+
+def _labels(y: Any, n: int, role: str) -> np.ndarray | None:
+    if y is None:
+        return None
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != n:
+        raise ValidationError(f"{role} must have one label per row: {n} rows, got shape {y.shape}.")
+    return y
+
+
+def _outputs(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's answers as columns: class probabilities and the predicted class, or values."""
+    X = frame if model.accepts_frames else frame.to_numpy()
+    if model.task != "classification":
+        return pd.DataFrame({"prediction": np.asarray(model.predict(X), dtype=np.float64)})
+    proba = model.predict_proba(X)
+    classes = model.classes_ if model.classes_ is not None else np.arange(proba.shape[1])
+    cols = {f"p({c})": proba[:, j] for j, c in enumerate(classes)}
+    if proba.shape[1] == 2:
+        cols = {f"p({classes[1]})": proba[:, 1]}
+    out = pd.DataFrame(cols)
+    out["predicted class"] = pd.Series(np.asarray(classes)[proba.argmax(axis=1)]).astype(str)
+    return out
+
+
+def _regroup(findings: list[Finding], group: str) -> list[Finding]:
+    """Findings on model outputs or labels, renamed into their own group."""
+    out = []
+    for f in findings:
+        details = dict(f.details, test=f.group)
+        out.append(replace(f, group=group, details=details,
+                           name=f"{DRILL}/{group}/{f.metric}/{f.feature}"))
+    return out
+
+
+def _concept(current: Any) -> list[Finding]:
+    """Streaming detectors over the current per-row errors, in arrival order."""
+    from shakeout.drift.streaming import ADWIN, DDM, detections
+    from shakeout.errors import MissingDependencyError
+
+    errors = current.rows if current.metric == "mae" else 1.0 - current.rows
+    detector = DDM() if current.metric == "accuracy" else ADWIN()
+    name = type(detector).__name__
+    try:
+        hits = detections(detector, errors)
+    except MissingDependencyError as exc:
+        return [error_finding("concept", None, str(exc))]
+    status = "warn" if hits else "pass"
+    where = f"first at row {hits[0]}" if hits else "none"
+    return [Finding(name=f"drift/concept/{name.lower()}", metric="detections",
+                    value=len(hits), status=status, drill=DRILL, group="concept",
+                    message=f"{name} over the current errors in arrival order: {len(hits)} "
+                            f"change points ({where}).",
+                    details={"detector": name, "rows": hits[:100]})]

@@ -1,0 +1,9 @@
+"""Monitoring: windows over time against one reference, a history store, drift onset."""
+
+from shakeout.monitor.onset import onset
+from shakeout.monitor.run import iter_windows, run
+from shakeout.monitor.store import DEFAULT_URL, HistoryStore
+from shakeout.monitor.windows import Window, parse_every, split_windows
+
+__all__ = ["DEFAULT_URL", "HistoryStore", "Window", "iter_windows", "onset", "parse_every",
+           "run", "split_windows"]

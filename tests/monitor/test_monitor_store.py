@@ -1,0 +1,73 @@
+"""History store: one transaction per window, resume after a crash, readable history."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from shakeout import monitor
+from shakeout.errors import ValidationError
+from shakeout.monitor import HistoryStore
+from shakeout.report import Finding, Result
+
+
+def _result(window, value):
+    f = Finding(name=f"drift/psi/a@{window}", metric="psi", value=value, status="pass",
+                drill="drift", group="psi", feature="a", window=window,
+                details={"bands": {"warn": 0.1, "fail": 0.25}})
+    return Result(title=window, findings=(f,))
+
+
+def test_windows_round_trip_and_replace(tmp_path):
+    store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
+    store.write("2024-01-01", _result("2024-01-01", 0.01))
+    store.write("2024-01-02", _result("2024-01-02", 0.02))
+    store.write("2024-01-02", _result("2024-01-02", 0.03))  # a re-run replaces the window
+    again = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
+    assert again.windows() == ["2024-01-01", "2024-01-02"]
+    assert again.history()["value"].tolist() == [0.01, 0.03]
+    assert [f.details["bands"] for f in again.findings()][0] == {"warn": 0.1, "fail": 0.25}
+    assert HistoryStore(f"sqlite:///{tmp_path / 'h.db'}", stream="other").windows() == []
+
+
+def test_a_crash_mid_window_leaves_no_half_window(tmp_path, monkeypatch):
+    store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
+    store.write("w1", _result("w1", 0.01))
+    bad = Result(title="w2", findings=(Finding(name="x", metric="psi", value=0.1),
+                                       Finding(name="y", metric="psi", value=0.2)))
+
+    def explode(self):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(Finding, "to_dict", explode)
+    with pytest.raises(RuntimeError, match="power cut"):
+        store.write("w2", bad)
+    monkeypatch.undo()
+    assert store.windows() == ["w1"]
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from shakeout_findings")).scalar() == 1
+
+
+def test_monitor_resumes_after_the_completed_windows(tmp_path):
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"a": rng.normal(size=500)})
+    cur = pd.DataFrame({"a": rng.normal(size=1500)})
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    first = monitor.run(ref, cur.iloc[:1000], every=500, store=url, multivariate=())
+    assert first.manifest.parameters["windows_run"] == 2
+    again = monitor.run(ref, cur, every=500, store=url, multivariate=())
+    assert again.manifest.parameters["windows_run"] == 1
+    assert again.manifest.parameters["windows_skipped"] == 2
+    assert HistoryStore(url).windows() == ["rows 0000-0499", "rows 0500-0999", "rows 1000-1499"]
+
+
+def test_bad_urls_and_drivers():
+    with pytest.raises(ValidationError, match="not a database URL"):
+        HistoryStore("not a url")
+    from shakeout.errors import MissingDependencyError
+
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        with pytest.raises(MissingDependencyError, match="pip install"):
+            _ = HistoryStore("postgresql://u@localhost/db").engine
