@@ -16,9 +16,13 @@ from shakeout.errors import MissingDependencyError, ValidationError
 DEVICES = ("auto", "cpu", "cuda")
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` picks ``cuda`` when torch sees a GPU, else ``cpu`` (numpy)."""
-    if device == "cpu":
+GPU_MIN_ROWS = 10_000
+"""``device="auto"`` considers a GPU from this many pooled rows; below, numpy is as fast."""
+
+
+def resolve_device(device: str, n_rows: int | None = None) -> str:
+    """``auto`` picks ``cuda`` when torch sees a GPU and the problem is big enough, else ``cpu``."""
+    if device == "cpu" or (device == "auto" and n_rows is not None and n_rows < GPU_MIN_ROWS):
         return "cpu"
     try:
         import torch

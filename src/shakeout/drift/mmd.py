@@ -54,7 +54,8 @@ class MMDTest(DriftTest):
     bandwidth : float or None, default=None
         Kernel width ``h`` in standardised units; None for the median heuristic.
     device : {"auto", "cpu", "cuda"}, default="auto"
-        ``cuda`` runs the kernel on a GPU through torch; ``auto`` does when one is present.
+        ``cuda`` runs the kernel on a GPU through torch; ``auto`` does when one is present
+        and the pooled sample has at least 10,000 rows.
     batch_size : int, default=2048
         Kernel rows per block.
     seed : int, Generator or None, default=0
@@ -130,7 +131,7 @@ class MMDTest(DriftTest):
         obs[m:, 1] = 1.0
         method = self.method if self.method != "auto" else (
             "exact" if N <= MAX_EXACT else "rff")
-        device = resolve_device(self.device) if method == "exact" else "cpu"
+        device = resolve_device(self.device, N) if method == "exact" else "cpu"
         if method == "exact":
             KW = kernel_times(Z, np.hstack([W, obs]), h, device=device,
                               block=self.batch_size).astype(np.float64)

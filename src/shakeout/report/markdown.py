@@ -30,11 +30,12 @@ def render_markdown(result: Result, gate: GateOutcome | None = None) -> str:
             continue
         lines += [f"### {section.title}", "", "| finding | value | interval | p | status |",
                   "|---|---|---|---|---|"]
-        shown = (section.attention + headline)[:MAX_ROWS]
+        rows = section.attention + [f for f in headline if f not in section.attention]
+        shown = rows[:MAX_ROWS]
         for f in shown:
             ci = f"[{fmt(f.ci[0])}, {fmt(f.ci[1])}]" if f.ci else ""
             lines.append(f"| {f.name} | {fmt(f.value)} | {ci} | {fmt(f.p_value)} | {f.status} |")
-        more = len(section.attention) + len(headline) - len(shown)
+        more = len(rows) - len(shown)
         if more > 0:
             lines.append(f"\n…and {more} more in report.html.")
         lines.append("")
