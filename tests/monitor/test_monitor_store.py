@@ -18,20 +18,20 @@ def _result(window, value):
     return Result(title=window, findings=(f,))
 
 
-def test_windows_round_trip_and_replace(tmp_path):
-    store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
+def test_windows_round_trip_and_replace(store_url):
+    store = HistoryStore(store_url)
     store.write("2024-01-01", _result("2024-01-01", 0.01))
     store.write("2024-01-02", _result("2024-01-02", 0.02))
     store.write("2024-01-02", _result("2024-01-02", 0.03))  # a re-run replaces the window
-    again = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
+    again = HistoryStore(store_url)
     assert again.windows() == ["2024-01-01", "2024-01-02"]
     assert again.history()["value"].tolist() == [0.01, 0.03]
     assert [f.details["bands"] for f in again.findings()][0] == {"warn": 0.1, "fail": 0.25}
-    assert HistoryStore(f"sqlite:///{tmp_path / 'h.db'}", stream="other").windows() == []
+    assert HistoryStore(store_url, stream="other").windows() == []
 
 
-def test_a_crash_mid_window_leaves_no_half_window(tmp_path, monkeypatch):
-    store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
+def test_a_crash_mid_window_leaves_no_half_window(store_url, monkeypatch):
+    store = HistoryStore(store_url)
     store.write("w1", _result("w1", 0.01))
     bad = Result(title="w2", findings=(Finding(name="x", metric="psi", value=0.1),
                                        Finding(name="y", metric="psi", value=0.2)))
@@ -48,11 +48,11 @@ def test_a_crash_mid_window_leaves_no_half_window(tmp_path, monkeypatch):
         assert conn.execute(sa.text("select count(*) from shakeout_findings")).scalar() == 1
 
 
-def test_monitor_resumes_after_the_completed_windows(tmp_path):
+def test_monitor_resumes_after_the_completed_windows(store_url):
     rng = np.random.default_rng(0)
     ref = pd.DataFrame({"a": rng.normal(size=500)})
     cur = pd.DataFrame({"a": rng.normal(size=1500)})
-    url = f"sqlite:///{tmp_path / 'h.db'}"
+    url = store_url
     first = monitor.run(ref, cur.iloc[:1000], every=500, store=url, multivariate=())
     assert first.manifest.parameters["windows_run"] == 2
     again = monitor.run(ref, cur, every=500, store=url, multivariate=())
@@ -67,7 +67,7 @@ def test_bad_urls_and_drivers():
     from shakeout.errors import MissingDependencyError
 
     try:
-        import psycopg2  # noqa: F401
+        import pg8000  # noqa: F401
     except ImportError:
         with pytest.raises(MissingDependencyError, match="pip install"):
-            _ = HistoryStore("postgresql://u@localhost/db").engine
+            _ = HistoryStore("postgresql+pg8000://u@localhost/db").engine
