@@ -59,13 +59,17 @@ class BootstrapPlan:
     def _all_indices(self) -> np.ndarray:
         rng = np.random.default_rng(self.seed)
         dtype = np.int32 if self.n < 2**31 else np.int64
-        return rng.integers(0, self.n, size=(self.n_boot, self.m), dtype=dtype)
+        idx = rng.integers(0, self.n, size=(self.n_boot, self.m), dtype=dtype)
+        idx.sort(axis=1)  # a resample is a multiset: sorted, its gathers walk memory in order
+        return idx
 
     def indices(self) -> Iterator[np.ndarray]:
         """Row indices of the resamples, in chunks of shape ``(chunk, m)``.
 
         Drawn once and kept (at most ``n_boot x max_rows`` integers, 40 MB by default), so
-        every statistic computed from this plan sees the same resamples.
+        every statistic computed from this plan sees the same resamples. Each resample's
+        indices are sorted: the statistics here do not depend on the order of rows, and
+        ordered gathers from large arrays are several times faster.
         """
         for start in range(0, self.n_boot, CHUNK):
             yield self._all_indices[start:start + CHUNK]
