@@ -30,7 +30,8 @@ def test_demo_writes_a_self_contained_report(cli, tmp_path):
     assert data["schema_version"] == "1.0"
     subjects = {f["subject"] for f in data["findings"]}
     assert subjects == {"breast-cancer GBM", "digits CNN"}
-    assert len(data["gate"]["conditions"]) == 3
+    assert {f["drill"] for f in data["findings"]} == {"stress", "attack"}
+    assert len(data["gate"]["conditions"]) == 4
     assert code == (0 if data["gate"]["passed"] else 1)
 
     root = ET.parse(out / "junit.xml").getroot()

@@ -95,7 +95,7 @@ def test_status_is_the_worst_finding():
 
 def test_merge_prefixes_names_and_tags_subjects():
     a = Result(title="a", findings=(Finding(name="x", metric="m", value=1.0),))
-    merged = Result.merge("both", {"m1": a, "m2": a})
+    merged = Result.merge("both", [("m1", a), ("m2", a)])
     assert [f.name for f in merged.findings] == ["m1/x", "m2/x"]
     assert [f.subject for f in merged.findings] == ["m1", "m2"]
     assert merged.select(subject="m2")[0].name == "m2/x"

@@ -9,7 +9,7 @@ from shakeout.cli._app import DEFAULT_OUT, Out, Quiet, Seed, app, console, emit
 
 @app.command("demo")
 def demo_command(out: Out = DEFAULT_OUT, seed: Seed = 0, quiet: Quiet = False) -> None:
-    """Train small models on scikit-learn's bundled data, stress-test them, write the report."""
+    """Train small models on bundled data, stress-test and attack them, write the report."""
     from shakeout.demo.run import DEMO_GATE, run_demo
 
     if not quiet:

@@ -12,7 +12,7 @@ import json
 import math
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -294,18 +294,19 @@ class Result:
         return cls.from_dict(data)
 
     @staticmethod
-    def merge(title: str, results: Mapping[str, "Result"], manifest: Manifest | None = None) -> "Result":
+    def merge(title: str, parts: Sequence[tuple[str, "Result"]],
+              manifest: Manifest | None = None) -> "Result":
         """One result holding several, each finding tagged with the subject it is about.
 
-        Names are prefixed with the subject so they stay unique.
+        ``parts`` pairs a subject (a model or data set) with a result; names are prefixed
+        with the subject so they stay unique.
 
         >>> a = Result(title="a", findings=(Finding(name="x", metric="m", value=1.0),))
-        >>> Result.merge("both", {"m1": a, "m2": a}).findings[1].name
+        >>> Result.merge("both", [("m1", a), ("m2", a)]).findings[1].name
         'm2/x'
         """
         findings = tuple(replace(f, subject=f.subject or subject, name=f"{subject}/{f.name}")
-                         for subject, r in results.items() for f in r.findings)
+                         for subject, r in parts for f in r.findings)
         if manifest is None:
-            first = next(iter(results.values()), None)
-            manifest = first.manifest if first is not None else Manifest()
+            manifest = parts[0][1].manifest if parts else Manifest()
         return Result(title=title, findings=findings, manifest=manifest)
