@@ -19,7 +19,9 @@ TITLES = {"stress": "Stress test", "drift": "Drift", "attack": "Adversarial atta
           "compare": "Model comparison", "monitor": "Monitoring"}
 NOT_CHARTED = ("_drop", "prediction_ks")
 HEADLINE_METRICS = ("robustness_score", "robust_accuracy", "agreement", "decision")
-"""Metrics summarised at the top of a section (those without a severity: one per group)."""
+"""Metrics summarised at the top of a section: one per group where they have no severity;
+along the budget grid for a combined group (the worst case over an attack ensemble)."""
+COMBINED_GROUP = "ensemble"
 
 
 @dataclass
@@ -37,7 +39,8 @@ class Section:
 
     @property
     def headline(self) -> list[Finding]:
-        return [f for f in self.findings if f.metric in HEADLINE_METRICS and f.severity is None]
+        return [f for f in self.findings if f.metric in HEADLINE_METRICS
+                and (f.severity is None or f.group == COMBINED_GROUP)]
 
 
 def fmt(v: Any) -> str:

@@ -30,7 +30,7 @@ def render_markdown(result: Result, gate: GateOutcome | None = None) -> str:
             continue
         lines += [f"### {section.title}", "", "| finding | value | interval | p | status |",
                   "|---|---|---|---|---|"]
-        rows = section.attention + [f for f in headline if f not in section.attention]
+        rows = headline + [f for f in section.attention if f not in headline]
         shown = rows[:MAX_ROWS]
         for f in shown:
             ci = f"[{fmt(f.ci[0])}, {fmt(f.ci[1])}]" if f.ci else ""
