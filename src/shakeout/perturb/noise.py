@@ -49,7 +49,8 @@ class _AdditiveNoise(Perturbation):
 
     def _apply_array(self, X: np.ndarray, severity: float, rng: np.random.Generator) -> np.ndarray:
         noise = self._standard_noise(rng, X.shape)
-        out = X + severity * self.scale_ * noise
+        noise *= (severity * self.scale_).astype(noise.dtype)  # in place: no float64 temporary
+        out = X + noise
         return np.clip(out, *self.clip) if self.clip else out
 
     def _standard_noise(self, rng: np.random.Generator,

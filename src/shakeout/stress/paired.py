@@ -70,6 +70,11 @@ class Side:
     values: list[float]
     replicates: list[np.ndarray]
 
+    def estimates(self, plan: BootstrapPlan, level: float = 0.95) -> list[Estimate]:
+        """Each metric's value with its interval, on this side alone."""
+        return [Estimate(v, interval(v, r, level=level, scale=plan.scale), None, r)
+                for v, r in zip(self.values, self.replicates)]
+
 
 def _one_pass(plan: BootstrapPlan, reducers: list[Callable[[np.ndarray], np.ndarray]]) -> list[np.ndarray]:
     """Every reducer over the same resamples, drawing the indices once."""

@@ -105,20 +105,20 @@ def run_sweeps(model: Model, X: Any, y: np.ndarray, sweeps: Sequence[Sweep], *,
         s.perturbation.fit(_fit_sample(X, rng))
     curves = {s.label: _Curve() for s in sweeps}
     clean_side = summarise(y, clean, metrics, plan)
-    clean_metrics, _ = compare_outputs(y, clean_side, clean, metrics, plan, task, level)
+    clean_estimates = clean_side.estimates(plan, level)
     for (s, sev), point_rng in progress(zip(points, point_rngs), total=len(points),
                                         description="stress sweep", quiet=quiet):
         unit = s.perturbation.unit
         if sev == 0:
-            pms = clean_metrics
+            estimates = clean_estimates
         else:
             out = _perturbed_outputs(model, X, s, sev, point_rng, batch_size)
             pms, moved = compare_outputs(y, clean_side, out, metrics, plan, task, level)
-        findings += _curve_findings(s.label, sev, unit, pms, plan, level)
-        curves[s.label].add(sev, pms[0].b)
-        if sev > 0:
+            estimates = [pm.b for pm in pms]
             findings += _drop_findings(s.label, sev, unit, pms, level)
             findings += _stability_findings(s.label, sev, unit, moved, task, level)
+        findings += _curve_findings(s.label, sev, unit, metrics, estimates, plan, level)
+        curves[s.label].add(sev, estimates[0])
     findings = _correct(findings, correction, alpha)
     findings += [_robustness_score(label, c, primary, plan, level, sweeps)
                  for label, c in curves.items() if len(c.severities) > 1]
@@ -137,15 +137,15 @@ def _where(label: str, sev: float, metric: str) -> str:
     return f"stress/{label}/{metric}@{sev:g}"
 
 
-def _curve_findings(label: str, sev: float, unit: str, pms: list[PairedMetric],
-                    plan: BootstrapPlan, level: float) -> list[Finding]:
-    """The metric itself at this severity: the points of the degradation curve."""
-    return [Finding(name=_where(label, sev, pm.metric.name), metric=pm.metric.name,
-                    value=pm.b.value, ci=pm.b.ci, ci_level=level, status="info", drill="stress",
-                    group=label, severity=sev, unit=unit,
-                    details={"higher_is_better": pm.metric.higher_is_better,
-                             "n_rows": plan.n})
-            for pm in pms]
+def _curve_findings(label: str, sev: float, unit: str, metrics: list[Metric],
+                    estimates: list[Estimate], plan: BootstrapPlan,
+                    level: float) -> list[Finding]:
+    """The metrics themselves at this severity: the points of the degradation curves."""
+    return [Finding(name=_where(label, sev, m.name), metric=m.name, value=e.value, ci=e.ci,
+                    ci_level=level, status="info", drill="stress", group=label, severity=sev,
+                    unit=unit, details={"higher_is_better": m.higher_is_better,
+                                        "n_rows": plan.n})
+            for m, e in zip(metrics, estimates)]
 
 
 def _drop_findings(label: str, sev: float, unit: str, pms: list[PairedMetric],
