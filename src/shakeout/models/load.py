@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,9 @@ def load_model(spec: str | Path, *, trust_pickle: bool = False, task: str | None
 
         torch = import_torch()
         try:
-            module = torch.jit.load(str(path), map_location="cpu")
+            with warnings.catch_warnings():  # TorchScript is deprecated upstream, still supported
+                warnings.simplefilter("ignore", DeprecationWarning)
+                module = torch.jit.load(str(path), map_location="cpu")
         except Exception:  # noqa: BLE001 - torch raises RuntimeError and friends
             raise ValidationError(
                 f"model {text!r} is not a TorchScript file. Save the model with "
