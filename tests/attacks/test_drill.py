@@ -58,7 +58,7 @@ def test_findings_cover_every_attack_budget_and_class(linear3, linear_result):
     assert all(f.drill == "attack" for f in linear_result.findings)
     rates = linear_result.select(group="ensemble", metric="attack_success_rate")
     robust = linear_result.select(group="ensemble", metric="robust_accuracy")
-    for r, a in zip(rates, robust):
+    for r, a in zip(rates, robust, strict=True):
         assert r.details["fooled"] + a.value * len(X) == pytest.approx(r.details["clean_correct"])
     assert all(f.status == "pass" for f in linear_result.select(metric="sanity"))
 
@@ -131,8 +131,8 @@ def test_gradient_masking_is_flagged(digits):
     net, X, y = digits
     masked = _Quantised(net)
     with pytest.warns(ShakeoutWarning, match="black_box_stronger"):
-        result = run(masked, X, y, attacks=[PGD(eps=0.2, steps=5), SquareAttack(eps=0.2, steps=100)],
-                     eps=[0.2], seed=0)
+        result = run(masked, X, y, eps=[0.2], seed=0,
+                     attacks=[PGD(eps=0.2, steps=5), SquareAttack(eps=0.2, steps=100)])
     (check,) = [f for f in result.select(metric="sanity") if f.feature == "black_box_stronger"]
     assert check.status == "warn" and check.value > 0.02
 

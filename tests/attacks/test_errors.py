@@ -33,7 +33,8 @@ def test_white_box_on_a_model_without_gradients_names_the_black_box_attacks(tree
 
 def test_the_drill_gives_the_same_error(trees):
     model, X, y = trees
-    with pytest.raises(GradientUnavailableError, match="Use a black-box attack from shakeout.attacks instead"):
+    with pytest.raises(GradientUnavailableError,
+                       match="Use a black-box attack from shakeout.attacks instead"):
         run(model, X, y, attacks=["pgd"], eps=[0.1])
 
 
@@ -90,3 +91,36 @@ def test_drill_arguments_are_checked(trees, kwargs, match):
     model, X, y = trees
     with pytest.raises(ValidationError, match=match):
         run(model, X, y, **kwargs)
+
+
+def test_black_box_attacks_work_without_torch_and_white_box_ones_say_how_to_install():
+    import subprocess
+    import sys
+
+    code = """
+import importlib.abc, sys
+
+class NoTorch(importlib.abc.MetaPathFinder):  # as if torch were not installed
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "torch":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NoTorch())
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from shakeout.attacks import SquareAttack, run
+X = np.random.default_rng(0).uniform(size=(60, 3)); y = (X[:, 0] > 0.5).astype(int)
+clf = LogisticRegression().fit(X, y)
+SquareAttack(eps=0.1, steps=20).apply(clf, X, y, seed=0)
+result = run(clf, X, y, eps=[0.1], seed=0)
+print(sorted({f.group for f in result.findings}))
+try:
+    from shakeout.attacks import PGD
+except ImportError as exc:
+    print(type(exc).__name__, exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = out.stdout.splitlines()
+    assert lines[0] == "['clean', 'ensemble', 'sanity', 'square-linf']"
+    assert lines[1].startswith("MissingDependencyError")
+    assert 'pip install "shakeout[torch]"' in lines[1]

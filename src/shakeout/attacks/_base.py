@@ -31,7 +31,8 @@ import numpy as np
 
 from shakeout._validation import Seed, as_generator, check_choice, check_number, check_positive_int
 from shakeout.attacks._inputs import Inputs
-from shakeout.attacks.threat import NORMS, Constraints, Domain, perturbation_norm
+from shakeout.attacks.threat import (NORMS, Constraints, Domain, check_bounds,
+                                     perturbation_norm)
 from shakeout.errors import GradientUnavailableError, ValidationError
 from shakeout.models import Model, wrap
 
@@ -84,6 +85,7 @@ class Attack:
         self.eps = None if eps is None else check_number(self, "eps", eps, 0)
         if self.norm == "l0" and self.eps is not None:
             self.eps = check_number(self, "eps", eps, 0, integer=True)
+        check_bounds(type(self).__name__, bounds)
         self.bounds = bounds
         if constraints is not None and not isinstance(constraints, Constraints):
             raise ValidationError(
@@ -253,14 +255,6 @@ class GradientAttack(Attack):
             yield run_batch
 
 
-def eps_tensor(eps: float | None, x: Any) -> Any:
-    """The budget as a per-row tensor (``inf`` for no budget)."""
-    import torch
-
-    value = float("inf") if eps is None else float(eps)
-    return torch.full((len(x),), value, dtype=x.dtype, device=x.device)
-
-
 def check_steps(owner: Any, steps: int) -> int:
     """Iterations of an attack: a positive integer."""
     return check_positive_int(owner, "steps", steps)
@@ -307,4 +301,4 @@ def make(name: str, **params: Any) -> Attack:
 
 
 __all__ = ["CATALOG", "NORMS", "Attack", "GradientAttack", "attack_class", "check_steps",
-           "eps_tensor", "load", "make"]
+           "load", "make"]

@@ -22,8 +22,11 @@ from shakeout.attacks.threat import Domain
 LOSSES = ("ce", "dlr", "margin")
 
 
-def rows(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """A per-row value ``(n,)`` shaped to broadcast over a batch ``like`` ``(n, ...)``."""
+def rows(v: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor | float:
+    """A per-row value ``(n,)`` shaped to broadcast over a batch ``like`` ``(n, ...)``; a
+    number (the same for every row) is returned as it is."""
+    if not isinstance(v, torch.Tensor):
+        return v
     return v.reshape((-1,) + (1,) * (like.ndim - 1))
 
 
@@ -54,14 +57,19 @@ def project_l1(d: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     return out.view_as(d)
 
 
-def project_ball(d: torch.Tensor, norm: str, eps: torch.Tensor) -> torch.Tensor:
-    """Project each row of ``d`` onto the ``norm`` ball of radius ``eps`` (a per-row tensor)."""
+def project_ball(d: torch.Tensor, norm: str, eps: torch.Tensor | float) -> torch.Tensor:
+    """Project each row of ``d`` onto the ``norm`` ball of radius ``eps`` (a per-row tensor, or
+    one number for every row)."""
     if norm == "linf":
+        if not isinstance(eps, torch.Tensor):
+            return d.clamp(-eps, eps)
         e = rows(eps, d)
         return torch.maximum(torch.minimum(d, e), -e)
     if norm == "l2":
         size = row_norm(d, "l2")
         return d * rows(torch.clamp(eps / size.clamp_min(1e-12), max=1.0), d)
+    if not isinstance(eps, torch.Tensor):
+        eps = torch.full((len(d),), eps, dtype=d.dtype, device=d.device)
     return project_l1(d, eps)
 
 
@@ -76,7 +84,7 @@ def ascent(g: torch.Tensor, norm: str, sparsity: float = 0.95) -> torch.Tensor:
     if norm == "l2":
         return g / rows(row_norm(g, "l2").clamp_min(1e-12), g)
     flat = g.flatten(1).abs()
-    k = max(1, int(round((1 - sparsity) * flat.shape[1])))
+    k = max(1, round((1 - sparsity) * flat.shape[1]))
     cut = flat.topk(k, dim=1).values[:, -1:]
     e = (flat >= cut).to(g.dtype) * g.flatten(1).sign()
     e = e / e.abs().sum(dim=1, keepdim=True).clamp_min(1)
@@ -138,6 +146,9 @@ class Kernel:
 
         self.lower, self.upper = tensor(domain.lower), tensor(domain.upper)
         self.mask = tensor(domain.shaped_mask)
+        uniform = domain.lower is not None and np.ptp(domain.lower) == 0 \
+            and np.ptp(domain.upper) == 0
+        self._range = (float(domain.lower[0]), float(domain.upper[0])) if uniform else None
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(n, k)``; a single-logit binary model gets the column ``0`` beside it."""
@@ -165,9 +176,11 @@ class Kernel:
 
     def clip(self, x: torch.Tensor) -> torch.Tensor:
         """Into the valid range."""
+        if self._range is not None:
+            return x.clamp(*self._range)
         if self.lower is None:
             return x
-        return torch.maximum(torch.minimum(x, self.upper), self.lower)
+        return torch.clamp(x, min=self.lower, max=self.upper)
 
     def masked(self, d: torch.Tensor) -> torch.Tensor:
         """Zero where the threat model forbids change."""
@@ -183,7 +196,7 @@ class Kernel:
         return g.masked_fill(blocked, 0.0)
 
     def project(self, x_adv: torch.Tensor, x: torch.Tensor, norm: str,
-                eps: torch.Tensor) -> torch.Tensor:
+                eps: torch.Tensor | float) -> torch.Tensor:
         """Mask, budget, then range; clipping to the range only shrinks the perturbation."""
         return self.clip(x + project_ball(self.masked(x_adv - x), norm, eps))
 
@@ -204,7 +217,7 @@ class Kernel:
             low = torch.where(hit, low, mid)
         return torch.where(rows(ok, x), x + rows(high, x) * (adv - x), adv)
 
-    def random_start(self, x: torch.Tensor, norm: str, eps: torch.Tensor) -> torch.Tensor:
+    def random_start(self, x: torch.Tensor, norm: str, eps: torch.Tensor | float) -> torch.Tensor:
         """A random point of the budget ball around ``x`` (uniform in the Linf box; radius
         ``eps * u**(1/d)`` along a random direction for L2 and L1)."""
         if norm == "linf":

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from shakeout._validation import check_choice, check_number, check_positive_int
-from shakeout.attacks._base import GradientAttack, check_steps, eps_tensor
+from shakeout.attacks._base import GradientAttack, check_steps
 from shakeout.attacks._torch import ascent, fooled, rows
 
 
@@ -109,12 +109,12 @@ class APGD(GradientAttack):
 
     def _ascend(self, kernel, x, y, t, idx, best):
         """One run from a random start; returns rows not known to be fooled."""
-        norm, w = self.norm, checkpoints(self.steps)
-        s = {"idx": idx, "x": x[idx], "y": y[idx], "eps": eps_tensor(self.eps, x[idx])}
+        norm, w, eps = self.norm, checkpoints(self.steps), float(self.eps)
+        s = {"idx": idx, "x": x[idx], "y": y[idx]}
         if t is not None:
             s["t"] = t[idx]
-        s["eta"] = 2 * s["eps"]
-        x0 = kernel.random_start(s["x"], norm, s["eps"])
+        s["eta"] = torch.full((len(idx),), 2 * eps, dtype=x.dtype, device=x.device)
+        x0 = kernel.random_start(s["x"], norm, eps)
         logits, f0, g0 = kernel.gradient(x0, s["y"], s.get("t"), self.loss)
         n = len(idx)
         s.update(cur=x0, prev=x0, f=f0, g=g0, best_x=x0, best_f=f0, best_g=g0,
@@ -128,10 +128,9 @@ class APGD(GradientAttack):
                 return s["idx"]
             a = 1.0 if k == 0 else self.momentum
             g = s["g"] if norm == "linf" else kernel.usable(s["g"], s["cur"])
-            z = kernel.project(s["cur"] + ascent(g, norm) * rows(s["eta"], g), s["x"], norm,
-                               s["eps"])
+            z = kernel.project(s["cur"] + ascent(g, norm) * rows(s["eta"], g), s["x"], norm, eps)
             new = s["cur"] + a * (z - s["cur"]) + (1 - a) * (s["cur"] - s["prev"])
-            new = kernel.project(new, s["x"], norm, s["eps"])
+            new = kernel.project(new, s["x"], norm, eps)
             logits, f_new, g_new = kernel.gradient(new, s["y"], s.get("t"), self.loss)
             s["count"] = s["count"] + (f_new > s["f"]).to(s["count"].dtype)
             better = f_new > s["best_f"]

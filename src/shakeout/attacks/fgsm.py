@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shakeout.attacks._base import GradientAttack, eps_tensor
-from shakeout.attacks._torch import LOSSES, ascent, rows
+from shakeout.attacks._base import GradientAttack
+from shakeout.attacks._torch import LOSSES, ascent
 from shakeout._validation import check_choice
 
 
@@ -58,7 +58,6 @@ class FGSM(GradientAttack):
         self.loss = check_choice(self, "loss", loss, LOSSES)
 
     def _perturb_batch(self, kernel, x, y, t, domain, rng):
-        eps = eps_tensor(self.eps, x)
         _, _, g = kernel.gradient(x, y, t, self.loss)
         direction = ascent(kernel.usable(g, x), self.norm)
-        return kernel.project(x + direction * rows(eps, x), x, self.norm, eps)
+        return kernel.project(x + self.eps * direction, x, self.norm, float(self.eps))

@@ -37,8 +37,9 @@ class HopSkipJump(Attack):
     init_evals, max_evals : int, default=100, 1000
         Probes of the first gradient estimate, and the cap as their number grows.
     gamma : float, default=1.0
-        Binary-search tolerance factor: the search stops at ``gamma / d**1.5`` (L2) or
-        ``gamma / d**2`` (L-inf) of the range.
+        Binary-search tolerance: the search along a segment stops within ``gamma / d**1.5``
+        (L2) or ``gamma / d**2`` (L-inf) of its length; the probe radius is
+        ``sqrt(d) * theta`` (L2) or ``d * theta`` (L-inf) times the current distance.
     init_tries : int, default=100
         Uniform-noise draws tried per row to find an adversarial start.
     bounds : (low, high) or None, default=(0.0, 1.0)
@@ -90,8 +91,7 @@ class HopSkipJump(Attack):
         d = x0.shape[1]
         lo = domain.lower if domain.lower is not None else x0.min(axis=0)
         hi = domain.upper if domain.upper is not None else x0.max(axis=0)
-        span = float(np.max(hi - lo)) or 1.0
-        theta = self.gamma * span / (d ** 1.5 if self.norm == "l2" else d ** 2)
+        theta = self.gamma / (d ** 1.5 if self.norm == "l2" else d ** 2)
         goal = None if t is None else t
 
         def valid(cand: np.ndarray, idx: np.ndarray) -> np.ndarray:

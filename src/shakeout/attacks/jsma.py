@@ -8,10 +8,10 @@ import torch
 
 from shakeout._validation import check_number
 from shakeout.attacks._base import GradientAttack
-from shakeout.attacks._torch import fooled
+from shakeout.attacks._torch import fooled, rows
 from shakeout.errors import ValidationError
 
-_PAIR_VALUES = 1 << 24  # pair-saliency values held at once (memory bound: d * d per row)
+_PAIR_VALUES = 1 << 22  # pair-saliency values held at once (memory bound: d * d per row)
 
 
 class JSMA(GradientAttack):
@@ -103,17 +103,17 @@ class JSMA(GradientAttack):
             stuck = pairs[:, 0] < 0
             active[idx[stuck]] = False
             move = ~hit & ~stuck
-            rows_, chosen = idx[move], pairs[move]
+            moving, chosen = idx[move], pairs[move]
             flat = adv.flatten(1).clone()
             for j in range(2):
                 col = chosen[:, j]
                 step = self.theta * span[0, col]
-                flat[rows_, col] = torch.clamp(flat[rows_, col] + step, flat_low[0, col],
-                                               flat_high[0, col])
-                usable[rows_, col] = False
+                flat[moving, col] = torch.clamp(flat[moving, col] + step, flat_low[0, col],
+                                                flat_high[0, col])
+                usable[moving, col] = False
             adv = flat.view_as(x)
         final = fooled(kernel.predict(adv), y, t)
-        return torch.where(final.reshape((-1,) + (1,) * (x.ndim - 1)), adv, x)
+        return torch.where(rows(final, x), adv, x)
 
     def _gradients(self, kernel, x, y, goal, untargeted):
         """Gradients of the goal logit and of the other logits' sum; rows already fooled."""

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 
 from shakeout._validation import check_choice, check_number, check_positive_int
-from shakeout.attacks._base import GradientAttack, check_steps, eps_tensor
-from shakeout.attacks._torch import LOSSES, ascent, fooled, rows
+from shakeout.attacks._base import GradientAttack, check_steps
+from shakeout.attacks._torch import LOSSES, ascent, fooled
 
 
 class PGD(GradientAttack):
@@ -103,7 +103,7 @@ class PGD(GradientAttack):
         and returns the rows not yet known to be fooled."""
         xs, ys = x[idx], y[idx]
         ts = None if t is None else t[idx]
-        eps = eps_tensor(self.eps, xs)
+        eps = float(self.eps)  # the same budget for every row
         step = eps * self._step_ratio()
         xa = kernel.random_start(xs, self.norm, eps) if self.random_start else xs.clone()
         done = torch.zeros(len(idx), dtype=torch.bool, device=x.device)
@@ -115,15 +115,14 @@ class PGD(GradientAttack):
                 done |= hit
                 if 4 * int(done.sum()) >= len(done):  # drop fooled rows once they are many
                     keep = ~done
-                    idx, xs, ys, xa, g, eps, step, done = (
-                        v[keep] for v in (idx, xs, ys, xa, g, eps, step, done))
+                    idx, xs, ys, xa, g, done = (v[keep] for v in (idx, xs, ys, xa, g, done))
                     ts = None if ts is None else ts[keep]
                     if len(idx) == 0:
                         return idx
             if self.norm != "linf":
                 g = kernel.usable(g, xa)
-            move = ascent(g, self.norm, self.l1_sparsity) * rows(step, xa)
-            xa = kernel.project(xa + move, xs, self.norm, eps)
+            xa = kernel.project(xa + step * ascent(g, self.norm, self.l1_sparsity), xs,
+                                self.norm, eps)
         best[idx[~done]] = xa[~done]
         return idx[~done]
 

@@ -144,39 +144,11 @@ def run(model: Any, X: Any, y: Any, *, attacks: Sequence[Attack | str] | None = 
 
     findings = [_proportion("attack/clean/accuracy", "accuracy", n_ok, n, level, group="clean",
                             message=f"{n_ok} of {n} points correct before any attack.")]
-    outcomes: dict[tuple[str, float], Outcome] = {}
-    unbounded: Outcome | None = None
     big = _unbounded_eps(norm, span, domain.size)
-    tasks = [(a, e) for a in ensemble for e in ([None] if a.minimal else grid)]
-    if sanity and n_ok:
-        probe = next((a for a in ensemble if not a.minimal), ensemble[0])
-        tasks.append((probe.replace(eps=None if probe.minimal else big), "unbounded"))
-    seeds = rng.spawn(len(tasks))
-    for (attack, e), child in zip(progress(tasks, total=len(tasks), description="attack",
-                                           quiet=quiet), seeds):
-        if not n_ok:
-            break
-        if e == "unbounded":
-            unbounded, _ = _attack(attack, model, X_c, y_c, codes_c, child, big)
-        elif attack.minimal:
-            done, adv = _attack(attack, model, X_c, y_c, codes_c, child, np.inf)
-            sizes = np.where(done.fooled, perturbation_norm(adv, inputs.array[keep], norm=norm),
-                             np.inf)
-            for value in grid:
-                hit = sizes <= value * (1 + 1e-9)
-                outcomes[(attack.name, value)] = Outcome(
-                    attack.name, attack.slug, attack.white_box, value, hit,
-                    np.where(hit, done.confidence, np.nan), done.seconds)
-            findings.append(_min_perturbation(attack.name, sizes, done.seconds, level, unit))
-        else:
-            if hasattr(attack, "fit") and not hasattr(attack, "surrogate_"):
-                attack.fit(model, X_c, seed=child)  # one surrogate for every budget
-            outcomes[(attack.name, e)], _ = _attack(attack.replace(eps=e), model, X_c, y_c,
-                                                    codes_c, child, e)
-        timings[f"{attack.name}_s"] = timings.get(f"{attack.name}_s", 0.0) + (
-            unbounded.seconds if e == "unbounded" else
-            outcomes[(attack.name, grid[-1] if attack.minimal else e)].seconds)
-
+    outcomes, unbounded, sizes = _campaign(ensemble, grid, big if sanity else None, model, X_c,
+                                           y_c, codes_c, norm, rng, quiet, timings)
+    for name, (found, seconds) in sizes.items():
+        findings.append(_min_perturbation(name, found, seconds, level, unit))
     for o in outcomes.values():
         findings += _attack_findings(o, n, n_ok, level, unit)
     for e in grid:
@@ -230,6 +202,51 @@ def _resolve(attacks: Sequence[Attack | str] | None, model: Model, norm: str, ep
     if len(set(names)) != len(names):
         raise ValidationError(f"attacks.run: attack names must be unique, got {names}.")
     return out
+
+
+def _campaign(ensemble: list[Attack], grid: Sequence[float], big: float | None, model: Model,
+              X: Any, y: np.ndarray, codes: np.ndarray, norm: str, rng: np.random.Generator,
+              quiet: bool, timings: dict[str, float],
+              ) -> tuple[dict[tuple[str, float], Outcome], Outcome | None,
+                         dict[str, tuple[np.ndarray, float]]]:
+    """Every attack at every budget on the clean-correct rows ``X`` (minimal attacks once),
+    and with ``big`` one budgeted attack at that unbounded budget for the sanity check.
+
+    Returns the outcomes by ``(attack, eps)``, the unbounded outcome, and for each minimal
+    attack the smallest change found per row (``inf`` where none) and its seconds.
+    """
+    outcomes: dict[tuple[str, float], Outcome] = {}
+    sizes: dict[str, tuple[np.ndarray, float]] = {}
+    unbounded = None
+    if len(codes) == 0:
+        return outcomes, unbounded, sizes
+    tasks = [(a, e) for a in ensemble for e in ([None] if a.minimal else grid)]
+    if big is not None:
+        probe = next((a for a in ensemble if not a.minimal), ensemble[0])
+        tasks.append((probe if probe.minimal else probe.replace(eps=big), "unbounded"))
+    clean = Inputs(X).array
+    for (attack, e), child in zip(progress(tasks, total=len(tasks), description="attack",
+                                           quiet=quiet), rng.spawn(len(tasks)), strict=True):
+        started = time.perf_counter()
+        if e == "unbounded":
+            unbounded, _ = _attack(attack, model, X, y, codes, child, big)
+        elif attack.minimal:
+            done, adv = _attack(attack, model, X, y, codes, child, np.inf)
+            found = np.where(done.fooled, perturbation_norm(adv, clean, norm=norm), np.inf)
+            sizes[attack.name] = (found, done.seconds)
+            for value in grid:
+                hit = found <= value * (1 + 1e-9)
+                outcomes[(attack.name, value)] = Outcome(
+                    attack.name, attack.slug, attack.white_box, value, hit,
+                    np.where(hit, done.confidence, np.nan), done.seconds)
+        else:
+            if hasattr(attack, "fit") and not hasattr(attack, "surrogate_"):
+                attack.fit(model, X, seed=child)  # one surrogate for every budget
+            outcomes[(attack.name, e)], _ = _attack(attack.replace(eps=e), model, X, y, codes,
+                                                    child, e)
+        key = f"{attack.name}_s"
+        timings[key] = timings.get(key, 0.0) + time.perf_counter() - started
+    return outcomes, unbounded, sizes
 
 
 def _rows(X: Any, keep: np.ndarray) -> Any:

@@ -67,20 +67,21 @@ def sanity_findings(outcomes: Mapping[tuple[str, float], Outcome], grid: Sequenc
             for large in runs[i + 1:]:
                 broken = int(np.sum(small.fooled & ~large.fooled))
                 if broken > worst:
-                    worst, where = broken, f"{name} fools {broken} points at eps={small.eps:g} " \
-                                          f"but not at eps={large.eps:g}"
+                    worst = broken
+                    where = (f"{name} fools {broken} points at eps={small.eps:g} but not at "
+                             f"eps={large.eps:g}")
     found.append(_check("monotone", worst, n, tolerance, level,
                         where or "every point fooled at a budget stays fooled at larger ones",
-                        "robust accuracy rose with eps: the attack is not finding the worst "
-                        "case (too few steps, a poor step size, or masked gradients)"))
+                        ("robust accuracy rose with eps: the attack is not finding the worst "
+                         "case (too few steps, a poor step size, or masked gradients)")))
     if unbounded is not None:
         robust = int(np.sum(~unbounded.fooled))
         found.append(_check("unbounded", robust, n, tolerance, level,
-                            f"{unbounded.attack} at eps={unbounded.eps:g} (the whole valid "
-                            f"range) leaves {robust} of {n} points robust",
-                            "an unbounded attack must reach about 0% robust accuracy; "
-                            "points it cannot move point to gradient masking, an attack "
-                            "that stops too early, or bounds that pin the inputs"))
+                            (f"{unbounded.attack} at eps={unbounded.eps:g} (the whole valid "
+                             f"range) leaves {robust} of {n} points robust"),
+                            ("an unbounded attack must reach about 0% robust accuracy; "
+                             "points it cannot move point to gradient masking, an attack "
+                             "that stops too early, or bounds that pin the inputs")))
     found += _dominance(outcomes, grid, n, tolerance, level)
     return found
 
@@ -90,12 +91,12 @@ def _dominance(outcomes: Mapping[tuple[str, float], Outcome], grid: Sequence[flo
     """Black-box over white-box, single-step over iterative: points only the weaker found."""
     pairs = {
         "black_box_stronger": (lambda o: not o.white_box, lambda o: o.white_box,
-                               "black-box or transfer attacks fooled points every white-box "
-                               "attack missed: the gradients mislead (gradient masking)"),
+                               ("black-box or transfer attacks fooled points every white-box "
+                                "attack missed: the gradients mislead (gradient masking)")),
         "single_step_stronger": (lambda o: o.slug == "fgsm", lambda o: o.slug in ITERATIVE,
-                                 "FGSM fooled points every iterative attack missed: the "
-                                 "iterative attacks are misconfigured or the loss surface "
-                                 "is masked"),
+                                 ("FGSM fooled points every iterative attack missed: the "
+                                  "iterative attacks are misconfigured or the loss surface "
+                                  "is masked")),
     }
     found = []
     for check, (weak, strong, problem) in pairs.items():

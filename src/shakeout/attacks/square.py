@@ -154,10 +154,11 @@ class SquareAttack(Attack):
         n, d = delta.shape
         first = _region(n, d, img, p, rng)
         out = delta.copy()
-        if self.norm == "linf":
-            c = 1 if img is None else img[0]
-            signs = rng.choice([-1.0, 1.0], size=(n, c if img is not None else d))
-            values = np.repeat(signs, d // c, axis=1) if img is not None else signs
+        if self.norm == "linf":  # a sign per channel (images) or per feature
+            if img is None:
+                values = rng.choice([-1.0, 1.0], size=(n, d))
+            else:
+                values = np.repeat(rng.choice([-1.0, 1.0], size=(n, img[0])), d // img[0], axis=1)
             out[first] = self.eps * values[first]
             return out
         second = _region(n, d, img, p, rng) & ~first
@@ -186,7 +187,7 @@ def _region(n: int, d: int, img: tuple[int, int, int] | None, p: float,
     """A boolean ``(n, d)`` mask: one random square per row (all channels), or a random
     subset of about ``p * d`` features."""
     if img is None:
-        m = max(1, min(d, int(round(p * d))))
+        m = max(1, min(d, round(p * d)))
         keys = rng.random((n, d))
         chosen = np.argpartition(keys, m - 1, axis=1)[:, :m]
         mask = np.zeros((n, d), dtype=bool)
@@ -220,7 +221,8 @@ def _pattern(region: np.ndarray, img: tuple[int, int, int] | None,
         cols_on = sq.any(axis=1)
         r_mid = (np.argmax(rows_on, axis=1) + h - 1 - np.argmax(rows_on[:, ::-1], axis=1)) / 2
         c_mid = (np.argmax(cols_on, axis=1) + w - 1 - np.argmax(cols_on[:, ::-1], axis=1)) / 2
-        ring = np.maximum(np.abs(r_idx - r_mid[:, None, None]), np.abs(c_idx - c_mid[:, None, None]))
+        ring = np.maximum(np.abs(r_idx - r_mid[:, None, None]),
+                          np.abs(c_idx - c_mid[:, None, None]))
         bump = np.where(sq, 1.0 / (ring + 1.0) ** 2, 0.0)
         signs = rng.choice([-1.0, 1.0], size=(n, c, 1, 1))
         z = (bump[:, None] * signs).reshape(n, d)

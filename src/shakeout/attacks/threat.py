@@ -60,6 +60,39 @@ def data_bounds(X: Any) -> tuple[np.ndarray, np.ndarray]:
     return arr.min(axis=0), arr.max(axis=0)
 
 
+def check_bounds(owner: str, bounds: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(low, high)`` as float arrays (scalars or per-feature), finite and ordered; or None.
+
+    >>> check_bounds("PGD", (0, 1))
+    (array(0.), array(1.))
+    >>> check_bounds("PGD", (1, 0))
+    Traceback (most recent call last):
+    ...
+    shakeout.errors.ValidationError: PGD: bounds have low > high (at 1 values); ...
+    """
+    if bounds is None:
+        return None
+    try:
+        low, high = (np.asarray(b, dtype=np.float64) for b in bounds)
+        np.broadcast_shapes(low.shape, high.shape)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            f"{owner}: bounds must be (low, high) with scalars or per-feature arrays, or None; "
+            f"got {bounds!r}."
+        ) from None
+    if not (np.isfinite(low).all() and np.isfinite(high).all()):
+        raise ValidationError(
+            f"{owner}: bounds must be finite; use bounds=None for inputs without a valid range."
+        )
+    wrong = int(np.sum(high < low))
+    if wrong:
+        raise ValidationError(
+            f"{owner}: bounds have low > high (at {wrong} values); pass (low, high) in that "
+            "order."
+        )
+    return low, high
+
+
 class Constraints:
     """Tabular rules: which features may move and which values they may take.
 
@@ -94,7 +127,8 @@ class Constraints:
     """
 
     def __init__(self, *, immutable: Sequence[Any] = (), mask: Any = None,
-                 integer: Sequence[Any] = (), categorical: Mapping[Any, Sequence[float]] | None = None,
+                 integer: Sequence[Any] = (),
+                 categorical: Mapping[Any, Sequence[float]] | None = None,
                  one_hot: Sequence[Sequence[Any]] = ()):
         self.immutable = _names(self, "immutable", immutable)
         self.mask = None if mask is None else np.asarray(mask, dtype=bool)
@@ -212,25 +246,17 @@ class Domain:
         return float(np.max(self.upper - self.lower))
 
     def _bounds(self, bounds: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if bounds is None:
+        checked = check_bounds(self.owner, bounds)
+        if checked is None:
             return None, None
         try:
-            low, high = bounds
-            low = np.broadcast_to(np.asarray(low, dtype=np.float64), self.shape).reshape(-1)
-            high = np.broadcast_to(np.asarray(high, dtype=np.float64), self.shape).reshape(-1)
-        except (TypeError, ValueError):
+            return tuple(np.broadcast_to(b, self.shape).reshape(-1) for b in checked)
+        except ValueError:
             raise ValidationError(
-                f"{self.owner}: bounds must be (low, high) with scalars or arrays of one "
-                f"input's shape {self.shape}, or None; got {bounds!r}."
+                f"{self.owner}: bounds of shape {checked[0].shape} and {checked[1].shape} do "
+                f"not fit inputs of shape {self.shape}; pass scalars or arrays of one input's "
+                "shape."
             ) from None
-        if not (np.isfinite(low).all() and np.isfinite(high).all()):
-            raise ValidationError(
-                f"{self.owner}: bounds must be finite; use bounds=None for inputs without a "
-                "valid range."
-            )
-        if np.any(high < low):
-            raise ValidationError(f"{self.owner}: bounds have low > high at some feature.")
-        return low, high
 
     def _positions(self, keys: Sequence[Any], what: str) -> np.ndarray:
         out = []
@@ -329,10 +355,12 @@ class Domain:
             near[over] = safe
         return near
 
-    def _window(self, x0: np.ndarray, norm: str, eps: float | None) -> tuple[np.ndarray, np.ndarray]:
+    def _window(self, x0: np.ndarray, norm: str,
+                eps: float | None) -> tuple[np.ndarray, np.ndarray]:
         """Per-value interval a discrete value may take: the range, and the budget under Linf."""
-        lo = np.full_like(x0, -np.inf) if self.lower is None else np.broadcast_to(self.lower, x0.shape)
-        hi = np.full_like(x0, np.inf) if self.upper is None else np.broadcast_to(self.upper, x0.shape)
+        lo, hi = np.full_like(x0, -np.inf), np.full_like(x0, np.inf)
+        if self.lower is not None:
+            lo, hi = np.broadcast_to(self.lower, x0.shape), np.broadcast_to(self.upper, x0.shape)
         if norm == "linf" and eps is not None:
             lo, hi = np.maximum(lo, x0 - eps), np.minimum(hi, x0 + eps)
         return lo, hi
