@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 
+import typer
+
 from shakeout.cli._app import app, console
 from shakeout.errors import ShakeoutError
 
@@ -33,19 +35,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
-    except Exception as exc:  # noqa: BLE001 - click usage errors and the unexpected
-        import click
-        import typer
-
-        # Typer 0.29+ vendors click: its usage errors are not click's classes.
-        if isinstance(exc, (click.exceptions.Exit, typer.Exit)):
-            return int(exc.exit_code)
-        usage = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
-        if isinstance(exc, usage) and hasattr(exc, "show"):
-            exc.show()
-            return 2
-        if isinstance(exc, (click.exceptions.Abort, typer.Abort)):
-            return 130
+    except (typer.Exit, typer.Abort) as exc:
+        return 130 if isinstance(exc, typer.Abort) else int(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors (Typer bundles its own click)
+        exc.show()
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the unexpected: one line unless --debug
         if debug:
             raise
         console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
