@@ -17,9 +17,9 @@ EPS_GRID = {"linf": (0.03, 0.1, 0.3), "l2": (0.3, 1.0, 3.0), "l1": (1.0, 3.0, 10
 # name -> settings; the first white-box budgeted attack also runs the unbounded sanity check.
 WHITE_BOX = {
     "linf": {"apgd-ce": {"steps": 50}, "apgd-dlr": {"steps": 50}, "fgsm": {},
-             "deepfool": {"steps": 50}, "square": {"steps": 150}},
+             "deepfool": {"steps": 50}, "square": {"steps": 100}},
     "l2": {"apgd-ce": {"steps": 50}, "apgd-dlr": {"steps": 50}, "fgsm": {},
-           "deepfool": {"steps": 50}, "square": {"steps": 150, "p_init": 0.1}},
+           "deepfool": {"steps": 50}, "square": {"steps": 100, "p_init": 0.1}},
     "l1": {"pgd": {"steps": 50, "restarts": 2}, "ead": {"steps": 50, "binary_steps": 5}},
     "l0": {"jsma": {}},
 }
