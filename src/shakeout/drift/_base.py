@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from shakeout._validation import check_number
+from shakeout.drift._columns import Column, numeric_column
 from shakeout.errors import NotFittedError, ValidationError
 from shakeout.report.result import Finding
 from shakeout.stats import adjust_p_values
@@ -41,6 +42,21 @@ class DriftTest:
                 f"{type(self).__name__} is not fitted: call fit(reference) before "
                 "compare(current)."
             )
+
+    def _fit_sorted(self, reference: Any, *, min_rows: int) -> None:
+        """Keep the reference's numeric values sorted (NaN removed and counted)."""
+        col = numeric_column(reference, owner=type(self).__name__, role="reference",
+                             min_rows=min_rows)
+        self.feature_, self.n_missing_ = col.name, col.n_missing
+        self.reference_ = np.sort(col.values)
+        self.fitted_ = True
+
+    def _current(self, current: Any, *, min_rows: int = 1) -> tuple[Column, str]:
+        """The current sample's numeric values, and the feature name its finding carries."""
+        self._require_fit()
+        col = numeric_column(current, owner=type(self).__name__, role="current",
+                             min_rows=min_rows)
+        return col, (col.name if col.name != "x" else self.feature_)
 
     def fit(self, reference: Any) -> "DriftTest":  # pragma: no cover - interface
         raise NotImplementedError

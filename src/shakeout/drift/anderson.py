@@ -12,7 +12,6 @@ from scipy import stats
 from shakeout._validation import check_open_interval
 from shakeout.drift._base import (DriftTest, check_thresholds, make_finding, describe_test,
                                   judge_test)
-from shakeout.drift._columns import numeric_column
 from shakeout.drift.ks import ks_distance
 from shakeout.report.result import Finding
 from shakeout.stats import effect_label
@@ -57,19 +56,12 @@ class ADTest(DriftTest):
 
     def fit(self, reference: Any) -> "ADTest":
         """Keep the sorted reference."""
-        col = numeric_column(reference, owner=type(self).__name__, role="reference",
-                             min_rows=self.min_rows)
-        self.feature_, self.n_missing_ = col.name, col.n_missing
-        self.reference_ = np.sort(col.values)
-        self.fitted_ = True
+        self._fit_sorted(reference, min_rows=self.min_rows)
         return self
 
     def compare(self, current: Any) -> Finding:
         """AD statistic and p-value of ``current`` against the reference."""
-        self._require_fit()
-        col = numeric_column(current, owner=type(self).__name__, role="current",
-                             min_rows=self.min_rows)
-        feature = col.name if col.name != "x" else self.feature_
+        col, feature = self._current(current, min_rows=self.min_rows)
         cur = np.sort(col.values)
         d = ks_distance(self.reference_, cur)
         effect = effect_label(d, self.effect_thresholds)

@@ -10,7 +10,6 @@ from scipy import stats
 from shakeout._validation import check_choice, check_open_interval
 from shakeout.drift._base import (DriftTest, check_thresholds, describe_test, judge_test,
                                   make_finding)
-from shakeout.drift._columns import numeric_column
 from shakeout.report.result import Finding
 from shakeout.stats import effect_label
 
@@ -94,20 +93,12 @@ class KSTest(DriftTest):
 
     def fit(self, reference: Any) -> "KSTest":
         """Sort the reference once; NaN are removed and counted."""
-        col = numeric_column(reference, owner=type(self).__name__, role="reference",
-                             min_rows=self.min_rows)
-        self.feature_ = col.name
-        self.reference_ = np.sort(col.values)
-        self.n_missing_ = col.n_missing
-        self.fitted_ = True
+        self._fit_sorted(reference, min_rows=self.min_rows)
         return self
 
     def compare(self, current: Any) -> Finding:
         """KS statistic and p-value of ``current`` against the reference."""
-        self._require_fit()
-        col = numeric_column(current, owner=type(self).__name__, role="current",
-                             min_rows=self.min_rows)
-        feature = col.name if col.name != "x" else self.feature_
+        col, feature = self._current(current, min_rows=self.min_rows)
         cur = col.values
         n1, n2 = len(self.reference_), len(cur)
         exact = self.method == "exact" or (self.method == "auto" and max(n1, n2) <= MAX_EXACT_N)

@@ -8,7 +8,6 @@ import numpy as np
 
 from shakeout._validation import check_choice
 from shakeout.drift._base import DriftTest, band_status, check_bands, make_finding
-from shakeout.drift._columns import numeric_column
 from shakeout.report.result import Finding
 
 SCALES = ("std", "iqr", "none")
@@ -61,9 +60,7 @@ class Wasserstein(DriftTest):
 
     def fit(self, reference: Any) -> "Wasserstein":
         """Sort the reference and measure its spread."""
-        col = numeric_column(reference, owner=type(self).__name__, role="reference", min_rows=2)
-        self.feature_, self.n_missing_ = col.name, col.n_missing
-        self.reference_ = np.sort(col.values)
+        self._fit_sorted(reference, min_rows=2)
         if self.scale == "std":
             spread = float(np.std(self.reference_, ddof=1))
         elif self.scale == "iqr":
@@ -72,14 +69,11 @@ class Wasserstein(DriftTest):
         else:
             spread = 1.0
         self.spread_ = spread
-        self.fitted_ = True
         return self
 
     def compare(self, current: Any) -> Finding:
         """Distance of ``current`` from the reference, in reference spreads."""
-        self._require_fit()
-        col = numeric_column(current, owner=type(self).__name__, role="current")
-        feature = col.name if col.name != "x" else self.feature_
+        col, feature = self._current(current)
         raw = wasserstein_sorted(self.reference_, np.sort(col.values))
         if self.spread_ > 0:
             value = raw / self.spread_
