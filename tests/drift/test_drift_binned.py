@@ -6,6 +6,7 @@ import pytest
 from scipy import stats
 
 from shakeout.drift import PSI, Chi2Test, JSDivergence, KLDivergence, Wasserstein
+from shakeout.drift._binning import value_counts
 from shakeout.errors import ValidationError
 
 
@@ -18,6 +19,16 @@ def test_psi_uses_the_number_of_bins_asked_for():
             assert f.details["n_bins"] == n_bins
             assert len(f.details["bins"]) == n_bins + 1  # plus the missing-value bin
             assert sum(f.details["reference_counts"]) == 3000
+
+
+@pytest.mark.parametrize("n_edges", [1, 9, 64, 65, 300])
+def test_bin_counts_by_comparison_equal_binary_search_even_on_ties(n_edges):
+    rng = np.random.default_rng(n_edges)
+    values = rng.integers(0, 1_000, size=5_000).astype(np.float64)  # many values equal an edge
+    edges = np.unique(rng.integers(0, 1_000, size=n_edges).astype(np.float64))
+    expected = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+    assert value_counts(edges, values).tolist() == expected.tolist()
+    assert value_counts(edges, values[::3]).sum() == len(values[::3])  # strided input
 
 
 def test_psi_equals_hand_computation():

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 from shakeout.drift import ADTest, KSTest
-from shakeout.drift.ks import ks_distance, ks_p_value
+from shakeout.drift.ks import ks_distance, ks_p_value, smirnov_sf
 from shakeout.errors import NotFittedError, ValidationError
 
 BAND = (11, 42)  # 99.9% binomial band for 500 trials at alpha = 0.05
@@ -31,6 +31,21 @@ def test_ks_asymptotic_p_value_matches_scipy():
     d = stats.ks_2samp(a, b).statistic
     assert ks_p_value(d, 500, 700) == pytest.approx(
         stats.ks_2samp(a, b, method="asymp").pvalue, rel=1e-12)
+
+
+@pytest.mark.parametrize("n", [141, 1_000, 50_000, 400_000])
+def test_one_sided_tail_matches_scipy_smirnov(n):
+    for d in np.linspace(np.sqrt(2.2 / n), 0.49, 9):
+        assert smirnov_sf(n, d) == pytest.approx(special.smirnov(n, d), rel=1e-8, abs=1e-300)
+
+
+@pytest.mark.parametrize("shift", [0.02, 0.05, 0.3])
+def test_far_tail_p_value_matches_scipy_on_large_samples(shift):
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=30_000), rng.normal(shift, 1, size=20_000)
+    res = stats.ks_2samp(a, b, method="asymp")
+    assert ks_p_value(res.statistic, 30_000, 20_000) == pytest.approx(res.pvalue, rel=1e-8,
+                                                                      abs=1e-300)
 
 
 @pytest.mark.parametrize("test", [KSTest, ADTest])
