@@ -2,7 +2,8 @@
 
 Three levels, each configurable through :class:`DecisionPolicy`:
 
-1. Alerts. PSI above ``psi_alert`` on an important feature, KL above ``kl_alert`` on a
+1. Alerts. PSI above ``psi_alert`` on an important feature (optionally only beyond what
+   chance gives at the window's size), KL above ``kl_alert`` on a
    continuous feature, KS p-value below ``ks_alpha`` after Bonferroni over the features
    (ignoring negligible effects unless told otherwise), a significant multivariate test,
    and PSI above ``psi_alert`` on the model's outputs.
@@ -39,8 +40,12 @@ class DecisionPolicy(BaseModel):
 
     psi_alert: float = Field(0.1, ge=0,
                              description="PSI above this on an important feature alerts.")
-    psi_retrain: float = Field(0.25, ge=0,
-                               description="PSI from which drift alone says retrain (no labels).")
+    psi_retrain: float = Field(
+        0.25, ge=0, description="PSI from which drift alone says retrain (no performance "
+                                "measured).")
+    psi_beyond_chance: bool = Field(
+        False, description="Count a PSI alert only when PSI also exceeds what samples of "
+                           "its size reach one time in twenty without drift (small windows).")
     kl_alert: float = Field(0.05, ge=0,
                             description="KL (nats) above this on a continuous feature alerts.")
     ks_alpha: float = Field(0.01, gt=0, lt=1,
@@ -77,7 +82,8 @@ def _alerts(findings: Sequence[Finding], policy: DecisionPolicy,
                 or not np.isfinite(f.value)):
             continue
         if f.metric == "psi" and f.value > policy.psi_alert and (
-                f.group == "output" or f.feature in important):
+                f.group == "output" or f.feature in important) and not (
+                policy.psi_beyond_chance and f.value <= f.details.get("chance_p95", -1.0)):
             band = psi_band(f.value)[0]
             where = "model output" if f.group == "output" else "feature"
             out.append((f.value, f.feature or "",
@@ -144,9 +150,11 @@ def decide(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
     else:
         worst = alerts[0][0] if alerts else 0.0
         if worst >= policy.psi_retrain:
-            action, diagnosis = "retrain now", "major drift on an important feature (no labels)"
+            action, diagnosis = "retrain now", ("major drift on an important feature (no "
+                                                 "performance measured)")
         elif drift:
-            action, diagnosis = "investigate first", "drift alerts without labels to judge impact"
+            action, diagnosis = "investigate first", ("drift alerts without measured "
+                                                       "performance to judge their impact")
         else:
             action, diagnosis = "continue monitoring", "no drift alert"
     evidence += [f.message for f in label_shift]  # class priors moved: context, not an alert
