@@ -41,6 +41,8 @@ def test_psi_chance_level_holds_its_level_and_warns_on_small_windows():
     assert big.details["chance_p_value"] < 1e-6 and "unreliable" not in big.message
     sparse = PSI(binning="uniform").fit(rng.normal(size=300)).compare(rng.normal(size=168))
     assert "chance_p95" not in sparse.details  # tail bins expect < 5 rows: no chi-square law
+    tiny = PSI().fit(rng.normal(size=300)).compare(rng.normal(size=30))
+    assert "mostly noise; use windows of at least 50 rows" in tiny.message
 
 
 def test_psi_equals_hand_computation():

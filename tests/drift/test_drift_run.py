@@ -116,6 +116,10 @@ def test_decision_matrix():
     # importance: drift on an unimportant feature does not alert
     assert decide([psi], importance={"a": 0.01, "b": 0.99}).details["action"] == (
         "continue monitoring")
+    labels = Finding(name="l", metric="chi2", value=30.0, drill="drift", group="label",
+                     status="fail", message="Label mix moved.")
+    shifted = decide([calm, labels])
+    assert shifted.details["action"] == "investigate first" and ".." not in shifted.message
     kl_cat = Finding(name="kl", metric="kl", value=0.5, drill="drift", group="kl", feature="c",
                      details={"binning": "categories"})
     assert decide([kl_cat]).details["action"] == "continue monitoring"  # KL alerts are continuous

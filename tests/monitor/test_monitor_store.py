@@ -53,12 +53,16 @@ def test_monitor_resumes_after_the_completed_windows(store_url):
     ref = pd.DataFrame({"a": rng.normal(size=500)})
     cur = pd.DataFrame({"a": rng.normal(size=1500)})
     url = store_url
-    first = monitor.run(ref, cur.iloc[:1000], every=500, store=url, multivariate=())
-    assert first.manifest.parameters["windows_run"] == 2
+    first = monitor.run(ref, cur.iloc[:800], every=500, store=url, multivariate=())
+    assert first.manifest.parameters["windows_run"] == 2  # the second one holds 300 rows
     again = monitor.run(ref, cur, every=500, store=url, multivariate=())
-    assert again.manifest.parameters["windows_run"] == 1
-    assert again.manifest.parameters["windows_skipped"] == 2
-    assert HistoryStore(url).windows() == ["rows 0000-0499", "rows 0500-0999", "rows 1000-1499"]
+    # the complete window is skipped; the partial latest one is run again, now full
+    assert again.manifest.parameters["windows_run"] == 2
+    assert again.manifest.parameters["windows_skipped"] == 1
+    assert HistoryStore(url).windows() == ["rows 000000000-000000499",
+                                           "rows 000000500-000000999",
+                                           "rows 000001000-000001499"]
+    assert HistoryStore(url).summary()["n_rows"].tolist() == [500, 500, 500]
 
 
 def test_bad_urls_and_drivers():

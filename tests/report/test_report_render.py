@@ -154,16 +154,20 @@ def test_markdown_without_gate_reports_worst_status(tmp_path):
     assert "Gate" not in md
 
 
-def test_junit_failures_equal_failed_conditions_plus_failed_findings(tmp_path):
+def test_junit_failures_are_the_gate_conditions_only(tmp_path):
     result = _result(curve_findings(), feature_findings(), window_findings(), drop_findings())
     outcome = GATE.check(result)
-    path = render(result, tmp_path, gate=outcome)["junit"]
+    path = render(result, tmp_path / "gated", gate=outcome)["junit"]
     root = ET.parse(path).getroot()
     failed_conditions = sum(not o.passed for o in outcome.outcomes)
     failed_findings = sum(f.status == "fail" for f in result.findings)
     assert (failed_conditions, failed_findings) == (2, 2)
-    assert sum(int(s.get("failures")) for s in root.iter("testsuite")) == 4
-    assert len(list(root.iter("failure"))) == 4
+    # with a gate only its conditions fail: CI sees the verdict the exit code gives
+    assert sum(int(s.get("failures")) for s in root.iter("testsuite")) == 2
+    assert len(list(root.iter("failure"))) == 2
+    assert sum("[fail]" in (o.text or "") for o in root.iter("system-out")) == 2
+    ungated = ET.parse(render(result, tmp_path / "plain")["junit"]).getroot()
+    assert list(ungated.iter("failure")) == []  # no gate: exit code 0, nothing fails
     suites = {s.get("name"): s for s in root.iter("testsuite")}
     assert set(suites) == {"shakeout.gate", "shakeout.stress", "shakeout.monitor"}
     # info findings are not test cases; pass and warn ones pass

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from shakeout import ValidationError, wrap
-from shakeout.perturb import CategorySwap, FeatureShift, GaussianNoise
+from shakeout.perturb import FeatureShift, GaussianNoise
 from shakeout.stress import Sweep, compare, run
 
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from shakeout import wrap
 from shakeout.stress import morris, sobol

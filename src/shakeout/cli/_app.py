@@ -33,16 +33,23 @@ TrustPickle = Annotated[bool, typer.Option(
 DEFAULT_OUT = Path("shakeout-report")
 
 
-def emit(result: Result, out: Path, gate: Gate | None = None, *, quiet: bool = False) -> int:
-    """Judge the gate, write every report file, print where, return the exit code."""
+def emit(result: Result, out: Path, gate: Gate | None = None, *, quiet: bool = False,
+         scope: Result | None = None, scope_name: str = "") -> int:
+    """Judge the gate, write every report file, print where, return the exit code.
+
+    The gate judges ``scope`` (e.g. the latest window, named ``scope_name``) when given,
+    else the whole result; the reports hold the whole result and that verdict.
+    """
     from shakeout.report.render import render
 
-    outcome: GateOutcome | None = gate.check(result) if gate is not None else None
+    judged = result if scope is None else scope
+    outcome: GateOutcome | None = gate.check(judged) if gate is not None else None
     paths = render(result, out, gate=outcome)
     if outcome is not None:
         for o in outcome.outcomes:
             mark = "[green]PASS[/green]" if o.passed else "[red]FAIL[/red]"
-            console.print(f"{mark} {escape(o.condition)}")
+            where = f" ({escape(scope_name)})" if scope_name else ""
+            console.print(f"{mark} {escape(o.condition)}{where}")
             if not o.passed:
                 for reason in o.reasons:
                     console.print(f"     {reason}", markup=False, highlight=False)

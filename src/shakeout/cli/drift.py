@@ -85,6 +85,7 @@ def drift_command(
                        y_current=cur.y, seed=the_plan.seed if seed is None else seed,
                        **_options(the_plan, tests, multivariate, correction))
     decision = result.findings[-1]
+    _print_notes(result.findings)
     console.print(decision.message, highlight=False, markup=False)
     raise typer.Exit(emit(result, out, gate, quiet=quiet))
 
@@ -105,6 +106,9 @@ def monitor_command(
     every: Annotated[str | None, typer.Option(
         "--every", help="Window: day, week, month, a pandas frequency (1D, 6h) or a row "
                         "count.")] = None,
+    rerun: Annotated[bool, typer.Option(
+        "--rerun", help="Compute windows already in the store again (default: skip them, "
+                        "except the latest).")] = False,
     target: Target = None, model: ModelOpt = None, plan: Plan = None, tests: TestsOpt = None,
     multivariate: MultiOpt = None, correction: CorrectionOpt = None,
     fail_on: FailOn = "retrain", out: Out = DEFAULT_OUT, seed: SeedOpt = None,
@@ -137,28 +141,38 @@ def monitor_command(
             ref.X, Path(current), timestamp=timestamp or the_plan.drift.timestamp,
             every=every or the_plan.drift.every, target=target,
             model=_model(model, trust_pickle), y_reference=ref.y, store=history,
-            seed=the_plan.seed if seed is None else seed, quiet=quiet,
+            seed=the_plan.seed if seed is None else seed, quiet=quiet, resume=not rerun,
             **_options(the_plan, tests, multivariate, correction))
+        done = result.manifest.parameters
+        skipped = (f", skipped {done['windows_skipped']} already in the store (--rerun to "
+                   "compute them again)" if done["windows_skipped"] else "")
+        plural = "" if done["windows_run"] == 1 else "s"
+        console.print(f"Ran {done['windows_run']} window{plural}{skipped}.", highlight=False,
+                      markup=False)
     _print_history(history)
     latest = [f for f in result.findings if f.metric == "decision"]
     latest = max(latest, key=lambda f: f.window or "") if latest else None
-    scoped = result
-    if latest is not None and gate is not None:
+    scoped = None
+    if latest is not None:
         # Gates judge the latest window: an old alarm that has cleared does not fail the run.
         scoped = type(result)(title=result.title, manifest=result.manifest, findings=tuple(
             f for f in result.findings if f.window in (None, latest.window)))
+        _print_notes([f for f in result.findings if f.window == latest.window])
         console.print(f"Latest window {latest.window}: {latest.message}", highlight=False,
                       markup=False)
-    code = emit(result, out, None, quiet=quiet)
-    if gate is None:
-        raise typer.Exit(code)
-    from rich.markup import escape
+    raise typer.Exit(emit(result, out, gate, quiet=quiet, scope=scoped,
+                          scope_name="latest window" if scoped is not None else ""))
 
-    outcome = gate.check(scoped)
-    for o in outcome.outcomes:
-        mark = "[green]PASS[/green]" if o.passed else "[red]FAIL[/red]"
-        console.print(f"{mark} {escape(o.condition)} (latest window)")
-    raise typer.Exit(max(code, outcome.exit_code))
+
+def _print_notes(findings: Any, limit: int = 8) -> None:
+    """One line for each thing left untested: columns, rows, tests that could not run."""
+    notes = [f for f in findings if f.group == "schema" or "error" in f.details
+             or f.details.get("rows_left_out")]
+    for f in notes[:limit]:
+        console.print(f"note: {f.message}", highlight=False, markup=False)
+    if len(notes) > limit:
+        console.print(f"note: ...and {len(notes) - limit} more in the report.", highlight=False,
+                      markup=False)
 
 
 def _print_history(history: Any) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shakeout.data import is_numeric_column
 from shakeout.errors import ValidationError
 
 
@@ -84,6 +85,27 @@ def numeric_column(values: Any, *, owner: str, role: str, min_rows: int = 1) -> 
     return Column(name, arr, n_missing)
 
 
+def as_numbers(values: pd.Series, *, where: str, hint: str = "fix the data upstream") -> pd.Series:
+    """A column numeric in the reference, as floats; a value that is not a number is an error.
+
+    Columns that arrive as ``object`` (all missing, numbers as text) are converted.
+
+    >>> as_numbers(pd.Series(["1.5", None], dtype=object), where="current column 'a'").tolist()
+    [1.5, nan]
+    """
+    if is_numeric_column(values):
+        return values.astype(np.float64)
+    numbers = pd.to_numeric(values.astype(object), errors="coerce").astype(np.float64)
+    bad = values[numbers.isna() & values.notna()]
+    if len(bad):
+        shown = [str(v) for v in dict.fromkeys(bad.tolist())][:3]
+        raise ValidationError(
+            f"{where} is numeric in the reference but holds {len(bad)} values that are not "
+            f"numbers (e.g. {shown}); {hint}."
+        )
+    return numbers
+
+
 def check_rows(n: int, needed: int, *, owner: str, role: str, name: str,
                n_missing: int = 0) -> None:
     """Raise a message naming the test, the column and the rows it needs."""
@@ -104,14 +126,30 @@ def check_rows(n: int, needed: int, *, owner: str, role: str, name: str,
 def category_strings(values: Any, *, owner: str, role: str) -> tuple[np.ndarray, np.ndarray]:
     """Values as strings (``object`` array) and the mask of missing entries.
 
-    >>> s, miss = category_strings(["a", None, 1], owner="Chi2Test", role="current")
+    Whole floats read as integers, so category codes match whether or not a missing value
+    turned their column into floats (``2.0`` and ``2`` are both ``'2'``).
+
+    >>> s, miss = category_strings(["a", None, 1, 2.0, 2.5], owner="Chi2Test", role="current")
     >>> s.tolist(), miss.tolist()
-    (['a', '', '1'], [False, True, False])
+    (['a', '', '1', '2', '2.5'], [False, True, False, False, False])
     """
     arr = one_dimensional(values, owner=owner, role=role)
     series = pd.Series(arr, dtype=object)
     missing = series.isna().to_numpy()
     strings = series.where(~missing, "").astype(str).to_numpy(dtype=object)
+    if arr.dtype.kind == "f":
+        floats = np.ones(len(arr), dtype=bool)
+    elif arr.dtype == object and pd.api.types.infer_dtype(arr, skipna=True) in (
+            "floating", "mixed-integer-float", "mixed-integer", "mixed"):
+        floats = np.fromiter((isinstance(v, (float, np.floating)) for v in arr), bool, len(arr))
+    else:
+        return strings, missing
+    values, where = np.unique(np.asarray(arr[floats], dtype=np.float64), return_inverse=True)
+    whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2.0 ** 53)
+    if whole.any():  # few distinct codes: format each once
+        text = np.array([str(int(v)) if w else "" for v, w in zip(values, whole)], dtype=object)
+        hit = whole[where]
+        strings[np.flatnonzero(floats)[hit]] = text[where[hit]]
     return strings, missing
 
 
@@ -143,4 +181,10 @@ def as_frame(data: Any, *, role: str) -> pd.DataFrame:
         raise ValidationError(f"{role} has no rows; pass at least one.")
     frame = frame.copy(deep=False)
     frame.columns = [str(c) for c in frame.columns]
+    twice = sorted(set(frame.columns[frame.columns.duplicated()]))
+    if twice:
+        raise ValidationError(
+            f"{role} has more than one column named {twice[:10]} (names are compared as "
+            "text); give every column its own name."
+        )
     return frame

@@ -10,6 +10,7 @@ Three levels, each configurable through :class:`DecisionPolicy`:
 2. Performance correlation, when labels exist: degradation above ``max_degradation``
    together with drift means retrain; drift with stable performance means investigate the
    source; degradation without input drift points at concept drift or label shift.
+   Without measured performance, a shifted label mix alone means investigate first.
 3. Action: ``"retrain now"``, ``"investigate first"`` or ``"continue monitoring"``.
 """
 
@@ -155,11 +156,14 @@ def decide(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
         elif drift:
             action, diagnosis = "investigate first", ("drift alerts without measured "
                                                        "performance to judge their impact")
+        elif label_shift:
+            action, diagnosis = "investigate first", ("the label mix shifted; no performance "
+                                                       "measured to judge its impact")
         else:
             action, diagnosis = "continue monitoring", "no drift alert"
     evidence += [f.message for f in label_shift]  # class priors moved: context, not an alert
     level = ACTIONS.index(action)
-    top = "; ".join(evidence[:3]) if evidence else "no alert fired"
+    top = "; ".join(e.rstrip(".") for e in evidence[:3]) if evidence else "no alert fired"
     return Finding(
         name="drift/decision", metric="decision", value=float(level),
         status=("pass", "warn", "fail")[level], drill="drift", group="decision",

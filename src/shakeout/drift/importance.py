@@ -21,6 +21,9 @@ def _estimator_weights(model: Model, X: pd.DataFrame) -> np.ndarray | None:
     if est is None:
         return None
     if hasattr(est, "steps"):  # a pipeline: only its last step's weights, if they line up
+        X = _last_step_input(est, X)
+        if X is None:
+            return None
         est = est.steps[-1][1]
     imp = getattr(est, "feature_importances_", None)
     if imp is not None and len(imp) == X.shape[1]:
@@ -32,6 +35,23 @@ def _estimator_weights(model: Model, X: pd.DataFrame) -> np.ndarray | None:
         if len(coef) == X.shape[1] and numeric.notna().all().all():
             return coef * numeric.std().to_numpy()
     return None
+
+
+def _last_step_input(pipeline: Any, X: pd.DataFrame) -> pd.DataFrame | None:
+    """What a pipeline's last step sees, when its columns are still ``X``'s, one for one.
+
+    A scaler changes each column's spread, so ``|coef_|`` must be weighed by the spread
+    after it, not before; steps that add, drop or rename columns give None.
+    """
+    head = pipeline[:-1]
+    try:
+        names = [str(c) for c in head.get_feature_names_out()]
+        inner = np.asarray(head.transform(X), dtype=np.float64)
+    except Exception:  # noqa: BLE001 - any step that cannot say it keeps the columns
+        return None
+    if names != [str(c) for c in X.columns] or inner.shape != X.shape:
+        return None
+    return pd.DataFrame(inner, columns=X.columns)
 
 
 def _permutation_weights(model: Model, X: pd.DataFrame, y: np.ndarray,

@@ -31,7 +31,7 @@ from shakeout._validation import as_generator, check_choice, check_positive_int
 from shakeout.data import is_numeric_column
 from shakeout.drift._base import adjust_findings, make_finding, describe_test, judge_test
 from shakeout.drift._binning import BINNINGS, Binning
-from shakeout.drift._columns import as_frame
+from shakeout.drift._columns import as_frame, as_numbers
 from shakeout.drift.chi2 import Chi2Test
 from shakeout.drift.decision import DecisionPolicy, decide
 from shakeout.drift.js import JSDivergence
@@ -172,6 +172,8 @@ class ProfileSpec:
         columns = {}
         for col in self.columns_:
             values = frame[col]
+            if col in self.sketches_:
+                values = _numbers(values, col)
             binning = self.bins_[col]
             prof = ColumnProfile(counts=binning.counts(values), unseen=binning.unseen(values))
             if col in self.sketches_:
@@ -285,6 +287,18 @@ class Profile:
     def from_dict(cls, data: Mapping[str, Any]) -> "Profile":
         return cls(spec=ProfileSpec.from_dict(data["spec"]), n_rows=int(data["n_rows"]),
                    columns={c: ColumnProfile.from_dict(p) for c, p in data["columns"].items()})
+
+
+def _numbers(values: pd.Series, col: str) -> pd.Series:
+    """A batch's values of a numeric reference column as floats; text or inf is an error."""
+    x = as_numbers(values, where=f"ProfileSpec: batch column {col!r}")
+    n_inf = int(np.isinf(x.to_numpy()).sum())
+    if n_inf:
+        raise ValidationError(
+            f"ProfileSpec: batch column {col!r} contains {n_inf} infinite values. Replace them "
+            "(clip or set to NaN) first."
+        )
+    return x
 
 
 def _parquet_batches(path: str | Path, columns: list[str] | None,
@@ -404,7 +418,14 @@ def compare_profiles(reference: Profile, current: Profile, *, tests: Any = ("psi
         binning = spec.bins_[col]
         numeric = col in spec.sketches_
         for name in tests if numeric else categorical_tests:
-            if name == "ks":
+            if name == "ks" and cur.n == 0:
+                message = (f"KS: current column {col!r} has no values (all "
+                           f"{current.n_rows} rows NaN); nothing to test.")
+                findings.append(Finding(
+                    name=f"drift/ks/{col}", metric="ks", value=float("nan"), status="warn",
+                    drill="drift", group="ks", feature=col, message=message,
+                    details={"error": message}))
+            elif name == "ks":
                 findings.append(_ks_finding(col, ref, cur, alpha))
             elif name == "chi2":
                 findings.append(Chi2Test(alpha=alpha).fit_counts(binning, ref.counts, col)

@@ -119,6 +119,12 @@ class PSI(BinnedDistance):
                                 unseen=unseen)
         n_cur = int(np.sum(current_counts))
         law = psi_by_chance(reference_counts, n_cur)
+        bins = int(np.count_nonzero(reference_counts))
+        if law is None and n_cur < MIN_EXPECTED * bins:
+            return replace(found, message=found.message + (
+                f" With {n_cur} current rows for {bins} bins (fewer than {MIN_EXPECTED} a "
+                f"bin) PSI is mostly noise; use windows of at least {MIN_EXPECTED * bins} "
+                "rows."))
         if law is None or not np.isfinite(found.value):
             return found
         scale, dof = law

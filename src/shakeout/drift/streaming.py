@@ -36,7 +36,13 @@ class StreamDetector:
         raise NotImplementedError
 
     def _check(self, x: float) -> float:
-        return float(x)
+        try:
+            return float(x)
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"{type(self).__name__}.update: x must be one number, got {x!r}; feed the "
+                "stream one value at a time."
+            ) from None
 
     def update(self, x: float) -> "StreamDetector":
         """Feed one value; sets ``drift_detected`` (and ``n_seen_``, ``detections_``)."""

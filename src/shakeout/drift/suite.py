@@ -20,7 +20,7 @@ from shakeout._validation import (as_generator, check_choice, check_open_interva
                                   check_positive_int)
 from shakeout.data import is_numeric_column
 from shakeout.drift._base import DRILL, DriftTest, adjust_findings
-from shakeout.drift._columns import as_frame
+from shakeout.drift._columns import as_frame, as_numbers, category_strings
 from shakeout.drift.anderson import ADTest
 from shakeout.drift.chi2 import Chi2Test
 from shakeout.drift.classifier import ClassifierTest
@@ -183,7 +183,27 @@ class DriftSuite:
         start = time.perf_counter()
         frame = as_frame(reference, role="reference")
         y = _labels(y, len(frame), "y_reference")
+        if y is not None and pd.isna(y).any():
+            raise ValidationError(
+                f"y_reference has {int(pd.isna(y).sum())} missing labels; drop those rows "
+                "(or their labels) from the reference."
+            )
+        # Dates and times move by themselves: comparing them says nothing about drift.
+        self.times_ = [c for c in frame.columns
+                       if pd.api.types.is_datetime64_any_dtype(frame[c])]
+        frame = frame.drop(columns=self.times_)
+        if frame.shape[1] == 0:
+            raise ValidationError(f"the reference holds only dates or times {self.times_[:10]}; "
+                                  "pass the feature columns too.")
         self.columns_ = list(frame.columns)
+        for name, given in (("categorical", self.categorical), ("importance", self.importance)):
+            unknown = [c for c in given or () if c not in self.columns_]
+            if unknown:
+                raise ValidationError(
+                    f"DriftSuite: {name} names columns the reference lacks: {unknown[:10]}; "
+                    f"its columns are {self.columns_[:20]}. Fix the names (they are "
+                    "case-sensitive)."
+                )
         self.tests_, self.fit_errors_ = self._fit_columns(frame)
         numeric = [c for c in self.columns_
                    if is_numeric_column(frame[c]) and c not in self.categorical]
@@ -193,15 +213,26 @@ class DriftSuite:
             if not numeric:
                 self.fit_errors_[("", name)] = f"{name}: the reference has no numeric column."
                 continue
-            complete = frame[numeric].dropna()
             try:
+                complete, self.reference_left_out_ = _complete_rows(frame, numeric, "reference")
                 self.multivariate_[name] = self._make(name, numeric=True).fit(complete)
             except ShakeoutError as exc:
-                self.fit_errors_[("", name)] = str(exc)
+                self.fit_errors_[("", name)] = f"{name}: {exc}"
         self.model_ = None if model is None else wrap(model)
         self.output_tests_, self.label_tests_ = {}, {}
         if self.model_ is not None:
-            outputs = _outputs(self.model_, frame)
+            self.model_columns_ = _model_columns(self.model_, frame)
+            model_frame = frame[self.model_columns_]
+            try:
+                outputs = _outputs(self.model_, model_frame)
+            except ShakeoutError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - whatever the model raises: it does not fit
+                raise ValidationError(
+                    f"the model cannot predict on the reference: {_first_line(exc)}. Pass the "
+                    "columns the model was trained on (name the target with --target), "
+                    "imputed if the model does not take NaN."
+                ) from None
             self.output_tests_, errors = self._fit_columns(outputs)
             self.fit_errors_.update({(f"output:{c}", n): e for (c, n), e in errors.items()})
         if y is not None:
@@ -211,20 +242,25 @@ class DriftSuite:
                                       and len(np.unique(y)) > 20))
             self.label_tests_, errors = self._fit_columns(self._label_frame(y))
             self.fit_errors_.update({(f"label:{c}", n): e for (c, n), e in errors.items()})
-        self.reference_score_ = (score(self.model_, frame, y)
+        self.reference_score_ = (score(self.model_, model_frame, y)
                                  if self.model_ is not None and y is not None else None)
         self.importance_ = self.importance
         if self.importance_ is None and self.model_ is not None:
-            self.importance_ = feature_importance(self.model_, frame, y, seed=self.seed)
+            self.importance_ = feature_importance(self.model_, model_frame, y, seed=self.seed)
         self.n_reference_ = len(frame)
         self.fit_seconds_ = time.perf_counter() - start
         self.fitted_ = True
         return self
 
     def _label_frame(self, y: np.ndarray) -> pd.DataFrame:
-        """Labels as one column: class labels as categories, regression targets as numbers."""
-        return pd.DataFrame({"label": pd.Series(y).astype(str) if self.labels_categorical_
-                             else np.asarray(y, dtype=np.float64)})
+        """Labels as one column: class labels as categories, regression targets as numbers.
+
+        Class labels are compared as text, with ``1.0`` read as ``1`` (labels become floats
+        when a window has unlabelled rows).
+        """
+        if self.labels_categorical_:
+            return pd.DataFrame({"label": category_strings(y, owner="labels", role="y")[0]})
+        return pd.DataFrame({"label": np.asarray(y, dtype=np.float64)})
 
     # -- run ---------------------------------------------------------------------------
     def _compare_columns(self, tests: dict, frame: pd.DataFrame) -> list[Finding]:
@@ -245,13 +281,19 @@ class DriftSuite:
 
     def _schema(self, frame: pd.DataFrame) -> list[Finding]:
         missing = [c for c in self.columns_ if c not in frame.columns]
-        extra = [c for c in frame.columns if c not in self.columns_]
+        extra = [c for c in frame.columns if c not in self.columns_ and c not in self.times_]
         if len(missing) == len(self.columns_):
             raise ValidationError(
                 f"current shares no column with the reference: reference has "
                 f"{self.columns_[:10]}, current has {list(frame.columns)[:10]}."
             )
         out = []
+        if self.times_:
+            out.append(Finding(name="drift/schema/times", metric="time_columns",
+                               value=len(self.times_), status="info", drill=DRILL,
+                               group="schema", details={"columns": self.times_},
+                               message=f"Columns {self.times_[:10]} hold dates or times; they "
+                                       "were not tested, as time moves by itself."))
         if missing:
             out.append(Finding(name="drift/schema/missing", metric="missing_columns",
                                value=len(missing), status="fail", drill=DRILL, group="schema",
@@ -266,6 +308,22 @@ class DriftSuite:
                                details={"columns": extra}))
         return out
 
+    def _numbers(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Columns numeric in the reference, as numbers; text where numbers belong is an error.
+
+        A column that arrives as ``object`` (all missing, booleans, numbers as text) is
+        converted; a value that is not a number stops the run with the column named.
+        """
+        converted = {}
+        for col in self.numeric_:
+            if col not in frame.columns or is_numeric_column(frame[col]):
+                continue
+            converted[col] = as_numbers(
+                frame[col], where=f"current column {col!r}",
+                hint="fix the data upstream, or list the column under categorical to compare "
+                     "it as categories")
+        return frame.assign(**converted) if converted else frame
+
     def run(self, current: Any, *, y: Any = None, window: str | None = None) -> Result:
         """Compare ``current`` (and its labels ``y``) with the reference: a Result."""
         from shakeout.drift.performance import performance_findings, score
@@ -276,32 +334,62 @@ class DriftSuite:
             raise NotFittedError(
                 "DriftSuite is not fitted: call fit(reference) before run(current).")
         start = time.perf_counter()
-        frame = as_frame(current, role="current")
+        frame = self._numbers(as_frame(current, role="current"))
         y = _labels(y, len(frame), "y_current")
         findings = self._schema(frame)
+        labelled = None  # rows with a label, when some have none (labels that come late)
+        if y is not None and pd.isna(y).any():
+            labelled = ~pd.isna(y)
+            n_known = int(labelled.sum())
+            use = (f"label and performance tests use the {n_known} labelled rows" if n_known
+                   else "label and performance tests were not run")
+            findings.append(Finding(
+                name=f"{DRILL}/label/unlabelled", metric="unlabelled_rows",
+                value=len(y) - n_known, status="info", drill=DRILL, group="label",
+                message=f"{len(y) - n_known} of {len(y)} current rows have no label; {use}.",
+                details={"rows_left_out": len(y) - n_known}))
+            y = y[labelled] if n_known else None
         present = {k: t for k, t in self.tests_.items() if k[0] in frame.columns}
         findings += self._compare_columns(present, frame)
         findings += [error_finding(n, c or None, e) for (c, n), e in self.fit_errors_.items()
                      if c in frame.columns or c == "" or ":" in c]
         for name, test in self.multivariate_.items():
             try:
-                cur = frame[self.numeric_].dropna()
+                cur, dropped = _complete_rows(frame, self.numeric_, "current")
                 found = test.compare(cur)
-                dropped = len(frame) - len(cur)
-                if dropped:
-                    found = replace(found, message=found.message + f" {dropped} current rows "
-                                    "with NaN were left out of this test.")
-                findings.append(found)
-            except (ShakeoutError, KeyError) as exc:
+            except ShakeoutError as exc:
                 findings.append(error_finding(name, None, f"{name}: {exc}"))
+                continue
+            if dropped or self.reference_left_out_:
+                found = replace(found, message=found.message + (
+                    f" Rows with NaN were left out of this test: {self.reference_left_out_} "
+                    f"reference, {dropped} current."),
+                    details=dict(found.details, rows_left_out=dropped,
+                                 reference_rows_left_out=self.reference_left_out_))
+            findings.append(found)
+        problem = None  # why the model could not answer on this sample
         if self.model_ is not None:
-            outputs = _outputs(self.model_, frame.reindex(columns=self.columns_))
-            findings += _regroup(self._compare_columns(self.output_tests_, outputs), "output")
+            absent = [c for c in self.model_columns_ if c not in frame.columns]
+            X = frame[self.model_columns_] if not absent else None
+            if absent:
+                problem = f"current lacks the model's columns {absent[:10]}"
+            try:
+                outputs = _outputs(self.model_, X) if X is not None else None
+            except ShakeoutError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - whatever the model raises on this sample
+                problem = f"the model cannot predict on current: {_first_line(exc)}"
+            if problem is not None:
+                findings.append(error_finding("output", None, f"{problem}; model outputs and "
+                                              "performance were not tested."))
+            else:
+                findings += _regroup(self._compare_columns(self.output_tests_, outputs),
+                                     "output")
         if y is not None and self.label_tests_:
             findings += _regroup(self._compare_columns(self.label_tests_,
                                                        self._label_frame(y)), "label")
-        if y is not None and self.reference_score_ is not None:
-            current_score = score(self.model_, frame.reindex(columns=self.columns_), y)
+        if y is not None and self.reference_score_ is not None and problem is None:
+            current_score = score(self.model_, X if labelled is None else X[labelled], y)
             findings += performance_findings(self.reference_score_, current_score,
                                              max_degradation=self.policy.max_degradation)
             findings += _concept(current_score)
@@ -334,6 +422,46 @@ def _labels(y: Any, n: int, role: str) -> np.ndarray | None:
     if y.ndim != 1 or len(y) != n:
         raise ValidationError(f"{role} must have one label per row: {n} rows, got shape {y.shape}.")
     return y
+
+
+def _complete_rows(frame: pd.DataFrame, columns: list[str], role: str) -> tuple[pd.DataFrame, int]:
+    """The rows of ``columns`` without NaN (multivariate tests), and how many were left out."""
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise ValidationError(f"{role} lacks the numeric columns {absent[:10]}; this test "
+                              "needs every numeric column of the reference.")
+    part = frame[columns]
+    complete = part.dropna()
+    if len(complete) == 0:
+        nan = part.isna().sum()
+        raise ValidationError(
+            f"every {role} row has NaN in some numeric column ({nan.idxmax()!r} in "
+            f"{int(nan.max())} of {len(part)} rows); impute them or drop that column."
+        )
+    return complete, len(part) - len(complete)
+
+
+def _model_columns(model: Any, frame: pd.DataFrame) -> list[str]:
+    """The columns the model was fitted on when it records them, else every column.
+
+    Other columns (ids, text the model never saw) are still tested for drift.
+    """
+    names = getattr(getattr(model, "estimator", None), "feature_names_in_", None)
+    if names is None:
+        return list(frame.columns)
+    names = [str(c) for c in names]
+    absent = [c for c in names if c not in frame.columns]
+    if absent:
+        raise ValidationError(
+            f"the reference lacks columns the model was fitted on: {absent[:10]}; pass data "
+            "with the model's features."
+        )
+    return names
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: " + (text[0][:200].rstrip(".") if text else "")
 
 
 def _outputs(model: Any, frame: pd.DataFrame) -> pd.DataFrame:

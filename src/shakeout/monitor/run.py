@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from shakeout._progress import progress
@@ -14,7 +16,7 @@ from shakeout.drift.suite import DriftSuite
 from shakeout.errors import ValidationError
 from shakeout.monitor.onset import onset
 from shakeout.monitor.store import DEFAULT_URL, HistoryStore
-from shakeout.monitor.windows import Window, split_windows
+from shakeout.monitor.windows import Window, parse_every, split_windows
 from shakeout.report.result import Manifest, Result
 
 TABLES = (".csv", ".parquet", ".pq")
@@ -35,27 +37,48 @@ def iter_windows(current: Any, *, timestamp: str | None = None, every: Any = Non
     """Windows of a table, a csv/parquet file, or a folder of such files (one at a time).
 
     In a folder each file is read in name order; without ``timestamp`` and ``every`` each
-    file is one window labelled by its name, otherwise each file is cut further.
+    file is one window labelled by its name, otherwise each file is cut further: row
+    windows restart in each file and carry its name; a calendar period that runs on into
+    the next file is one window (files must follow each other in time).
     """
     if isinstance(current, (str, Path)) and Path(current).is_dir():
         files = sorted(p for p in Path(current).iterdir() if p.suffix.lower() in TABLES)
         if not files:
             raise ValidationError(f"folder {str(current)!r} holds no csv or parquet files.")
+        by_rows = isinstance(parse_every(every), int)
+        pending = None  # the last period read, which the next file may continue
         for path in files:
             frame = _read(path)
             if timestamp is None and every is None:
-                y = frame[target].to_numpy() if target is not None else None
                 if target is not None and target not in frame.columns:
                     raise ValidationError(f"{path.name}: target column {target!r} not found.")
+                y = frame[target].to_numpy() if target is not None else None
                 yield Window(path.stem, frame.drop(columns=[target] if target else []), y)
-            else:
-                yield from split_windows(frame, timestamp=timestamp, every=every, target=target)
+                continue
+            for window in split_windows(frame, timestamp=timestamp, every=every, target=target):
+                if by_rows:
+                    yield replace(window, label=f"{path.stem} {window.label}")
+                elif pending is not None and pending.label == window.label:
+                    pending = _join(pending, window)
+                else:
+                    if pending is not None:
+                        yield pending
+                    pending = window
+        if pending is not None:
+            yield pending
         return
     frame = _read(Path(current)) if isinstance(current, (str, Path)) else current
     if not isinstance(frame, pd.DataFrame):
         raise ValidationError("monitor: current data must be a DataFrame, a csv/parquet file "
                               f"or a folder of them, got {type(frame).__name__}.")
     yield from split_windows(frame, timestamp=timestamp, every=every, target=target)
+
+
+def _join(a: Window, b: Window) -> Window:
+    """One window from the two parts of a period split across files."""
+    y = None if a.y is None else np.concatenate([a.y, b.y])
+    return Window(a.label, pd.concat([a.frame, b.frame], ignore_index=True), y,
+                  min(a.start, b.start), max(a.end, b.end))
 
 
 def run(reference: Any, current: Any, *, timestamp: str | None = None, every: Any = None,
@@ -67,8 +90,10 @@ def run(reference: Any, current: Any, *, timestamp: str | None = None, every: An
     The reference work is done once (:class:`~shakeout.drift.DriftSuite`, ``options`` are
     its parameters). Each window's Result goes to ``store`` in one transaction; with
     ``resume`` windows already stored are skipped, so a restarted monitor picks up where it
-    stopped. Returns the whole stored history plus onset findings (when and where drift
-    began) as one Result, ready for a report with a chart per statistic over time.
+    stopped, except the latest stored window, which is run again in case the data then
+    ended inside it (a day still in progress, a partial row window). Returns the whole
+    stored history plus onset findings (when and where drift began) as one Result, ready
+    for a report with a chart per statistic over time.
 
     Examples
     --------
@@ -84,12 +109,23 @@ def run(reference: Any, current: Any, *, timestamp: str | None = None, every: An
     """
     store = store if isinstance(store, HistoryStore) else HistoryStore(store or DEFAULT_URL,
                                                                        stream=stream)
+    if timestamp is not None and isinstance(reference, pd.DataFrame) and (
+            timestamp in reference.columns):
+        reference = reference.drop(columns=[timestamp])  # not a feature, as in the windows
     start = time.perf_counter()
+    stored = store.windows()  # opens the store before the work, so a bad URL fails fast
+    done = set(stored) - {max(stored)} if resume and stored else set()
     suite = DriftSuite(seed=seed, **options).fit(reference, y=y_reference, model=model)
-    done = set(store.windows()) if resume else set()
-    ran, skipped = 0, 0
+    ran, skipped, seen = 0, 0, set()
     for window in progress(iter_windows(current, timestamp=timestamp, every=every,
                                         target=target), description="windows", quiet=quiet):
+        if window.label in seen:
+            raise ValidationError(
+                f"window {window.label!r} comes up twice in the current data, and the second "
+                "would replace the first in the store; give files distinct names, in time "
+                "order, each holding its own periods."
+            )
+        seen.add(window.label)
         if window.label in done:
             skipped += 1
             continue

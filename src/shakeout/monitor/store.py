@@ -8,7 +8,9 @@ window behind; a monitor that restarts skips the windows already stored.
 from __future__ import annotations
 
 import json
+import math
 import time
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -17,6 +19,9 @@ from shakeout.errors import MissingDependencyError, ValidationError
 from shakeout.report.result import Finding, Manifest, Result
 
 DEFAULT_URL = "sqlite:///shakeout-history.db"
+DRIVER_PACKAGES = {"MySQLdb": "mysqlclient", "psycopg2": "psycopg2-binary",
+                   "psycopg": "'psycopg[binary]'"}
+"""pip package of a database driver whose module name differs from it."""
 METADATA = sa.MetaData()
 WINDOWS = sa.Table(
     "shakeout_windows", METADATA,
@@ -43,7 +48,7 @@ FINDINGS = sa.Table(
 
 
 def _number(x: float | None) -> float | None:
-    return None if x is None or x != x or x in (float("inf"), float("-inf")) else float(x)
+    return None if x is None or not math.isfinite(x) else float(x)
 
 
 class HistoryStore:
@@ -87,13 +92,32 @@ class HistoryStore:
             try:
                 engine = sa.create_engine(self.url)
             except ModuleNotFoundError as exc:
+                package = DRIVER_PACKAGES.get(exc.name, exc.name)
                 raise MissingDependencyError(
                     f"HistoryStore: the database driver {exc.name!r} for {self.url.split(':')[0]!r}"
-                    f" is not installed: pip install {exc.name}."
+                    f" is not installed: pip install {package}."
                 ) from None
-            METADATA.create_all(engine)
+            try:
+                METADATA.create_all(engine)
+            except sa.exc.SQLAlchemyError as exc:
+                engine.dispose()
+                raise ValidationError(self._unreachable(exc)) from None
             self.engine_ = engine
         return self.engine_
+
+    def _unreachable(self, exc: Exception) -> str:
+        """Why the store cannot be opened, and what to check."""
+        url = sa.engine.make_url(self.url)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            folder = Path(url.database).expanduser().absolute().parent
+            if not folder.is_dir():
+                return (f"HistoryStore: cannot create {url.database!r}: the folder "
+                        f"{str(folder)!r} does not exist; create it or choose another path.")
+            return (f"HistoryStore: cannot open {url.database!r} ({reason}); choose a path "
+                    "you can write to.")
+        return (f"HistoryStore: cannot open the store {self._safe_url()!r} ({reason}). Check "
+                "the URL, that the server is running and reachable, and the credentials.")
 
     def write(self, window: str, result: Result, *, start: str | None = None,
               end: str | None = None) -> None:

@@ -13,6 +13,9 @@ from shakeout.errors import ValidationError
 
 ALIASES = {"day": "D", "daily": "D", "week": "W-MON", "weekly": "W-MON", "month": "MS",
            "monthly": "MS", "hour": "h", "hourly": "h"}
+ROW_DIGITS = 9
+"""Row numbers in window labels are zero-padded to this many digits, so labels sort as
+numbers and a window keeps its label when the data grows."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,8 @@ def parse_every(every: Any) -> int | str | None:
     """
     if every is None or isinstance(every, int) and not isinstance(every, bool):
         if isinstance(every, int) and every < 1:
-            raise ValidationError(f"every must be a positive row count, got {every!r}.")
+            raise ValidationError(f"every must be a positive row count, got {every!r}; use "
+                                  "e.g. 5000 rows, or 'day' with a timestamp column.")
         return every
     text = str(every).strip()
     if text.isdigit():
@@ -56,8 +60,9 @@ def split_windows(frame: pd.DataFrame, *, timestamp: str | None = None, every: A
 
     With ``timestamp``, rows are grouped by calendar periods of ``every`` (default one day;
     ``week`` runs Monday to Sunday) and labelled by the period's start (ISO date); periods
-    without rows are skipped. Without ``timestamp``, ``every`` counts rows. The
-    timestamp and target columns are not features.
+    without rows are skipped. Without ``timestamp``, ``every`` counts rows, and a window is
+    labelled by the rows it covers when full, so a last, partial window keeps its label
+    when more rows arrive. The timestamp and target columns are not features.
 
     Examples
     --------
@@ -65,10 +70,10 @@ def split_windows(frame: pd.DataFrame, *, timestamp: str | None = None, every: A
     ...                    "x": range(6)})
     >>> [(w.label, len(w.frame)) for w in split_windows(df, timestamp="t", every="day")]
     [('2024-01-01', 2), ('2024-01-02', 2), ('2024-01-03', 2)]
-    >>> [w.label for w in split_windows(df.drop(columns="t"), every=4)]
-    ['rows 0-3', 'rows 4-5']
+    >>> [(w.label, len(w.frame)) for w in split_windows(df.drop(columns="t"), every=4)]
+    [('rows 000000000-000000003', 4), ('rows 000000004-000000007', 2)]
     """
-    every = parse_every(every)
+    given, every = every, parse_every(every)
     drop = [c for c in (timestamp, target) if c is not None]
     for c in drop:
         if c not in frame.columns:
@@ -84,13 +89,12 @@ def split_windows(frame: pd.DataFrame, *, timestamp: str | None = None, every: A
             yield make(frame, "all", None, None)
             return
         if isinstance(every, str):
-            raise ValidationError(f"every={every!r} is a calendar period; name the timestamp "
+            raise ValidationError(f"every={given!r} is a calendar period; name the timestamp "
                                   "column (--timestamp) or give a row count.")
-        width = len(str(len(frame)))
         for start in range(0, len(frame), every):
             stop = min(start + every, len(frame)) - 1
-            yield make(frame.iloc[start:stop + 1], f"rows {start:0{width}d}-{stop:0{width}d}",
-                       str(start), str(stop))
+            label = f"rows {start:0{ROW_DIGITS}d}-{start + every - 1:0{ROW_DIGITS}d}"
+            yield make(frame.iloc[start:stop + 1], label, str(start), str(stop))
         return
     times = pd.to_datetime(frame[timestamp], errors="coerce")
     bad = int(times.isna().sum())

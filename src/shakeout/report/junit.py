@@ -12,14 +12,15 @@ from shakeout.report.result import Result
 def render_junit(result: Result, gate: GateOutcome | None = None) -> str:
     """One test suite for the gate (a case per condition) and one per drill.
 
-    A finding is a failing case when its status is ``fail``; ``warn`` findings pass with
-    their message in ``system-out``; ``info`` findings are not test cases.
+    The failures mirror the exit code: only the gate's failed conditions fail (the gate is
+    what CI obeys; no gate, no failure). Every finding is a case whose status and message
+    are in ``system-out``; ``info`` findings are not test cases.
 
     >>> from shakeout.report.result import Finding
     >>> r = Result(title="t", findings=(Finding(name="a", metric="m", value=1.0, status="fail",
     ...                                          drill="stress"),))
-    >>> 'failures="1"' in render_junit(r)
-    True
+    >>> 'failures="0"' in render_junit(r), "[fail] m = 1" in render_junit(r)
+    (True, True)
     """
     root = ET.Element("testsuites", name=f"shakeout: {result.title}")
     if gate is not None:
@@ -39,16 +40,13 @@ def render_junit(result: Result, gate: GateOutcome | None = None) -> str:
             drills.setdefault(f.drill or "other", []).append(f)
     for drill, found in drills.items():
         suite = ET.SubElement(root, "testsuite", name=f"shakeout.{drill}", tests=str(len(found)),
-                              failures=str(sum(f.status == "fail" for f in found)))
+                              failures="0")
         for f in found:
             case = ET.SubElement(suite, "testcase", classname=f"shakeout.{drill}", name=f.name)
-            text = (f"{f.metric} = {fmt(f.value)}"
+            text = (f"[{f.status}] {f.metric} = {fmt(f.value)}"
                     + (f" [{fmt(f.ci[0])}, {fmt(f.ci[1])}]" if f.ci else "")
                     + (f", p = {fmt(f.p_value)}" if f.p_value is not None else "")
                     + (f": {f.message}" if f.message else ""))
-            if f.status == "fail":
-                ET.SubElement(case, "failure", message=text).text = text
-            else:
-                ET.SubElement(case, "system-out").text = text
+            ET.SubElement(case, "system-out").text = text
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,127 @@
+"""Monitoring as users run it: re-runs, growing data, folders, bad stores, the command line."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shakeout import monitor
+from shakeout.cli import main
+from shakeout.errors import MissingDependencyError, ValidationError
+from shakeout.monitor import HistoryStore
+
+FAST = {"tests": ("psi",), "categorical_tests": ("psi",), "multivariate": ()}
+
+
+@pytest.fixture()
+def ref():
+    return pd.DataFrame({"a": np.random.default_rng(0).normal(size=300)})
+
+
+def _stream(n, seed=1):
+    rng = np.random.default_rng(seed)
+    days = pd.date_range("2024-01-01", periods=4, freq="D").repeat(50)[:n]
+    return pd.DataFrame({"t": days, "a": rng.normal(size=n)})
+
+
+def test_row_windows_keep_their_labels_as_the_data_grows(ref, tmp_path):
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    rows = _stream(200).drop(columns="t")
+    monitor.run(ref, rows.iloc[:90], every=30, store=url, **FAST)  # 2-digit row numbers
+    again = monitor.run(ref, rows.iloc[:120], every=30, store=url, **FAST)  # 3-digit
+    assert again.manifest.parameters["windows_skipped"] == 2
+    assert HistoryStore(url).windows() == [f"rows {s:09d}-{s + 29:09d}" for s in (0, 30, 60, 90)]
+
+
+def test_a_day_still_in_progress_is_completed_on_the_next_run(ref, tmp_path):
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    events = _stream(200)
+    monitor.run(ref, events.iloc[:120], timestamp="t", store=url, **FAST)  # day 3 half done
+    monitor.run(ref, events, timestamp="t", store=url, **FAST)
+    summary = HistoryStore(url).summary()
+    assert summary["window"].tolist() == ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]
+    assert summary["n_rows"].tolist() == [50, 50, 50, 50]
+
+
+def test_a_folder_joins_a_period_split_across_files(ref, tmp_path):
+    folder = tmp_path / "batches"
+    folder.mkdir()
+    events = _stream(200)
+    events.iloc[:75].to_csv(folder / "part-1.csv", index=False)  # day 2 spans both files
+    events.iloc[75:].to_csv(folder / "part-2.csv", index=False)
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    monitor.run(ref, folder, timestamp="t", store=url, **FAST)
+    assert HistoryStore(url).summary()["n_rows"].tolist() == [50, 50, 50, 50]
+    rows = monitor.run(ref, folder, every=60, store=f"sqlite:///{tmp_path / 'r.db'}", **FAST)
+    assert sorted({f.window for f in rows.findings if f.window})[:2] == [
+        "part-1 rows 000000000-000000059", "part-1 rows 000000060-000000119"]
+    (folder / "part-0.csv").write_text(events.iloc[120:].to_csv(index=False))  # out of order
+    with pytest.raises(ValidationError, match="window '2024-01-03' comes up twice"):
+        monitor.run(ref, folder, timestamp="t", store=f"sqlite:///{tmp_path / 'x.db'}", **FAST)
+
+
+def test_a_folder_file_without_the_target_is_named(ref, tmp_path):
+    folder = tmp_path / "batches"
+    folder.mkdir()
+    _stream(50).drop(columns="t").to_csv(folder / "a.csv", index=False)
+    with pytest.raises(ValidationError, match="a.csv: target column 'y' not found"):
+        monitor.run(ref, folder, target="y", store="sqlite://", **FAST)
+
+
+def test_the_timestamp_is_not_a_feature_of_the_reference_either(tmp_path):
+    events = _stream(200)
+    result = monitor.run(events.iloc[:100], events, timestamp="t", store="sqlite://", **FAST)
+    assert not [f for f in result.findings if f.group == "schema"]
+
+
+def test_stores_that_cannot_be_opened_say_why(tmp_path):
+    with pytest.raises(ValidationError, match=r"the folder '.*nowhere' does not exist"):
+        _ = HistoryStore(f"sqlite:///{tmp_path / 'nowhere' / 'h.db'}").engine
+    pytest.importorskip("psycopg")
+    with pytest.raises(ValidationError, match="cannot open the store .* server is running"):
+        _ = HistoryStore("postgresql+psycopg://u@127.0.0.1:1/db").engine
+
+
+def test_a_missing_driver_names_its_pip_package():
+    try:
+        import MySQLdb  # noqa: F401
+    except ImportError:
+        with pytest.raises(MissingDependencyError, match="pip install mysqlclient"):
+            _ = HistoryStore("mysql://u@localhost/db").engine
+    else:
+        pytest.skip("MySQLdb is installed")
+
+
+def test_monitor_command_reports_skips_notes_and_the_latest_gate(ref, tmp_path, capsys):
+    paths = {"ref": tmp_path / "ref.csv", "cur": tmp_path / "cur.csv"}
+    ref.to_csv(paths["ref"], index=False)
+    events = _stream(200).assign(b=1.0)  # a column the reference lacks
+    events.to_csv(paths["cur"], index=False)
+    args = ["monitor", str(paths["ref"]), str(paths["cur"]), "--timestamp", "t", "--store",
+            f"sqlite:///{tmp_path / 'h.db'}", "--out", str(tmp_path / "out"), "--quiet",
+            "--tests", "psi", "--multivariate", "none"]
+    code = main(args)
+    err = capsys.readouterr().err
+    assert "Ran 4 windows." in err and "note: Current has 1 columns absent" in err
+    assert main(args) == code
+    assert "Ran 1 window, skipped 3 already in the store (--rerun" in capsys.readouterr().err
+    assert main([*args, "--rerun"]) == code
+    assert "Ran 4 windows." in capsys.readouterr().err
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert data["gate"]["passed"] is (code == 0)  # the verdict of the exit code, in the report
+
+
+def test_drift_command_prints_what_it_left_out_and_refuses_text(ref, tmp_path, capsys):
+    ref_path, cur_path = tmp_path / "ref.csv", tmp_path / "cur.csv"
+    ref.assign(b=ref["a"]).to_csv(ref_path, index=False)
+    ref.to_csv(cur_path, index=False)
+    out = str(tmp_path / "out")
+    assert main(["drift", str(ref_path), str(cur_path), "--out", out, "--quiet",
+                 "--multivariate", "none"]) == 0
+    assert "note: Current lacks 1 reference columns: ['b']" in capsys.readouterr().err
+    ref.assign(b="x").to_csv(cur_path, index=False)
+    assert main(["drift", str(ref_path), str(cur_path), "--out", out, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "error: current column 'b' is numeric in the reference" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
