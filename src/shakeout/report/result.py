@@ -7,6 +7,7 @@ back, so ``shakeout report results.json`` re-renders a saved run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -140,6 +141,7 @@ class Finding:
         return cls(**known)
 
 
+@functools.cache  # installed versions do not change while a process runs
 def _version(dist: str) -> str | None:
     try:
         return metadata.version(dist)
