@@ -83,6 +83,8 @@ def test_mmd_bad_input():
             pd.DataFrame({"a": [1.0, 2, 3]}))
     with pytest.raises(ValidationError, match="needs at least 2"):
         MMDTest().fit(np.zeros((5, 2))).compare(np.zeros((1, 2)))
+    with pytest.raises(ValidationError, match=r"1 columns the reference lacks \(\['x2'\]\)"):
+        MMDTest().fit(np.zeros((5, 2))).compare(np.zeros((5, 3)))  # never silently the first two
 
 
 def test_classifier_level_and_power():

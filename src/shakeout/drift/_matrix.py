@@ -34,6 +34,12 @@ def numeric_matrix(data: Any, *, owner: str, role: str, columns: list[str] | Non
                 f"{owner}: {role} lacks columns {absent[:10]} that the reference has; "
                 "pass data with the same columns."
             )
+        extra = [c for c in frame.columns if c not in columns]
+        if extra:
+            raise ValidationError(
+                f"{owner}: {role} has {len(extra)} columns the reference lacks ({extra[:10]}); "
+                "pass data with the reference's columns (DriftSuite does this for a table)."
+            )
         frame = frame[columns]
     text = [c for c in frame.columns if not is_numeric_column(frame[c])]
     if text:

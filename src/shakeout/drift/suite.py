@@ -8,6 +8,7 @@ findings end with the decision. Columns are tested in parallel threads.
 from __future__ import annotations
 
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -189,8 +190,7 @@ class DriftSuite:
                 "(or their labels) from the reference."
             )
         # Dates and times move by themselves: comparing them says nothing about drift.
-        self.times_ = [c for c in frame.columns
-                       if pd.api.types.is_datetime64_any_dtype(frame[c])]
+        self.times_ = [c for c in frame.columns if _holds_times(frame[c])]
         frame = frame.drop(columns=self.times_)
         if frame.shape[1] == 0:
             raise ValidationError(f"the reference holds only dates or times {self.times_[:10]}; "
@@ -422,6 +422,27 @@ def _labels(y: Any, n: int, role: str) -> np.ndarray | None:
     if y.ndim != 1 or len(y) != n:
         raise ValidationError(f"{role} must have one label per row: {n} rows, got shape {y.shape}.")
     return y
+
+
+ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
+                      r"(Z|[+-]\d{2}:?\d{2})?)?")
+"""An ISO 8601 date or date-time, as csv files carry timestamps."""
+
+
+def _holds_times(values: pd.Series, sample: int = 200) -> bool:
+    """Whether a column holds dates or times: a datetime dtype, or text that is all ISO dates.
+
+    >>> _holds_times(pd.Series(["2024-01-05", "2024-01-06T10:00:00Z"]))
+    True
+    >>> _holds_times(pd.Series(["2024-01-05", "n/a"]))
+    False
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return True
+    if is_numeric_column(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    head = values.dropna().head(sample)
+    return len(head) > 0 and all(isinstance(v, str) and ISO_TIME.fullmatch(v) for v in head)
 
 
 def _complete_rows(frame: pd.DataFrame, columns: list[str], role: str) -> tuple[pd.DataFrame, int]:
