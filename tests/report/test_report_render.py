@@ -125,6 +125,19 @@ def test_html_has_a_timeline_with_zones_for_windowed_findings(tmp_path):
     assert "2024-03: 0.4" in svg
 
 
+def test_html_history_says_where_drift_began_and_attends_to_the_latest_window(tmp_path):
+    from shakeout.monitor.onset import onset
+
+    history = window_findings()
+    html = render(_result(history, onset(history)), tmp_path)["html"].read_text()
+    began = html[html.index("Where and when drift began"):html.index("Needs attention")]
+    assert "<td>age</td>" in began and "<td>2024-02</td>" in began  # warn, then fail since
+    attention = html[html.index("Needs attention in the latest window (2024-03)"):]
+    attention = attention[:attention.index("</table>")]
+    assert "monitor/psi/2024-03" in attention and "monitor/psi/2024-02" not in attention
+    assert "onset by feature" not in html  # the table says it; no chart repeats it
+
+
 def test_html_charts_every_kind_in_one_report_and_is_offline(tmp_path):
     result = _result(curve_findings(), feature_findings(), window_findings(), drop_findings())
     html = render(result, tmp_path, gate=GATE.check(result))["html"].read_text()

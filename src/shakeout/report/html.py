@@ -36,6 +36,8 @@ class Section:
     findings: list[Finding]
     attention: list[Finding]
     blocks: list[Block]
+    onsets: list[Finding] = field(default_factory=list)
+    latest_window: str | None = None
 
     @property
     def headline(self) -> list[Finding]:
@@ -70,6 +72,8 @@ def _blocks(findings: list[Finding]) -> list[Block]:
     ranked: dict[tuple, list[Finding]] = defaultdict(list)
     timelines: dict[tuple, list[Finding]] = defaultdict(list)
     for f in findings:
+        if f.group == "onset":  # a table of its own
+            continue
         if f.window is not None:
             timelines[(f.group, f.metric, f.feature)].append(f)
         elif f.severity is not None and not f.metric.endswith(NOT_CHARTED) and f.feature is None:
@@ -99,10 +103,14 @@ def sections(result: Result) -> list[Section]:
         by_drill[(f.drill or "other", f.subject)].append(f)
     out = []
     for (drill, subject), found in by_drill.items():
-        attention = sorted((f for f in found if f.status in ("warn", "fail")),
+        # a history: attention goes to the latest window; onsets say where each alarm began
+        latest = max((f.window for f in found if f.window is not None), default=None)
+        onsets = [f for f in found if f.group == "onset"]
+        attention = sorted((f for f in found if f.status in ("warn", "fail")
+                            and f.window in (None, latest) and f.group != "onset"),
                            key=lambda f: (f.status != "fail", f.name))
         title = TITLES.get(drill, drill.title()) + (f" — {subject}" if subject else "")
-        out.append(Section(title, found, attention, _blocks(found)))
+        out.append(Section(title, found, attention, _blocks(found), onsets, latest))
     return out
 
 
@@ -119,4 +127,5 @@ def render_html(result: Result, gate: GateOutcome | None = None) -> str:
                      ("versions", ", ".join(f"{k} {v}" for k, v in m.versions.items() if v))]
     return env.get_template("report.html.j2").render(
         result=result, status=result.status if gate is None or gate.passed else "fail",
-        gate=gate, sections=sections(result), manifest=m, manifest_rows=manifest_rows, row=row)
+        gate=gate, sections=sections(result), manifest=m, manifest_rows=manifest_rows, row=row,
+        fmt=fmt)
