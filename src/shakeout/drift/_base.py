@@ -149,6 +149,13 @@ def make_finding(test: DriftTest, *, feature: str | None, value: float, status: 
                    effect=effect, message=message, details=details or {})
 
 
+def error_finding(group: str, feature: str | None, message: str) -> Finding:
+    """A test that could not run: a warning that says why (its value is NaN)."""
+    name = f"{DRILL}/{group}" + (f"/{feature}" if feature else "")
+    return Finding(name=name, metric=group, value=float("nan"), status="warn", drill=DRILL,
+                   group=group, feature=feature, message=message, details={"error": message})
+
+
 def adjust_findings(findings: Sequence[Finding], method: str, alpha: float) -> list[Finding]:
     """Correct the p-values of hypothesis-test findings for multiple testing, re-judged.
 

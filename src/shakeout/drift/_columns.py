@@ -6,6 +6,7 @@ binned tests give them a bin of their own.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,27 @@ def numeric_column(values: Any, *, owner: str, role: str, min_rows: int = 1) -> 
         arr = arr[~missing]
     check_rows(len(arr), min_rows, owner=owner, role=role, name=name, n_missing=n_missing)
     return Column(name, arr, n_missing)
+
+
+ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
+                      r"(Z|[+-]\d{2}:?\d{2})?)?")
+"""An ISO 8601 date or date-time, as csv files carry timestamps."""
+
+
+def holds_times(values: pd.Series, sample: int = 200) -> bool:
+    """Whether a column holds dates or times: a datetime dtype, or text that is all ISO dates.
+
+    >>> holds_times(pd.Series(["2024-01-05", "2024-01-06T10:00:00Z"]))
+    True
+    >>> holds_times(pd.Series(["2024-01-05", "n/a"]))
+    False
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return True
+    if is_numeric_column(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    head = values.dropna().head(sample)
+    return len(head) > 0 and all(isinstance(v, str) and ISO_TIME.fullmatch(v) for v in head)
 
 
 def as_numbers(values: pd.Series, *, where: str, hint: str = "fix the data upstream") -> pd.Series:

@@ -64,6 +64,23 @@ def numeric_matrix(data: Any, *, owner: str, role: str, columns: list[str] | Non
     return X, list(frame.columns)
 
 
+def complete_rows(frame: pd.DataFrame, columns: list[str], role: str) -> tuple[pd.DataFrame, int]:
+    """The rows of ``columns`` without NaN (multivariate tests), and how many were left out."""
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise ValidationError(f"{role} lacks the numeric columns {absent[:10]}; this test "
+                              "needs every numeric column of the reference.")
+    part = frame[columns]
+    complete = part.dropna()
+    if len(complete) == 0:
+        nan = part.isna().sum()
+        raise ValidationError(
+            f"every {role} row has NaN in some numeric column ({nan.idxmax()!r} in "
+            f"{int(nan.max())} of {len(part)} rows); impute them or drop that column."
+        )
+    return complete, len(part) - len(complete)
+
+
 def standardizer(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Reference mean and standard deviation per column (1 where a column is constant)."""
     mean = X.mean(axis=0)

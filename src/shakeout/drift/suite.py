@@ -8,7 +8,6 @@ findings end with the decision. Columns are tested in parallel threads.
 from __future__ import annotations
 
 import os
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -20,8 +19,10 @@ import pandas as pd
 from shakeout._validation import (as_generator, check_choice, check_open_interval,
                                   check_positive_int)
 from shakeout.data import is_numeric_column
-from shakeout.drift._base import DRILL, DriftTest, adjust_findings
-from shakeout.drift._columns import as_frame, as_numbers, category_strings
+from shakeout.drift._base import DRILL, DriftTest, adjust_findings, error_finding
+from shakeout.drift._columns import as_frame, as_numbers, category_strings, holds_times
+from shakeout.drift._matrix import complete_rows
+from shakeout.drift._model import concept_findings, model_columns, outputs_or_reason
 from shakeout.drift.anderson import ADTest
 from shakeout.drift.chi2 import Chi2Test
 from shakeout.drift.classifier import ClassifierTest
@@ -48,13 +49,6 @@ def _check_names(owner: Any, name: str, values: Any, allowed: Any) -> tuple[str,
     for v in values:
         check_choice(owner, name, v, tuple(allowed))
     return values
-
-
-def error_finding(group: str, feature: str | None, message: str) -> Finding:
-    """A test that could not run: a warning that says why (its value is NaN)."""
-    name = f"{DRILL}/{group}" + (f"/{feature}" if feature else "")
-    return Finding(name=name, metric=group, value=float("nan"), status="warn", drill=DRILL,
-                   group=group, feature=feature, message=message, details={"error": message})
 
 
 class DriftSuite:
@@ -190,7 +184,7 @@ class DriftSuite:
                 "(or their labels) from the reference."
             )
         # Dates and times move by themselves: comparing them says nothing about drift.
-        self.times_ = [c for c in frame.columns if _holds_times(frame[c])]
+        self.times_ = [c for c in frame.columns if holds_times(frame[c])]
         frame = frame.drop(columns=self.times_)
         if frame.shape[1] == 0:
             raise ValidationError(f"the reference holds only dates or times {self.times_[:10]}; "
@@ -214,25 +208,22 @@ class DriftSuite:
                 self.fit_errors_[("", name)] = f"{name}: the reference has no numeric column."
                 continue
             try:
-                complete, self.reference_left_out_ = _complete_rows(frame, numeric, "reference")
+                complete, self.reference_left_out_ = complete_rows(frame, numeric, "reference")
                 self.multivariate_[name] = self._make(name, numeric=True).fit(complete)
             except ShakeoutError as exc:
                 self.fit_errors_[("", name)] = f"{name}: {exc}"
         self.model_ = None if model is None else wrap(model)
         self.output_tests_, self.label_tests_ = {}, {}
         if self.model_ is not None:
-            self.model_columns_ = _model_columns(self.model_, frame)
+            self.model_columns_ = model_columns(self.model_, frame)
             model_frame = frame[self.model_columns_]
-            try:
-                outputs = _outputs(self.model_, model_frame)
-            except ShakeoutError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - whatever the model raises: it does not fit
+            outputs, reason = outputs_or_reason(self.model_, model_frame)
+            if reason is not None:
                 raise ValidationError(
-                    f"the model cannot predict on the reference: {_first_line(exc)}. Pass the "
-                    "columns the model was trained on (name the target with --target), "
-                    "imputed if the model does not take NaN."
-                ) from None
+                    f"the model cannot predict on the reference: {reason}. Pass the columns "
+                    "the model was trained on (name the target with --target), imputed if "
+                    "the model does not take NaN."
+                )
             self.output_tests_, errors = self._fit_columns(outputs)
             self.fit_errors_.update({(f"output:{c}", n): e for (c, n), e in errors.items()})
         if y is not None:
@@ -324,38 +315,12 @@ class DriftSuite:
                      "it as categories")
         return frame.assign(**converted) if converted else frame
 
-    def run(self, current: Any, *, y: Any = None, window: str | None = None) -> Result:
-        """Compare ``current`` (and its labels ``y``) with the reference: a Result."""
-        from shakeout.drift.performance import performance_findings, score
-
-        if not getattr(self, "fitted_", False):
-            from shakeout.errors import NotFittedError
-
-            raise NotFittedError(
-                "DriftSuite is not fitted: call fit(reference) before run(current).")
-        start = time.perf_counter()
-        frame = self._numbers(as_frame(current, role="current"))
-        y = _labels(y, len(frame), "y_current")
-        findings = self._schema(frame)
-        labelled = None  # rows with a label, when some have none (labels that come late)
-        if y is not None and pd.isna(y).any():
-            labelled = ~pd.isna(y)
-            n_known = int(labelled.sum())
-            use = (f"label and performance tests use the {n_known} labelled rows" if n_known
-                   else "label and performance tests were not run")
-            findings.append(Finding(
-                name=f"{DRILL}/label/unlabelled", metric="unlabelled_rows",
-                value=len(y) - n_known, status="info", drill=DRILL, group="label",
-                message=f"{len(y) - n_known} of {len(y)} current rows have no label; {use}.",
-                details={"rows_left_out": len(y) - n_known}))
-            y = y[labelled] if n_known else None
-        present = {k: t for k, t in self.tests_.items() if k[0] in frame.columns}
-        findings += self._compare_columns(present, frame)
-        findings += [error_finding(n, c or None, e) for (c, n), e in self.fit_errors_.items()
-                     if c in frame.columns or c == "" or ":" in c]
+    def _multivariate(self, frame: pd.DataFrame) -> list[Finding]:
+        """The multivariate tests on the complete numeric rows; rows left out are counted."""
+        findings = []
         for name, test in self.multivariate_.items():
             try:
-                cur, dropped = _complete_rows(frame, self.numeric_, "current")
+                cur, dropped = complete_rows(frame, self.numeric_, "current")
                 found = test.compare(cur)
             except ShakeoutError as exc:
                 findings.append(error_finding(name, None, f"{name}: {exc}"))
@@ -367,32 +332,53 @@ class DriftSuite:
                     details=dict(found.details, rows_left_out=dropped,
                                  reference_rows_left_out=self.reference_left_out_))
             findings.append(found)
-        problem = None  # why the model could not answer on this sample
-        if self.model_ is not None:
-            absent = [c for c in self.model_columns_ if c not in frame.columns]
-            X = frame[self.model_columns_] if not absent else None
-            if absent:
-                problem = f"current lacks the model's columns {absent[:10]}"
-            try:
-                outputs = _outputs(self.model_, X) if X is not None else None
-            except ShakeoutError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - whatever the model raises on this sample
-                problem = f"the model cannot predict on current: {_first_line(exc)}"
-            if problem is not None:
-                findings.append(error_finding("output", None, f"{problem}; model outputs and "
-                                              "performance were not tested."))
-            else:
-                findings += _regroup(self._compare_columns(self.output_tests_, outputs),
-                                     "output")
+        return findings
+
+    def _model_side(self, frame: pd.DataFrame, y: np.ndarray | None,
+                    labelled: np.ndarray | None) -> list[Finding]:
+        """Output drift, then performance and concept drift on the labelled rows."""
+        from shakeout.drift.performance import performance_findings, score
+
+        if self.model_ is None:
+            return []
+        absent = [c for c in self.model_columns_ if c not in frame.columns]
+        if absent:
+            problem = f"current lacks the model's columns {absent[:10]}"
+        else:
+            X = frame[self.model_columns_]
+            outputs, reason = outputs_or_reason(self.model_, X)
+            problem = None if reason is None else f"the model cannot predict on current: {reason}"
+        if problem:
+            return [error_finding("output", None, f"{problem}; model outputs and performance "
+                                  "were not tested.")]
+        findings = _regroup(self._compare_columns(self.output_tests_, outputs), "output")
+        if y is not None and self.reference_score_ is not None:
+            current = score(self.model_, X if labelled is None else X[labelled], y)
+            findings += performance_findings(self.reference_score_, current,
+                                             max_degradation=self.policy.max_degradation)
+            findings += concept_findings(current)
+        return findings
+
+    def run(self, current: Any, *, y: Any = None, window: str | None = None) -> Result:
+        """Compare ``current`` (and its labels ``y``) with the reference: a Result."""
+        if not getattr(self, "fitted_", False):
+            from shakeout.errors import NotFittedError
+
+            raise NotFittedError(
+                "DriftSuite is not fitted: call fit(reference) before run(current).")
+        start = time.perf_counter()
+        frame = self._numbers(as_frame(current, role="current"))
+        y, labelled, findings = _labelled_rows(_labels(y, len(frame), "y_current"))
+        findings = self._schema(frame) + findings
+        present = {k: t for k, t in self.tests_.items() if k[0] in frame.columns}
+        findings += self._compare_columns(present, frame)
+        findings += [error_finding(n, c or None, e) for (c, n), e in self.fit_errors_.items()
+                     if c in frame.columns or c == "" or ":" in c]
+        findings += self._multivariate(frame)
+        findings += self._model_side(frame, y, labelled)
         if y is not None and self.label_tests_:
             findings += _regroup(self._compare_columns(self.label_tests_,
                                                        self._label_frame(y)), "label")
-        if y is not None and self.reference_score_ is not None and problem is None:
-            current_score = score(self.model_, X if labelled is None else X[labelled], y)
-            findings += performance_findings(self.reference_score_, current_score,
-                                             max_degradation=self.policy.max_degradation)
-            findings += _concept(current_score)
         findings.append(decide(findings, policy=self.policy, importance=self.importance_))
         if window is not None:
             findings = [replace(f, window=str(window), name=f"{f.name}@{window}")
@@ -424,80 +410,20 @@ def _labels(y: Any, n: int, role: str) -> np.ndarray | None:
     return y
 
 
-ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
-                      r"(Z|[+-]\d{2}:?\d{2})?)?")
-"""An ISO 8601 date or date-time, as csv files carry timestamps."""
-
-
-def _holds_times(values: pd.Series, sample: int = 200) -> bool:
-    """Whether a column holds dates or times: a datetime dtype, or text that is all ISO dates.
-
-    >>> _holds_times(pd.Series(["2024-01-05", "2024-01-06T10:00:00Z"]))
-    True
-    >>> _holds_times(pd.Series(["2024-01-05", "n/a"]))
-    False
-    """
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return True
-    if is_numeric_column(values) or pd.api.types.is_bool_dtype(values):
-        return False
-    head = values.dropna().head(sample)
-    return len(head) > 0 and all(isinstance(v, str) and ISO_TIME.fullmatch(v) for v in head)
-
-
-def _complete_rows(frame: pd.DataFrame, columns: list[str], role: str) -> tuple[pd.DataFrame, int]:
-    """The rows of ``columns`` without NaN (multivariate tests), and how many were left out."""
-    absent = [c for c in columns if c not in frame.columns]
-    if absent:
-        raise ValidationError(f"{role} lacks the numeric columns {absent[:10]}; this test "
-                              "needs every numeric column of the reference.")
-    part = frame[columns]
-    complete = part.dropna()
-    if len(complete) == 0:
-        nan = part.isna().sum()
-        raise ValidationError(
-            f"every {role} row has NaN in some numeric column ({nan.idxmax()!r} in "
-            f"{int(nan.max())} of {len(part)} rows); impute them or drop that column."
-        )
-    return complete, len(part) - len(complete)
-
-
-def _model_columns(model: Any, frame: pd.DataFrame) -> list[str]:
-    """The columns the model was fitted on when it records them, else every column.
-
-    Other columns (ids, text the model never saw) are still tested for drift.
-    """
-    names = getattr(getattr(model, "estimator", None), "feature_names_in_", None)
-    if names is None:
-        return list(frame.columns)
-    names = [str(c) for c in names]
-    absent = [c for c in names if c not in frame.columns]
-    if absent:
-        raise ValidationError(
-            f"the reference lacks columns the model was fitted on: {absent[:10]}; pass data "
-            "with the model's features."
-        )
-    return names
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: " + (text[0][:200].rstrip(".") if text else "")
-
-
-def _outputs(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
-    """The model's answers as columns: class probabilities and the predicted class, or values."""
-    X = frame if model.accepts_frames else frame.to_numpy()
-    if model.task != "classification":
-        return pd.DataFrame({"prediction": np.asarray(model.predict(X), dtype=np.float64)})
-    proba = model.predict_proba(X)
-    classes = model.classes_ if model.classes_ is not None else np.arange(proba.shape[1])
-    cols = {f"p({c})": proba[:, j] for j, c in enumerate(classes)}
-    if proba.shape[1] == 2:
-        cols = {f"p({classes[1]})": proba[:, 1]}
-    out = pd.DataFrame(cols)
-    out["predicted class"] = pd.Series(np.asarray(classes)[proba.argmax(axis=1)]).astype(str)
-    return out
+def _labelled_rows(y: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None,
+                                                   list[Finding]]:
+    """Labels without the missing ones (labels that come late), the mask, and a note."""
+    if y is None or not pd.isna(y).any():
+        return y, None, []
+    labelled = ~pd.isna(y)
+    known = int(labelled.sum())
+    use = (f"label and performance tests use the {known} labelled rows" if known
+           else "label and performance tests were not run")
+    note = Finding(name=f"{DRILL}/label/unlabelled", metric="unlabelled_rows",
+                   value=len(y) - known, status="info", drill=DRILL, group="label",
+                   message=f"{len(y) - known} of {len(y)} current rows have no label; {use}.",
+                   details={"rows_left_out": len(y) - known})
+    return (y[labelled] if known else None), labelled, [note]
 
 
 def _regroup(findings: list[Finding], group: str) -> list[Finding]:
@@ -508,24 +434,3 @@ def _regroup(findings: list[Finding], group: str) -> list[Finding]:
         out.append(replace(f, group=group, details=details,
                            name=f"{DRILL}/{group}/{f.metric}/{f.feature}"))
     return out
-
-
-def _concept(current: Any) -> list[Finding]:
-    """Streaming detectors over the current per-row errors, in arrival order."""
-    from shakeout.drift.streaming import ADWIN, DDM, detections
-    from shakeout.errors import MissingDependencyError
-
-    errors = current.rows if current.metric == "mae" else 1.0 - current.rows
-    detector = DDM() if current.metric == "accuracy" else ADWIN()
-    name = type(detector).__name__
-    try:
-        hits = detections(detector, errors)
-    except MissingDependencyError as exc:
-        return [error_finding("concept", None, str(exc))]
-    status = "warn" if hits else "pass"
-    where = f"first at row {hits[0]}" if hits else "none"
-    return [Finding(name=f"drift/concept/{name.lower()}", metric="detections",
-                    value=len(hits), status=status, drill=DRILL, group="concept",
-                    message=f"{name} over the current errors in arrival order: {len(hits)} "
-                            f"change points ({where}).",
-                    details={"detector": name, "rows": hits[:100]})]

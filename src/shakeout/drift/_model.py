@@ -1,0 +1,78 @@
+"""What a model adds to drift: the columns it reads, its answers as columns, and streaming
+change detectors over its errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shakeout.drift._base import DRILL, error_finding
+from shakeout.errors import ShakeoutError, ValidationError
+from shakeout.report.result import Finding
+
+
+def model_columns(model: Any, frame: pd.DataFrame) -> list[str]:
+    """The columns the model was fitted on when it records them, else every column.
+
+    Other columns (ids, text the model never saw) are still tested for drift.
+    """
+    names = getattr(getattr(model, "estimator", None), "feature_names_in_", None)
+    if names is None:
+        return list(frame.columns)
+    names = [str(c) for c in names]
+    absent = [c for c in names if c not in frame.columns]
+    if absent:
+        raise ValidationError(
+            f"the reference lacks columns the model was fitted on: {absent[:10]}; pass data "
+            "with the model's features."
+        )
+    return names
+
+
+def outputs(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's answers as columns: class probabilities and the predicted class, or values."""
+    X = frame if model.accepts_frames else frame.to_numpy()
+    if model.task != "classification":
+        return pd.DataFrame({"prediction": np.asarray(model.predict(X), dtype=np.float64)})
+    proba = model.predict_proba(X)
+    classes = model.classes_ if model.classes_ is not None else np.arange(proba.shape[1])
+    cols = {f"p({c})": proba[:, j] for j, c in enumerate(classes)}
+    if proba.shape[1] == 2:
+        cols = {f"p({classes[1]})": proba[:, 1]}
+    out = pd.DataFrame(cols)
+    out["predicted class"] = pd.Series(np.asarray(classes)[proba.argmax(axis=1)]).astype(str)
+    return out
+
+
+def outputs_or_reason(model: Any, X: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:
+    """The model's answers as columns, or why it could not answer (its error's first line)."""
+    try:
+        return outputs(model, X), None
+    except ShakeoutError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the model raises on this data
+        text = str(exc).strip().splitlines()
+        return None, f"{type(exc).__name__}: " + (text[0][:200].rstrip(".") if text else "")
+
+
+def concept_findings(current: Any) -> list[Finding]:
+    """Streaming detectors over the current per-row errors, in arrival order."""
+    from shakeout.drift.streaming import ADWIN, DDM, detections
+    from shakeout.errors import MissingDependencyError
+
+    errors = current.rows if current.metric == "mae" else 1.0 - current.rows
+    detector = DDM() if current.metric == "accuracy" else ADWIN()
+    name = type(detector).__name__
+    try:
+        hits = detections(detector, errors)
+    except MissingDependencyError as exc:
+        return [error_finding("concept", None, str(exc))]
+    status = "warn" if hits else "pass"
+    where = f"first at row {hits[0]}" if hits else "none"
+    return [Finding(name=f"drift/concept/{name.lower()}", metric="detections",
+                    value=len(hits), status=status, drill=DRILL, group="concept",
+                    message=f"{name} over the current errors in arrival order: {len(hits)} "
+                            f"change points ({where}).",
+                    details={"detector": name, "rows": hits[:100]})]
