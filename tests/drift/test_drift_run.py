@@ -94,6 +94,32 @@ def test_model_outputs_labels_and_performance():
     assert decision.details["action"] in ("retrain now", "investigate first")
 
 
+def test_holdout_baseline_removes_the_optimism_of_training_data():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X_train, X_rest, y_train, y_rest = train_test_split(X, y, test_size=0.5, random_state=0)
+    X_hold, X_cur, y_hold, y_cur = train_test_split(X_rest, y_rest, test_size=0.5,
+                                                    random_state=0)
+    tree = DecisionTreeClassifier(random_state=0).fit(X_train, y_train)  # 100% on its data
+    options = dict(model=tree, y_reference=y_train, y_current=y_cur.to_numpy(),
+                   multivariate=(), tests=("psi",))
+    naive = drift.run(X_train, X_cur, **options)
+    drop = naive.select(group="performance", metric="degradation")[0]
+    assert drop.details["baseline"] == "reference" and drop.status == "fail"
+    assert "training data" in naive.findings[-1].message  # the decision names the likely cause
+    fair = drift.run(X_train, X_cur, holdout=(X_hold, y_hold.to_numpy()), **options)
+    drop = fair.select(group="performance", metric="degradation")[0]
+    assert drop.details["baseline"] == "holdout" and drop.status != "fail"
+    assert "holdout" in drop.message
+    with pytest.raises(ValidationError, match="pair"):
+        drift.run(X_train, X_cur, holdout=X_hold, **options)
+    with pytest.raises(ValidationError, match="holdout lacks the model's columns"):
+        drift.run(X_train, X_cur, holdout=(X_hold.iloc[:, :3], y_hold.to_numpy()), **options)
+
+
 def test_decision_matrix():
     from shakeout.drift import decide
     from shakeout.report import Finding

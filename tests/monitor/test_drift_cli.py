@@ -82,3 +82,23 @@ def test_monitor_command_runs_windows_and_shows_history(tables, tmp_path, capsys
     assert "2024-01-05" in capsys.readouterr().err
     assert main(["monitor", str(tables["ref"]), "--store", url]) == 2
     assert main(["monitor", "--store", f"sqlite:///{tmp_path / 'empty.db'}"]) == 2
+
+
+def test_drift_command_takes_a_holdout_as_the_performance_baseline(tables, tmp_path, capsys,
+                                                                  monkeypatch):
+    (tmp_path / "holdout_model.py").write_text(
+        "import numpy as np, pandas as pd\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "rng = np.random.default_rng(1)\n"
+        "a = rng.normal(size=300)\n"
+        "model = LogisticRegression().fit(pd.DataFrame({'a': a}), (a > 0).astype(int))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "out"
+    base = ["drift", str(tables["ref"]), str(tables["same"]), "--out", str(out), "--quiet"]
+    assert main([*base, "--holdout", str(tables["same"])]) == 2
+    assert "give --model and --target" in capsys.readouterr().err
+    assert main([*base, "--target", "y", "--model", "holdout_model:model", "--holdout",
+                 str(tables["same"]), "--fail-on", "never"]) == 0
+    data = json.loads((out / "results.json").read_text())
+    (drop,) = [f for f in data["findings"] if f["metric"] == "degradation"]
+    assert drop["details"]["baseline"] == "holdout"

@@ -22,6 +22,9 @@ MultiOpt = Annotated[str | None, typer.Option(
     "--multivariate", help="Multivariate tests: mmd,classifier,projection, or 'none'.")]
 CorrectionOpt = Annotated[str | None, typer.Option(
     "--correction", help="Across features: holm, bonferroni, bh or none.")]
+HoldoutOpt = Annotated[str | None, typer.Option(
+    "--holdout", help="Labelled rows the model did not train on (.csv, .parquet, .npz; the "
+                      "--target column): the performance baseline. Default: the reference.")]
 FailOn = Annotated[str, typer.Option(
     "--fail-on", help="Exit 1 when the decision is at least: retrain, investigate, or never.")]
 FAIL_LEVELS = {"retrain": 1.0, "investigate": 0.0}
@@ -52,6 +55,18 @@ def _gate(plan: Any, fail_on: str) -> Any:
     return Gate(conditions=conditions) if conditions else None
 
 
+def _holdout(path: str | None, target: str | None, model: str | None) -> Any:
+    if path is None:
+        return None
+    if model is None or target is None:
+        raise ValidationError("--holdout is the model's performance baseline: give --model and "
+                              "--target with it.")
+    from shakeout.data import load_dataset
+
+    data = load_dataset(path, target=target)
+    return data.X, data.y
+
+
 def _model(spec: str | None, trust_pickle: bool) -> Any:
     if spec is None:
         return None
@@ -64,7 +79,8 @@ def _model(spec: str | None, trust_pickle: bool) -> Any:
 def drift_command(
     reference: Annotated[str, typer.Argument(help="Reference data: .csv, .parquet or .npz.")],
     current: Annotated[str, typer.Argument(help="Current data, same columns.")],
-    target: Target = None, model: ModelOpt = None, plan: Plan = None, tests: TestsOpt = None,
+    target: Target = None, model: ModelOpt = None, holdout: HoldoutOpt = None,
+    plan: Plan = None, tests: TestsOpt = None,
     multivariate: MultiOpt = None, correction: CorrectionOpt = None,
     fail_on: FailOn = "retrain", out: Out = DEFAULT_OUT, seed: SeedOpt = None,
     trust_pickle: TrustPickle = False, quiet: Quiet = False,
@@ -82,7 +98,8 @@ def drift_command(
         console.print(f"Comparing {cur.name} ({len(cur.X)} rows) with {ref.name} "
                       f"({len(ref.X)} rows)", highlight=False)
     result = drift.run(ref.X, cur.X, model=_model(model, trust_pickle), y_reference=ref.y,
-                       y_current=cur.y, seed=the_plan.seed if seed is None else seed,
+                       y_current=cur.y, holdout=_holdout(holdout, target, model),
+                       seed=the_plan.seed if seed is None else seed,
                        **_options(the_plan, tests, multivariate, correction))
     decision = result.findings[-1]
     _print_notes(result.findings)
@@ -109,7 +126,8 @@ def monitor_command(
     rerun: Annotated[bool, typer.Option(
         "--rerun", help="Compute windows already in the store again (default: skip them, "
                         "except the latest).")] = False,
-    target: Target = None, model: ModelOpt = None, plan: Plan = None, tests: TestsOpt = None,
+    target: Target = None, model: ModelOpt = None, holdout: HoldoutOpt = None,
+    plan: Plan = None, tests: TestsOpt = None,
     multivariate: MultiOpt = None, correction: CorrectionOpt = None,
     fail_on: FailOn = "retrain", out: Out = DEFAULT_OUT, seed: SeedOpt = None,
     trust_pickle: TrustPickle = False, quiet: Quiet = False,
@@ -140,7 +158,8 @@ def monitor_command(
         result = monitor.run(
             ref.X, Path(current), timestamp=timestamp or the_plan.drift.timestamp,
             every=every or the_plan.drift.every, target=target,
-            model=_model(model, trust_pickle), y_reference=ref.y, store=history,
+            model=_model(model, trust_pickle), y_reference=ref.y,
+            holdout=_holdout(holdout, target, model), store=history,
             seed=the_plan.seed if seed is None else seed, quiet=quiet, resume=not rerun,
             **_options(the_plan, tests, multivariate, correction))
         done = result.manifest.parameters

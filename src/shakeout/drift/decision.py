@@ -148,6 +148,9 @@ def decide(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
                          + (" or label shift" if not label_shift else "; the label mix shifted"))
         else:
             action, diagnosis = "continue monitoring", "no drift alert and performance is stable"
+        if degraded and perf.details.get("baseline") == "reference":
+            diagnosis += (" (unless the reference is the model's training data, whose score is "
+                          "optimistic: give held-out labelled rows as the holdout)")
     else:
         worst = alerts[0][0] if alerts else 0.0
         if worst >= policy.psi_retrain:

@@ -81,12 +81,13 @@ def degradation(reference: Score, current: Score,
     return float(value), (float(value - half), float(value + half))
 
 
-def performance_findings(reference: Score, current: Score, *,
-                         max_degradation: float) -> list[Finding]:
-    """The current score (with interval) and its degradation against the reference.
+def performance_findings(reference: Score, current: Score, *, max_degradation: float,
+                         baseline: str = "reference") -> list[Finding]:
+    """The current score (with interval) and its degradation against the baseline score.
 
     The degradation fails when it exceeds ``max_degradation`` and its interval excludes
-    zero, warns when it exceeds it without significance.
+    zero, warns when it exceeds it without significance. ``baseline`` names the labelled
+    rows the reference score comes from (``"reference"`` or ``"holdout"``).
     """
     lo, hi = current.interval()
     name = current.metric
@@ -94,9 +95,10 @@ def performance_findings(reference: Score, current: Score, *,
         name=f"drift/{GROUP}/{name}", metric=name, value=current.value, ci=(lo, hi),
         ci_level=0.95, status="info", drill="drift", group=GROUP,
         message=(f"{name} on current data: {current.value:.4g} [{lo:.4g}, {hi:.4g}], "
-                 f"reference {reference.value:.4g} ({len(current.rows)} labelled rows)."),
+                 f"{baseline} {reference.value:.4g} ({len(current.rows)} labelled rows)."),
         details={"reference": reference.value, "reference_ci": list(reference.interval()),
-                 "n_current": len(current.rows), "n_reference": len(reference.rows)})
+                 "n_current": len(current.rows), "n_reference": len(reference.rows),
+                 "baseline": baseline})
     value, ci = degradation(reference, current)
     significant = ci[0] > 0
     if value > max_degradation:
@@ -108,8 +110,9 @@ def performance_findings(reference: Score, current: Score, *,
         name=f"drift/{GROUP}/degradation", metric="degradation", value=value, ci=ci,
         ci_level=0.95, status=status, drill="drift", group=GROUP, unit="relative",
         message=(f"Performance degradation {value:.1%} [{ci[0]:.1%}, {ci[1]:.1%}] of the "
-                 f"reference {name} ({sig}; threshold {max_degradation:.0%})."),
+                 f"{baseline} {name} ({sig}; threshold {max_degradation:.0%})."),
         details={"bands": {"warn": max_degradation / 2, "fail": max_degradation},
                  "metric": name, "reference": reference.value, "current": current.value,
-                 "significant": significant, "threshold": max_degradation})
+                 "significant": significant, "threshold": max_degradation,
+                 "baseline": baseline})
     return [score_finding, drop]

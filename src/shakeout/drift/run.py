@@ -9,13 +9,14 @@ from shakeout.report.result import Result
 
 
 def run(reference: Any, current: Any, *, model: Any = None, y_reference: Any = None,
-        y_current: Any = None, seed: Any = 0, window: str | None = None,
-        **options: Any) -> Result:
+        y_current: Any = None, holdout: tuple[Any, Any] | None = None, seed: Any = 0,
+        window: str | None = None, **options: Any) -> Result:
     """Has ``current`` drifted from ``reference``, how much, does it matter, what to do.
 
     Runs :class:`~shakeout.drift.DriftSuite` (``options`` are its parameters: ``tests``,
     ``multivariate``, ``alpha``, ``correction``, ``policy``, ``importance``...). With a model
-    it also tests the model's outputs; with labels, label drift and performance. The last
+    it also tests the model's outputs; with labels, label drift and performance (against the
+    score on ``holdout``, ``(X, y)`` rows the model did not train on, when given). The last
     finding is the decision (``metric="decision"``). Reference and current may also be
     :class:`~shakeout.drift.Profile` objects (tables profiled in batches or partitions),
     compared with the tests that profiles support.
@@ -38,5 +39,5 @@ def run(reference: Any, current: Any, *, model: Any = None, y_reference: Any = N
     if isinstance(reference, Profile) or isinstance(current, Profile):
         return compare_profiles(reference, current, window=window, **options)
     suite = DriftSuite(seed=seed, **options)
-    return suite.fit(reference, y=y_reference, model=model).run(current, y=y_current,
-                                                                window=window)
+    return suite.fit(reference, y=y_reference, model=model, holdout=holdout).run(
+        current, y=y_current, window=window)

@@ -169,8 +169,14 @@ class DriftSuite:
         errors = {(c, n): e for (c, n, _), (_, e) in zip(jobs, results) if e is not None}
         return tests, errors
 
-    def fit(self, reference: Any, *, y: Any = None, model: Any = None) -> "DriftSuite":
-        """Learn everything the comparisons need from the reference (and model, labels)."""
+    def fit(self, reference: Any, *, y: Any = None, model: Any = None,
+            holdout: tuple[Any, Any] | None = None) -> "DriftSuite":
+        """Learn everything the comparisons need from the reference (and model, labels).
+
+        ``holdout`` is ``(X, y)``: labelled rows the model did not train on, whose score is
+        the performance baseline. Without it the baseline is the model's score on the
+        labelled reference, which is optimistic when the reference is its training data.
+        """
         from shakeout.drift.importance import feature_importance
         from shakeout.drift.performance import score
         from shakeout.models import wrap
@@ -233,8 +239,12 @@ class DriftSuite:
                                       and len(np.unique(y)) > 20))
             self.label_tests_, errors = self._fit_columns(self._label_frame(y))
             self.fit_errors_.update({(f"label:{c}", n): e for (c, n), e in errors.items()})
-        self.reference_score_ = (score(self.model_, model_frame, y)
-                                 if self.model_ is not None and y is not None else None)
+        self.reference_score_, self.baseline_ = None, None
+        if self.model_ is not None and holdout is not None:
+            self.reference_score_, self.baseline_ = self._holdout_score(holdout), "holdout"
+        elif self.model_ is not None and y is not None:
+            self.reference_score_ = score(self.model_, model_frame, y)
+            self.baseline_ = "reference"
         self.importance_ = self.importance
         if self.importance_ is None and self.model_ is not None:
             self.importance_ = feature_importance(self.model_, model_frame, y, seed=self.seed)
@@ -242,6 +252,25 @@ class DriftSuite:
         self.fit_seconds_ = time.perf_counter() - start
         self.fitted_ = True
         return self
+
+    def _holdout_score(self, holdout: Any) -> Any:
+        """The model's score on held-out labelled rows, the performance baseline."""
+        from shakeout.drift.performance import score
+
+        try:
+            X, y = holdout
+        except (TypeError, ValueError):
+            raise ValidationError(
+                "holdout must be a pair (X, y) of held-out labelled rows.") from None
+        frame = as_frame(X, role="holdout")
+        y = _labels(y, len(frame), "y_holdout")
+        if pd.isna(y).any():
+            raise ValidationError(f"y_holdout has {int(pd.isna(y).sum())} missing labels; drop "
+                                  "those rows.")
+        absent = [c for c in self.model_columns_ if c not in frame.columns]
+        if absent:
+            raise ValidationError(f"holdout lacks the model's columns {absent[:10]}.")
+        return score(self.model_, frame[self.model_columns_], y)
 
     def _label_frame(self, y: np.ndarray) -> pd.DataFrame:
         """Labels as one column: class labels as categories, regression targets as numbers.
@@ -355,7 +384,8 @@ class DriftSuite:
         if y is not None and self.reference_score_ is not None:
             current = score(self.model_, X if labelled is None else X[labelled], y)
             findings += performance_findings(self.reference_score_, current,
-                                             max_degradation=self.policy.max_degradation)
+                                             max_degradation=self.policy.max_degradation,
+                                             baseline=self.baseline_)
             findings += concept_findings(current)
         return findings
 

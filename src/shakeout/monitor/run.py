@@ -83,12 +83,14 @@ def _join(a: Window, b: Window) -> Window:
 
 def run(reference: Any, current: Any, *, timestamp: str | None = None, every: Any = None,
         target: str | None = None, model: Any = None, y_reference: Any = None,
-        store: HistoryStore | str | None = None, stream: str = "default", seed: Any = 0,
-        resume: bool = True, quiet: bool = True, **options: Any) -> Result:
+        holdout: tuple[Any, Any] | None = None, store: HistoryStore | str | None = None,
+        stream: str = "default", seed: Any = 0, resume: bool = True, quiet: bool = True,
+        **options: Any) -> Result:
     """Run every window of ``current`` against ``reference``, storing each one as it completes.
 
     The reference work is done once (:class:`~shakeout.drift.DriftSuite`, ``options`` are
-    its parameters). Each window's Result goes to ``store`` in one transaction; with
+    its parameters; ``holdout`` is the performance baseline, as in ``DriftSuite.fit``). Each
+    window's Result goes to ``store`` in one transaction; with
     ``resume`` windows already stored are skipped, so a restarted monitor picks up where it
     stopped, except the latest stored window, which is run again in case the data then
     ended inside it (a day still in progress, a partial row window). Returns the whole
@@ -115,7 +117,8 @@ def run(reference: Any, current: Any, *, timestamp: str | None = None, every: An
     start = time.perf_counter()
     stored = store.windows()  # opens the store before the work, so a bad URL fails fast
     done = set(stored) - {max(stored)} if resume and stored else set()
-    suite = DriftSuite(seed=seed, **options).fit(reference, y=y_reference, model=model)
+    suite = DriftSuite(seed=seed, **options).fit(reference, y=y_reference, model=model,
+                                                 holdout=holdout)
     ran, skipped, seen = 0, 0, set()
     for window in progress(iter_windows(current, timestamp=timestamp, every=every,
                                         target=target), description="windows", quiet=quiet):
