@@ -31,12 +31,18 @@ def test_bin_counts_by_comparison_equal_binary_search_even_on_ties(n_edges):
     assert value_counts(edges, values[::3]).sum() == len(values[::3])  # strided input
 
 
-def test_psi_chance_level_holds_its_level_and_warns_on_small_windows():
+@pytest.mark.parametrize("test", [PSI, KLDivergence])
+def test_chance_level_holds_its_level(test):
     rng = np.random.default_rng(11)
-    null = [PSI().fit(rng.normal(size=300)).compare(rng.normal(size=168)) for _ in range(500)]
+    null = [test().fit(rng.normal(size=300)).compare(rng.normal(size=168)) for _ in range(500)]
     rejections = sum(f.details["chance_p_value"] < 0.05 for f in null)
     assert 11 <= rejections <= 42  # 99.9% binomial band for 500 trials at 0.05
-    assert all("unreliable at this size" in f.message for f in null)  # p95 = 0.157 > 0.1
+    # PSI: p95 = 0.157 > 0.1 warns of unreliable bands; KL: p95 = 0.079 > 0.05 as well
+    assert all("unreliable at this size" in f.message for f in null)
+
+
+def test_chance_level_is_offered_only_where_it_holds():
+    rng = np.random.default_rng(12)
     big = PSI().fit(rng.normal(size=5_000)).compare(rng.normal(0.3, 1, size=5_000))
     assert big.details["chance_p_value"] < 1e-6 and "unreliable" not in big.message
     sparse = PSI(binning="uniform").fit(rng.normal(size=300)).compare(rng.normal(size=168))

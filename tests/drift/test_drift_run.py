@@ -151,20 +151,24 @@ def test_decision_matrix():
     assert decide([kl_cat]).details["action"] == "continue monitoring"  # KL alerts are continuous
 
 
-def test_psi_alerts_beyond_chance_only_when_asked():
-    from shakeout.drift import PSI, decide
+def test_psi_and_kl_alert_beyond_chance_only_when_asked():
+    from shakeout.drift import PSI, KLDivergence, decide
 
     rng = np.random.default_rng(4)
     small = PSI().fit(pd.Series(rng.normal(size=300), name="a")).compare(
         pd.Series(rng.normal(size=60), name="a"))
     assert small.value <= small.details["chance_p95"]  # 0.1-ish PSI from 60 rows is noise
-    beyond = DecisionPolicy(psi_beyond_chance=True)
+    beyond = DecisionPolicy(beyond_chance=True)
     assert decide([small], policy=beyond).details["action"] == "continue monitoring"
     shifted = PSI().fit(pd.Series(rng.normal(size=300), name="a")).compare(
         pd.Series(rng.normal(1.0, 1.0, size=60), name="a"))
     assert decide([shifted], policy=beyond).details["action"] == "retrain now"
     if small.value > 0.1:
         assert decide([small]).details["action"] != "continue monitoring"  # the framework
+    kl = KLDivergence().fit(pd.Series(rng.normal(size=300), name="a")).compare(
+        pd.Series(rng.normal(size=60), name="a"))
+    assert kl.value <= kl.details["chance_p95"]
+    assert decide([kl], policy=beyond).details["action"] == "continue monitoring"
 
 
 def test_ks_alert_is_bonferroni_at_one_percent_and_ignores_negligible():

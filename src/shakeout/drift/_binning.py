@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from shakeout._validation import check_choice, check_number, check_positive_int
 from shakeout.data import is_numeric_column
@@ -149,6 +150,33 @@ def value_counts(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.diff(np.array([0, *at_or_below, len(values)], dtype=np.int64))
 
 
+MIN_EXPECTED = 5
+"""Smallest expected count per bin for the chi-square law to hold (Cochran's rule)."""
+
+
+def chance_law(reference_counts: np.ndarray, n_current: int) -> tuple[float, int] | None:
+    """Scale ``s`` and degrees of freedom ``k - 1`` of ``sum (c - r)^2 / r`` without drift.
+
+    That Pearson statistic over two samples of one distribution is close to
+    ``s * chi2(k - 1)``, with ``s = 1/n_ref + 1/n_cur`` and ``k`` the bins the reference
+    fills. PSI is about the statistic itself, KL about half of it: without drift, PSI
+    averages ``(k - 1) s``, 0.084 for ten bins, 300 reference and 168 current rows, so the
+    0.1 band means little on small windows. None where the law is not trustworthy: a bin
+    expecting fewer than five rows in either sample.
+
+    >>> scale, dof = chance_law(np.array([30, 30, 30, 30, 0]), 120)
+    >>> round(scale, 4), dof
+    (0.0167, 3)
+    """
+    ref = np.asarray(reference_counts, dtype=np.float64)
+    n_ref = ref.sum()
+    filled = ref[ref > 0]
+    if len(filled) < 2 or n_current < 1 or (
+            filled.min() / n_ref * min(n_ref, n_current) < MIN_EXPECTED):
+        return None
+    return float(1.0 / n_ref + 1.0 / n_current), len(filled) - 1
+
+
 def proportions(counts: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """Raw proportions and a copy whose empty bins are set to ``eps`` (for logarithms).
 
@@ -201,6 +229,10 @@ class BinnedDistance(BinnedReference):
     logarithm) and the ``warn`` / ``fail`` bands on the value.
     """
 
+    chance_factor: float | None = None
+    """Without drift the distance is about this times ``sum (c - r)^2 / r`` (PSI 1, KL 1/2);
+    where set, findings carry what chance alone gives (:func:`chance_law`)."""
+
     def __init__(self, *, n_bins: int = 10, binning: str = "quantile", kind: str = "auto",
                  eps: float = 1e-8, warn: float, fail: float):
         self.n_bins = check_positive_int(self, "n_bins", n_bins, 2)
@@ -251,11 +283,35 @@ class BinnedDistance(BinnedReference):
         if current_counts[-1] or reference_counts[-1]:
             notes.append(f"missing values: {int(reference_counts[-1])} reference, "
                          f"{int(current_counts[-1])} current (counted in their own bin)")
+        if self.chance_factor is not None:
+            notes += self._chance(reference_counts, n_cur, value, details)
         if notes:
             text = "; ".join(notes)
             message += " " + text[0].upper() + text[1:] + "."
         return make_finding(self, feature=feature, value=value, status=status,
                             effect=self.effect(value), message=message, details=details)
+
+    def _chance(self, reference_counts: np.ndarray, n_cur: int, value: float,
+                details: dict) -> list[str]:
+        """What chance alone gives at these sample sizes: into ``details``, and a note."""
+        law = chance_law(reference_counts, n_cur)
+        bins = int(np.count_nonzero(reference_counts))
+        name = self.metric.upper()
+        if law is None:
+            return ([f"with {n_cur} current rows for {bins} bins (fewer than {MIN_EXPECTED} a "
+                     f"bin) {name} is mostly noise; use windows of at least "
+                     f"{MIN_EXPECTED * bins} rows"] if n_cur < MIN_EXPECTED * bins else [])
+        scale, dof = self.chance_factor * law[0], law[1]
+        p95 = float(scale * stats.chi2.ppf(0.95, dof))
+        details["chance_p95"] = p95
+        if np.isfinite(value):
+            details["chance_p_value"] = float(stats.chi2.sf(value / scale, dof))
+        if p95 < self.warn:
+            return []
+        n_ref = int(np.sum(reference_counts))
+        return [f"with {n_ref} reference and {n_cur} current rows, {name} exceeds {p95:.3g} "
+                "one time in twenty without any drift: the bands are unreliable at this "
+                "size; use longer windows"]
 
     def extra_details(self, value: float) -> dict:
         """What a subclass adds to ``details`` (PSI: its band name)."""

@@ -2,11 +2,11 @@
 
 Three levels, each configurable through :class:`DecisionPolicy`:
 
-1. Alerts. PSI above ``psi_alert`` on an important feature (optionally only beyond what
-   chance gives at the window's size), KL above ``kl_alert`` on a
+1. Alerts. PSI above ``psi_alert`` on an important feature, KL above ``kl_alert`` on a
    continuous feature, KS p-value below ``ks_alpha`` after Bonferroni over the features
    (ignoring negligible effects unless told otherwise), a significant multivariate test,
-   and PSI above ``psi_alert`` on the model's outputs.
+   and PSI above ``psi_alert`` on the model's outputs. With ``beyond_chance``, PSI and KL
+   alert only above what chance gives at the window's size.
 2. Performance correlation, when labels exist: degradation above ``max_degradation``
    together with drift means retrain; drift with stable performance means investigate the
    source; degradation without input drift points at concept drift or label shift.
@@ -44,9 +44,9 @@ class DecisionPolicy(BaseModel):
     psi_retrain: float = Field(
         0.25, ge=0, description="PSI from which drift alone says retrain (no performance "
                                 "measured).")
-    psi_beyond_chance: bool = Field(
-        False, description="Count a PSI alert only when PSI also exceeds what samples of "
-                           "its size reach one time in twenty without drift (small windows).")
+    beyond_chance: bool = Field(
+        False, description="Count a PSI or KL alert only when the value also exceeds what "
+                           "samples of its size reach one time in twenty without drift.")
     kl_alert: float = Field(0.05, ge=0,
                             description="KL (nats) above this on a continuous feature alerts.")
     ks_alpha: float = Field(0.01, gt=0, lt=1,
@@ -74,6 +74,11 @@ def important_features(importance: Mapping[str, float] | None, policy: DecisionP
     return {f for f in features if importance.get(f, 0.0) >= policy.min_importance}
 
 
+def _chance(f: Finding, policy: DecisionPolicy) -> bool:
+    """Whether the policy discounts ``f`` as within what chance gives at its sample size."""
+    return policy.beyond_chance and f.value <= f.details.get("chance_p95", -1.0)
+
+
 def _alerts(findings: Sequence[Finding], policy: DecisionPolicy,
             important: set[str]) -> list[tuple[float, str, str]]:
     """(PSI-equivalent severity, feature, sentence) for every alert."""
@@ -83,15 +88,14 @@ def _alerts(findings: Sequence[Finding], policy: DecisionPolicy,
                 or not np.isfinite(f.value)):
             continue
         if f.metric == "psi" and f.value > policy.psi_alert and (
-                f.group == "output" or f.feature in important) and not (
-                policy.psi_beyond_chance and f.value <= f.details.get("chance_p95", -1.0)):
+                f.group == "output" or f.feature in important) and not _chance(f, policy):
             band = psi_band(f.value)[0]
             where = "model output" if f.group == "output" else "feature"
             out.append((f.value, f.feature or "",
                         f"PSI {f.value:.3g} ({band}) on {where} {f.feature!r}"))
         elif (f.group == "kl" and f.value > policy.kl_alert and f.feature in important
               and (f.details.get("method") == "gaussian"
-                   or f.details.get("binning") != "categories")):
+                   or f.details.get("binning") != "categories") and not _chance(f, policy)):
             out.append((policy.psi_alert, f.feature or "",
                         f"KL {f.value:.3g} nats on continuous feature {f.feature!r}"))
     ks = [f for f in findings if f.drill == "drift" and f.group == "ks" and f.p_value is not None]

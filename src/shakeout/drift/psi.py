@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
-
 import numpy as np
-from scipy import stats
 
 from shakeout.drift._binning import BinnedDistance, proportions
-from shakeout.report.result import Finding
 
 BANDS = ((0.1, "negligible", "negligible"), (0.2, "minor", "small"),
          (0.25, "moderate", "medium"), (np.inf, "major", "large"))
@@ -29,32 +24,6 @@ def psi_band(value: float) -> tuple[str, str]:
     return BANDS[-1][1], BANDS[-1][2]
 
 
-MIN_EXPECTED = 5
-"""Smallest expected count per bin for the chi-square law of PSI to hold (Cochran's rule)."""
-
-
-def psi_by_chance(reference_counts: np.ndarray, n_current: int) -> tuple[float, int] | None:
-    """Scale ``s`` and degrees of freedom ``k - 1`` of PSI when nothing drifted.
-
-    Without drift, PSI is close to ``s * chi2(k - 1)`` with ``s = 1/n_ref + 1/n_cur`` and
-    ``k`` the bins the reference fills (PSI is about ``sum (c - r)^2 / r``, a Pearson
-    statistic over both samples): its mean is ``(k - 1) s``, 0.084 for ten bins, 300
-    reference and 168 current rows, so the 0.1 band means little on small windows. None
-    where the law is not trustworthy: a bin expecting fewer than five rows in either sample.
-
-    >>> scale, dof = psi_by_chance(np.array([30, 30, 30, 30, 0]), 120)
-    >>> round(scale, 4), dof
-    (0.0167, 3)
-    """
-    ref = np.asarray(reference_counts, dtype=np.float64)
-    n_ref = ref.sum()
-    filled = ref[ref > 0]
-    if len(filled) < 2 or n_current < 1 or (
-            filled.min() / n_ref * min(n_ref, n_current) < MIN_EXPECTED):
-        return None
-    return float(1.0 / n_ref + 1.0 / n_current), len(filled) - 1
-
-
 class PSI(BinnedDistance):
     """Population Stability Index of one feature, numeric or categorical.
 
@@ -69,8 +38,8 @@ class PSI(BinnedDistance):
     PSI carries no p-value, but small samples inflate it: where every bin expects at least
     five rows, ``details`` give the PSI that samples of these sizes exceed one time in
     twenty without any drift (``chance_p95``) and the chance of a PSI this large
-    (``chance_p_value``, see :func:`psi_by_chance`); the message warns when ``chance_p95``
-    reaches the ``warn`` band.
+    (``chance_p_value``, see :func:`~shakeout.drift._binning.chance_law`); the message warns
+    when ``chance_p95`` reaches the ``warn`` band.
 
     Parameters
     ----------
@@ -97,6 +66,7 @@ class PSI(BinnedDistance):
     """
 
     group = metric = "psi"
+    chance_factor = 1.0
 
     def __init__(self, *, n_bins: int = 10, binning: str = "quantile", kind: str = "auto",
                  eps: float = 1e-8, warn: float = 0.1, fail: float = 0.25):
@@ -111,33 +81,6 @@ class PSI(BinnedDistance):
 
     def extra_details(self, value: float) -> dict:
         return {"band": psi_band(value)[0]}
-
-    def finding(self, reference_counts: np.ndarray, current_counts: np.ndarray, *,
-                feature: str, unseen: dict[str, Any] | None = None) -> Finding:
-        """The band finding, with what chance alone gives at these sample sizes."""
-        found = super().finding(reference_counts, current_counts, feature=feature,
-                                unseen=unseen)
-        n_cur = int(np.sum(current_counts))
-        law = psi_by_chance(reference_counts, n_cur)
-        bins = int(np.count_nonzero(reference_counts))
-        if law is None and n_cur < MIN_EXPECTED * bins:
-            return replace(found, message=found.message + (
-                f" With {n_cur} current rows for {bins} bins (fewer than {MIN_EXPECTED} a "
-                f"bin) PSI is mostly noise; use windows of at least {MIN_EXPECTED * bins} "
-                "rows."))
-        if law is None or not np.isfinite(found.value):
-            return found
-        scale, dof = law
-        p95 = float(scale * stats.chi2.ppf(0.95, dof))
-        details = dict(found.details, chance_p95=p95,
-                       chance_p_value=float(stats.chi2.sf(found.value / scale, dof)))
-        message = found.message
-        if p95 >= self.warn:
-            n_ref = int(np.sum(reference_counts))
-            message += (f" With {n_ref} reference and {n_cur} current rows, PSI exceeds "
-                        f"{p95:.3g} one time in twenty without any drift: the bands are "
-                        f"unreliable at this size; use longer windows.")
-        return replace(found, details=details, message=message)
 
     def effect(self, value: float) -> str:
         return psi_band(value)[1]
