@@ -29,8 +29,13 @@ def test_demo_writes_a_self_contained_report(cli, tmp_path):
     data = json.loads((out / "results.json").read_text())
     assert data["schema_version"] == "1.0"
     subjects = {f["subject"] for f in data["findings"]}
-    assert subjects == {"breast-cancer GBM", "digits CNN"}
-    assert {f["drill"] for f in data["findings"]} == {"stress", "attack"}
+    assert subjects == {"breast-cancer GBM", "digits CNN", "weekly stream LR"}
+    assert {f["drill"] for f in data["findings"]} == {"stress", "attack", "drift"}
+    onsets = {(f["feature"], f["details"]["first_window"]) for f in data["findings"]
+              if f["group"] == "onset"}
+    assert ("x2", "2026-02-02") in onsets  # the unit change of week 5 is found where it began
+    decisions = [f for f in data["findings"] if f["metric"] == "decision"]
+    assert [d["details"]["action"] for d in decisions[:4]] == ["continue monitoring"] * 4
     assert len(data["gate"]["conditions"]) == 4
     assert code == (0 if data["gate"]["passed"] else 1)
 

@@ -9,11 +9,17 @@ from shakeout.cli._app import DEFAULT_OUT, Out, Quiet, Seed, app, console, emit
 
 @app.command("demo")
 def demo_command(out: Out = DEFAULT_OUT, seed: Seed = 0, quiet: Quiet = False) -> None:
-    """Train small models on bundled data, stress-test and attack them, write the report."""
+    """Train small models on bundled data, stress-test, attack and monitor them, report."""
     from shakeout.demo.run import DEMO_GATE, run_demo
 
     if not quiet:
-        console.print("Training a gradient-boosted model (breast cancer) and a CNN (digits), "
-                      "then running the drills...", highlight=False)
+        console.print("Training a gradient-boosted model (breast cancer), a CNN (digits) and a "
+                      "logistic regression (a weekly stream that drifts), then running the "
+                      "drills...", highlight=False)
     result = run_demo(seed=seed, quiet=quiet)
+    weekly = [f for f in result.findings if f.metric == "decision" and f.window is not None]
+    if weekly and not quiet:
+        latest = max(weekly, key=lambda f: f.window)
+        console.print(f"{latest.subject}, week of {latest.window}: {latest.message}",
+                      highlight=False, markup=False)
     raise typer.Exit(emit(result, out, DEMO_GATE, quiet=quiet))

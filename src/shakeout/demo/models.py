@@ -83,3 +83,46 @@ def breast_cancer_gbm(seed: int = 0) -> Trained:
     model = HistGradientBoostingClassifier(max_iter=100, random_state=seed).fit(X_train, y_train)
     return Trained(model, X_test.reset_index(drop=True), y_test,
                    X_train.reset_index(drop=True), y_train)
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A deployed model, the data it learned from, and labelled production rows over time."""
+
+    model: Any
+    reference: Any
+    y_reference: np.ndarray
+    holdout: tuple[Any, np.ndarray]
+    events: Any
+    """Production rows: the features, a ``ts`` timestamp and the ``label`` that came later."""
+
+
+def drifting_stream(seed: int = 0, *, weeks: int = 8, rows_per_week: int = 2_000,
+                    drift_from: int = 5) -> Stream:
+    """Synthetic tabular data (scikit-learn's ``make_classification``, 8 features) and a
+    logistic regression; production runs for ``weeks`` weeks, and from week ``drift_from``
+    an upstream unit change scales feature ``x2`` by 1.5 and adds 1 (a silent pipeline bug).
+
+    >>> s = drifting_stream(weeks=2, rows_per_week=100, drift_from=2)
+    >>> s.events.shape, s.events["ts"].dt.isocalendar().week.nunique()
+    ((200, 10), 2)
+    """
+    import pandas as pd
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    n_train, n_holdout = 8_000, 2_000
+    X, y = make_classification(n_samples=n_train + n_holdout + weeks * rows_per_week,
+                               n_features=8, n_informative=5, n_redundant=1,
+                               random_state=seed)
+    X = pd.DataFrame(X, columns=[f"x{j}" for j in range(8)])
+    model = LogisticRegression(max_iter=1_000).fit(X[:n_train], y[:n_train])
+    events = X[n_train + n_holdout:].reset_index(drop=True)
+    step = pd.Timedelta(days=7) / rows_per_week
+    events["ts"] = pd.Timestamp("2026-01-05") + step * np.arange(len(events))  # a Monday
+    late = events.index >= (drift_from - 1) * rows_per_week
+    events.loc[late, "x2"] = events.loc[late, "x2"] * 1.5 + 1.0
+    events["label"] = y[n_train + n_holdout:]
+    holdout = (X[n_train:n_train + n_holdout].reset_index(drop=True),
+               y[n_train:n_train + n_holdout])
+    return Stream(model, X[:n_train], y[:n_train], holdout, events)

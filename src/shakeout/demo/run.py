@@ -6,7 +6,7 @@ from shakeout.errors import MissingDependencyError
 from shakeout.report.gate import Gate, GateCondition
 from shakeout.report.result import Manifest, Result
 
-TABULAR, IMAGES = "breast-cancer GBM", "digits CNN"
+TABULAR, IMAGES, STREAM = "breast-cancer GBM", "digits CNN", "weekly stream LR"
 
 DEMO_GATE = Gate(conditions=[
     # Release criteria a validator might write; each is judged on the interval's bound.
@@ -20,11 +20,15 @@ DEMO_GATE = Gate(conditions=[
 
 
 def run_demo(*, seed: int = 0, quiet: bool = True, n_bootstrap: int = 1000) -> Result:
-    """The stress drill on both demo models and the attack drill on the CNN, in one Result.
+    """The stress drill on two demo models, the attack drill on the CNN, and eight weeks of
+    drift monitoring on a third, in one Result.
 
     The tabular model is a gradient-boosted classifier on scikit-learn's breast-cancer
     table; the image model a small CNN on its 8x8 digits (inputs in [0, 1], so an L-inf
-    budget of 0.03 is about 8/255).
+    budget of 0.03 is about 8/255). The monitored model is a logistic regression on
+    synthetic data whose feature ``x2`` silently changes unit from week 5
+    (:func:`~shakeout.demo.models.drifting_stream`); its history goes through a SQLite
+    store in a temporary folder.
     """
     from shakeout import stress
     from shakeout.demo.models import breast_cancer_gbm
@@ -49,12 +53,30 @@ def run_demo(*, seed: int = 0, quiet: bool = True, n_bootstrap: int = 1000) -> R
                                      n_bootstrap=n_bootstrap, data_name=data)))
     parts.append((IMAGES, attacks.run(cnn.model, cnn.X_test, cnn.y_test, seed=seed,
                                       quiet=quiet, data_name=data)))
+    parts.append((STREAM, _monitor_demo(seed, quiet)))
     first = parts[0][1].manifest
     timings = {f"{subject} {r.findings[0].drill}: {k}": v for subject, r in parts
                for k, v in r.manifest.timings.items()}
     manifest = Manifest.collect(seed=seed, model=f"{TABULAR}, {IMAGES}",
-                                data="scikit-learn bundled: breast cancer, digits",
+                                data="scikit-learn: breast cancer, digits, make_classification",
                                 model_fingerprint=first.model_fingerprint,
                                 data_fingerprint=first.data_fingerprint, timings=timings,
                                 parameters={"drill": "demo", "n_bootstrap": n_bootstrap})
     return Result.merge("shakeout demo", parts, manifest)
+
+
+def _monitor_demo(seed: int, quiet: bool) -> Result:
+    """Weekly windows of the drifting stream, through a real history store."""
+    import tempfile
+
+    from shakeout import monitor
+    from shakeout.demo.models import drifting_stream
+
+    stream = drifting_stream(seed)
+    with tempfile.TemporaryDirectory() as folder:
+        store = monitor.HistoryStore(f"sqlite:///{folder}/history.db", stream="demo")
+        result = monitor.run(stream.reference, stream.events, timestamp="ts", every="week",
+                             target="label", model=stream.model, y_reference=stream.y_reference,
+                             holdout=stream.holdout, store=store, seed=seed, quiet=quiet)
+        store.engine.dispose()
+    return result
