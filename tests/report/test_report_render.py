@@ -125,6 +125,17 @@ def test_html_has_a_timeline_with_zones_for_windowed_findings(tmp_path):
     assert "2024-03: 0.4" in svg
 
 
+def test_timeline_labels_do_not_overlap():
+    from shakeout.report import charts
+
+    days = [f"2024-01-{d:02d}" for d in range(1, 13)]
+    svg = charts.timeline([Finding(name=f"psi@{d}", metric="psi", value=0.1, window=d,
+                                   details={"bands": {"warn": 0.1, "fail": 0.25}})
+                           for d in days], "age")
+    labels = [d for d in days if f">{d}</text>" in svg]
+    assert labels[0] == "2024-01-01" and 2 <= len(labels) <= 4  # ten-character labels, 264 px
+
+
 def test_html_history_says_where_drift_began_and_attends_to_the_latest_window(tmp_path):
     from shakeout.monitor.onset import onset
 

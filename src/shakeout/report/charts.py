@@ -6,6 +6,7 @@ Plain SVG strings, no JavaScript and no fonts fetched, so a report opens offline
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from html import escape
 
@@ -137,6 +138,17 @@ def bars(findings: Sequence[Finding], title: str, limit: int = 15) -> str:
             f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">{body}</svg>')
 
 
+def _window_label(window: str | None) -> str:
+    """A short axis label: an ISO date, or the first row of a row window.
+
+    >>> _window_label("2024-03-04T00:00:00"), _window_label("rows 000005000-000009999")
+    ('2024-03-04', '5000')
+    """
+    text = str(window)
+    rows = re.search(r"rows (\d+)-\d+$", text)
+    return str(int(rows.group(1))) if rows else text[:10]
+
+
 def timeline(findings: Sequence[Finding], title: str) -> str:
     """A statistic per window, over green / orange / red zones from ``details["bands"]``."""
     pts = list(findings)
@@ -146,8 +158,9 @@ def timeline(findings: Sequence[Finding], title: str) -> str:
     if bands:
         yhi = max(yhi, max(float(v) for v in bands.values()) * 1.1)
     frame = _Frame(0, max(len(pts) - 1, 1), ylo, yhi)
-    step = max(1, len(pts) // 5)
-    ticks = [(i, str(f.window)[:10]) for i, f in enumerate(pts)][::step]
+    labels = [_window_label(f.window) for f in pts]
+    fits = max(1, (WIDTH - LEFT - RIGHT) // (6 * max(map(len, labels)) + 10))  # ~6 px a char
+    ticks = list(enumerate(labels))[::math.ceil(len(pts) / fits)]
     parts: list[str] = []
     if bands:
         edges = [("pass", ylo, float(bands.get("warn", yhi)))]
