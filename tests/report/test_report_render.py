@@ -159,6 +159,17 @@ def test_html_charts_every_kind_in_one_report_and_is_offline(tmp_path):
     assert "significant large degradation" in html  # the attention table
 
 
+def test_a_passing_gate_is_the_headline_beside_the_worst_finding(tmp_path):
+    result = _result(drop_findings())  # holds a failing finding
+    gate = Gate(conditions=[GateCondition(metric="accuracy_drop", group="noise", severity=0.1,
+                                          max=0.05)]).check(result)
+    paths = render(result, tmp_path, gate=gate)
+    assert paths["md"].read_text().startswith("## shakeout: Stress test of <Model> & co — PASS")
+    html = paths["html"].read_text()
+    assert 'Gate: <span class="badge pass">PASSED' in html
+    assert 'Worst finding: <span class="badge fail">FAIL' in html
+
+
 def test_markdown_summary_lists_gate_results(tmp_path):
     result = _result(curve_findings(), drop_findings())
     md = render(result, tmp_path, gate=GATE.check(result))["md"].read_text()

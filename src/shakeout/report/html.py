@@ -45,6 +45,18 @@ class Section:
                 and (f.severity is None or f.group == COMBINED_GROUP)]
 
 
+def verdict(result: Result, gate: GateOutcome | None) -> str:
+    """The headline status: the gate's verdict when there is a gate, else the worst finding.
+
+    >>> r = Result(title="t", findings=(Finding(name="a", metric="m", value=1.0, status="fail"),))
+    >>> verdict(r, None)
+    'fail'
+    """
+    if gate is None:
+        return result.status
+    return "pass" if gate.passed else "fail"
+
+
 def fmt(v: Any) -> str:
     """Numbers to four significant digits; None to an empty cell."""
     if v is None:
@@ -126,6 +138,6 @@ def render_html(result: Result, gate: GateOutcome | None = None) -> str:
                      ("parameters", json.dumps(dict(m.parameters), default=str)[:2000]),
                      ("versions", ", ".join(f"{k} {v}" for k, v in m.versions.items() if v))]
     return env.get_template("report.html.j2").render(
-        result=result, status=result.status if gate is None or gate.passed else "fail",
+        result=result, status=verdict(result, gate), worst=result.status,
         gate=gate, sections=sections(result), manifest=m, manifest_rows=manifest_rows, row=row,
         fmt=fmt)

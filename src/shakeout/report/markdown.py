@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from shakeout.report.gate import GateOutcome
-from shakeout.report.html import fmt, sections
+from shakeout.report.html import fmt, sections, verdict
 from shakeout.report.result import Result
 
 MAX_ROWS = 15
 
 
 def render_markdown(result: Result, gate: GateOutcome | None = None) -> str:
-    """Status, gate verdicts, what needs attention and the headline numbers.
+    """Verdict (the gate's, else the worst finding's), gate conditions, what needs attention
+    and the headline numbers.
 
     >>> from shakeout.report.result import Finding
     >>> r = Result(title="t", findings=(Finding(name="a", metric="m", value=1.0, status="warn"),))
     >>> print(render_markdown(r).splitlines()[0])
     ## shakeout: t — WARN
     """
-    status = result.status if gate is None or gate.passed else "fail"
+    status = verdict(result, gate)
     lines = [f"## shakeout: {result.title} — {status.upper()}", ""]
     if gate is not None:
         lines += [f"**Gate {'passed' if gate.passed else 'failed'}**", ""]
