@@ -178,3 +178,9 @@ def test_bad_input():
         KLDivergence(method="gaussian").fit(np.ones(10))
     with pytest.raises(ValidationError, match="one-dimensional"):
         PSI().fit(np.zeros((5, 2)))
+    # infinite values are refused, never counted silently into an outer bin
+    with pytest.raises(ValidationError, match="PSI: reference column 'x' contains 1 infinite"):
+        PSI().fit(np.r_[np.arange(9.0), np.inf])
+    for test in (PSI(), Chi2Test(), KLDivergence()):
+        with pytest.raises(ValidationError, match="current column 'x' contains 2 infinite"):
+            test.fit(np.arange(20.0)).compare(np.r_[np.arange(8.0), np.inf, -np.inf])

@@ -110,6 +110,9 @@ def test_monitor_command_reports_skips_notes_and_the_latest_gate(ref, tmp_path, 
     assert "Ran 4 windows." in capsys.readouterr().err
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     assert data["gate"]["passed"] is (code == 0)  # the verdict of the exit code, in the report
+    typo = tmp_path / "hh.db"
+    assert main(["monitor", "--store", f"sqlite:///{typo}", "--out", str(tmp_path / "o2")]) == 2
+    assert "no history store at" in capsys.readouterr().err and not typo.exists()
 
 
 def test_drift_command_prints_what_it_left_out_and_refuses_text(ref, tmp_path, capsys):

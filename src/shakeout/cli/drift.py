@@ -145,6 +145,9 @@ def monitor_command(
         raise ValidationError("shakeout monitor takes REFERENCE and CURRENT together, or "
                               "neither (to show the stored history).")
     if reference is None:
+        if not history.exists():
+            raise ValidationError(f"no history store at {url!r}; check the path, or run "
+                                  "shakeout monitor REFERENCE CURRENT to create it.")
         findings = history.findings()
         if not findings:
             raise ValidationError(f"the store {url!r} holds no window for stream {stream!r}; "

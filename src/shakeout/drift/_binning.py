@@ -20,7 +20,8 @@ from scipy import stats
 from shakeout._validation import check_choice, check_number, check_positive_int
 from shakeout.data import is_numeric_column
 from shakeout.drift._base import DriftTest, band_status, check_bands, make_finding
-from shakeout.drift._columns import category_strings, column_name, one_dimensional
+from shakeout.drift._columns import (category_strings, column_name, one_dimensional,
+                                     refuse_infinite)
 from shakeout.errors import ValidationError
 from shakeout.report.result import Finding
 
@@ -77,6 +78,7 @@ class Binning:
             return cls(kind="categorical", categories=tuple(sorted(set(present.tolist()))))
         arr = np.asarray(values.to_numpy() if isinstance(values, pd.Series) else values,
                          dtype=np.float64)
+        refuse_infinite(arr, owner=owner, role="reference", name=column_name(values))
         present = arr[~np.isnan(arr)]
         if present.size == 0:
             raise ValidationError(
@@ -104,8 +106,8 @@ class Binning:
         inner = [f"({a}, {b}]" for a, b in zip(e, e[1:])]
         return tuple([f"<= {e[0]}", *inner, f"> {e[-1]}", MISSING] if e else ["all", MISSING])
 
-    def counts(self, values: Any) -> np.ndarray:
-        """Counts per bin (int64), the layout of :attr:`labels`."""
+    def counts(self, values: Any, *, owner: str = "Binning", role: str = "data") -> np.ndarray:
+        """Counts per bin (int64), the layout of :attr:`labels`; infinite values are refused."""
         if self.kind == "categorical":
             strings, missing = category_strings(values, owner="Binning", role="data")
             codes = pd.Index(self.categories).get_indexer(strings)
@@ -116,6 +118,7 @@ class Binning:
             return np.concatenate([out, [unseen, n_missing]]).astype(np.int64)
         arr = np.asarray(values.to_numpy() if isinstance(values, pd.Series) else values,
                          dtype=np.float64)
+        refuse_infinite(arr, owner=owner, role=role, name=column_name(values))
         nan = np.isnan(arr)
         n_missing = int(nan.sum())
         present = arr[~nan] if n_missing else arr
@@ -207,7 +210,8 @@ class BinnedReference(DriftTest):
         self.feature_ = column_name(reference)
         self.binning_ = Binning.fit(reference, n_bins=self.n_bins, binning=self.binning,
                                     kind=self.kind, owner=type(self).__name__)
-        self.reference_counts_ = self.binning_.counts(reference)
+        self.reference_counts_ = self.binning_.counts(reference, owner=type(self).__name__,
+                                                      role="reference")
         self.fitted_ = True
         return self
 
@@ -252,7 +256,7 @@ class BinnedDistance(BinnedReference):
         feature = name if name != "x" else self.feature_
         if len(current) == 0:
             raise ValidationError(f"{type(self).__name__}: current column {feature!r} is empty.")
-        counts = self.binning_.counts(current)
+        counts = self.binning_.counts(current, owner=type(self).__name__, role="current")
         return self.finding(self.reference_counts_, counts, feature=feature,
                             unseen=self.binning_.unseen(current))
 

@@ -74,11 +74,7 @@ def numeric_column(values: Any, *, owner: str, role: str, min_rows: int = 1) -> 
         ) from None
     n_missing = 0
     if not np.isfinite(arr).all():  # one pass in the common case
-        if np.isinf(arr).any():
-            raise ValidationError(
-                f"{owner}: {role} column {name!r} contains {int(np.isinf(arr).sum())} "
-                "infinite values. Replace them (clip or set to NaN) first."
-            )
+        refuse_infinite(arr, owner=owner, role=role, name=name)
         missing = np.isnan(arr)
         n_missing = int(missing.sum())
         arr = arr[~missing]
@@ -126,6 +122,16 @@ def as_numbers(values: pd.Series, *, where: str, hint: str = "fix the data upstr
             f"numbers (e.g. {shown}); {hint}."
         )
     return numbers
+
+
+def refuse_infinite(arr: np.ndarray, *, owner: str, role: str, name: str) -> None:
+    """Infinite values have no place in a distribution: say how many, and the fix."""
+    n_inf = int(np.isinf(arr).sum())
+    if n_inf:
+        raise ValidationError(
+            f"{owner}: {role} column {name!r} contains {n_inf} infinite values. Replace them "
+            "(clip or set to NaN) first."
+        )
 
 
 def check_rows(n: int, needed: int, *, owner: str, role: str, name: str,

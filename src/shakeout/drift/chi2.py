@@ -64,7 +64,8 @@ class Chi2Test(BinnedReference):
         if len(current) == 0:
             raise ValidationError("Chi2Test: current column is empty; pass at least one row.")
         name = column_name(current)
-        return self.finding(self.reference_counts_, self.binning_.counts(current),
+        counts = self.binning_.counts(current, owner=type(self).__name__, role="current")
+        return self.finding(self.reference_counts_, counts,
                             feature=name if name != "x" else self.feature_)
 
     def finding(self, reference_counts: np.ndarray, current_counts: np.ndarray, *,

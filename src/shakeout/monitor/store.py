@@ -85,6 +85,13 @@ class HistoryStore:
         self.url = url
         self.stream = stream
 
+    def exists(self) -> bool:
+        """False for a SQLite file that is not there yet (reading would create it empty)."""
+        url = sa.engine.make_url(self.url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return True
+        return Path(url.database).expanduser().exists()
+
     @property
     def engine(self) -> sa.Engine:
         """The engine, created (with the tables) on first use."""
