@@ -10,6 +10,7 @@ number of batches or partitions add up exactly (see :mod:`shakeout.drift.profile
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +93,11 @@ class Binning:
             edges = np.linspace(lo, hi, n_bins + 1)[1:-1]
         return cls(kind="numeric", edges=np.asarray(edges, dtype=np.float64))
 
+    @functools.cached_property
+    def category_index(self) -> pd.Index:
+        """The reference categories as an index, built once (lookups on every batch)."""
+        return pd.Index(self.categories)
+
     @property
     def n_bins(self) -> int:
         """Value bins, not counting the unseen and missing bins."""
@@ -110,9 +116,9 @@ class Binning:
         """Counts per bin (int64), the layout of :attr:`labels`; infinite values are refused."""
         if self.kind == "categorical":
             strings, missing = category_strings(values, owner="Binning", role="data")
-            codes = pd.Index(self.categories).get_indexer(strings)
+            codes = self.category_index.get_indexer(strings)
+            codes[missing] = -2  # before counting: "" may be a category as well
             out = np.bincount(codes[codes >= 0], minlength=len(self.categories))
-            codes[missing] = -2
             n_missing = int(missing.sum())
             unseen = int((codes == -1).sum())
             return np.concatenate([out, [unseen, n_missing]]).astype(np.int64)
@@ -130,8 +136,7 @@ class Binning:
             return {}
         strings, missing = category_strings(values, owner="Binning", role="data")
         present = strings[~missing]
-        known = pd.Index(self.categories)
-        new = present[known.get_indexer(present) < 0]
+        new = present[self.category_index.get_indexer(present) < 0]
         return {str(k): int(v) for k, v in pd.Series(new).value_counts().items()}
 
 

@@ -12,8 +12,9 @@ formula (exact up to floating-point rounding).
 The sketch gives the KS statistic with a stated bound: with ``D_grid`` the largest CDF gap
 at the sketch edges and ``r_j``, ``c_j`` the reference and current shares of bin ``j``,
 ``D_grid <= D <= D_grid + max_j min(r_j, c_j)``. Reference-quantile bins make the bound
-at most about ``1 / sketch_bins``; the finding reports it, and the p-value is computed at
-``D_grid`` (the conservative end).
+at most about ``1 / sketch_bins``, ties included (a value that fills several quantiles gets
+a bin of its own, which adds nothing); the finding reports it, and the p-value is computed
+at ``D_grid`` (the conservative end).
 """
 
 from __future__ import annotations
@@ -149,8 +150,9 @@ class ProfileSpec:
             self.bins_[col] = Binning.fit(frame[col], n_bins=self.n_bins, binning=self.binning,
                                           kind=kind, owner="ProfileSpec")
             if numeric:
-                self.sketches_[col] = Binning.fit(frame[col], n_bins=self.sketch_bins,
-                                                  kind="numeric", owner="ProfileSpec")
+                sketch = Binning.fit(frame[col], n_bins=self.sketch_bins, kind="numeric",
+                                     owner="ProfileSpec")
+                self.sketches_[col] = Binning(kind="numeric", edges=_split_atoms(sketch.edges))
         self.columns_ = list(frame.columns)
         self.fitted_ = True
         return self
@@ -160,11 +162,16 @@ class ProfileSpec:
             raise NotFittedError("ProfileSpec is not fitted: call fit(reference_sample) first.")
 
     def profile(self, batch: Any) -> "Profile":
-        """The profile of one batch or partition (a DataFrame, Arrow table or record batch)."""
+        """The profile of one batch or partition (a DataFrame, Arrow table or record batch).
+
+        A batch of no rows (a partition a filter emptied, a zero-row file) profiles to
+        zero counts, which merge as nothing.
+        """
         self._require_fit()
         if hasattr(batch, "to_pandas") and not isinstance(batch, pd.DataFrame):
             batch = batch.to_pandas()
-        frame = as_frame(batch, role="batch")
+        empty = isinstance(batch, pd.DataFrame) and len(batch) == 0
+        frame = batch.rename(columns=str) if empty else as_frame(batch, role="batch")
         absent = [c for c in self.columns_ if c not in frame.columns]
         if absent:
             raise ValidationError(f"ProfileSpec: batch lacks columns {absent[:10]} of the "
@@ -172,6 +179,13 @@ class ProfileSpec:
         columns = {}
         for col in self.columns_:
             values = frame[col]
+            if empty:
+                sketch = self.sketches_.get(col)
+                columns[col] = ColumnProfile(
+                    counts=np.zeros(len(self.bins_[col].labels), dtype=np.int64),
+                    sketch=None if sketch is None else np.zeros(len(sketch.edges) + 1,
+                                                                dtype=np.int64))
+                continue
             if col in self.sketches_:
                 values = _numbers(values, col)
             binning = self.bins_[col]
@@ -188,18 +202,37 @@ class ProfileSpec:
         return Profile(spec=self, columns=columns, n_rows=len(frame))
 
     def profile_batches(self, batches: Iterable[Any]) -> "Profile":
-        """Profile an iterable of batches, merging as it goes (memory: one batch)."""
+        """Profile an iterable of batches, merging as it goes (memory: one batch).
+
+        No batches at all (an empty Spark partition) give the profile of no rows.
+        """
+        self._require_fit()
         total = None
         for batch in batches:
             part = self.profile(batch)
             total = part if total is None else total.merge(part)
-        if total is None:
-            raise ValidationError("ProfileSpec.profile_batches: no batch was given.")
-        return total
+        return self.profile(pd.DataFrame(columns=self.columns_)) if total is None else total
 
     def profile_parquet(self, path: str | Path, *, batch_size: int = 65_536) -> "Profile":
-        """Stream a parquet file or folder of files in batches; never loads the whole table."""
-        return self.profile_batches(_parquet_batches(path, self.columns_, batch_size))
+        """Stream a parquet file or folder of files in batches; never loads the whole table.
+
+        A folder is read as Spark, Dask and Arrow read it: paths with a part starting with
+        ``_`` or ``.`` (``_temporary/``, ``_SUCCESS``, checksums) are skipped.
+        """
+        self._require_fit()
+        check_positive_int(self, "batch_size", batch_size)
+        total = None
+        for file in _parquet_files(path):
+            for batch in _file_batches(file, self.columns_, batch_size):
+                try:
+                    part = self.profile(batch)
+                except ValidationError as error:
+                    raise ValidationError(f"{file}: {error}") from None
+                total = part if total is None else total.merge(part)
+        if total is None:
+            raise ValidationError(f"parquet {str(path)!r} holds no rows; point to the data "
+                                  "to profile.")
+        return total
 
     def profile_dask(self, frame: Any) -> "Profile":
         """Profile each partition of a Dask DataFrame where it lives, then merge the profiles."""
@@ -301,30 +334,56 @@ def _numbers(values: pd.Series, col: str) -> pd.Series:
     return x
 
 
-def _parquet_batches(path: str | Path, columns: list[str] | None,
-                     batch_size: int) -> Iterator[Any]:
-    """Record batches of a parquet file or folder, one file and one batch at a time.
+def _split_atoms(edges: np.ndarray) -> np.ndarray:
+    """Sketch edges with each value that fills several reference quantiles in a bin of its own.
+
+    Such a value (an integer code, a constant, a spike at zero) would otherwise share its bin
+    with the values just below it, and the KS bound would grow by its share; an extra edge
+    just below it makes the CDF gap exact there.
+
+    >>> _split_atoms(np.array([1.0, 2.0, 2.0, 3.0])).tolist() == [
+    ...     1.0, np.nextafter(2.0, -np.inf), 2.0, 3.0]
+    True
+    """
+    atoms = edges[1:][edges[1:] == edges[:-1]]
+    return np.unique(np.concatenate([edges, np.nextafter(atoms, -np.inf)]))
+
+
+def _parquet_files(path: str | Path) -> list[Path]:
+    """The parquet files of a file or folder, skipping ``_`` and ``.`` paths as Arrow does."""
+    root = Path(path)
+    if not root.exists():
+        raise ValidationError(f"parquet path {str(path)!r} does not exist.")
+    if not root.is_dir():
+        return [root]
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".parquet", ".pq")
+                   and not any(part.startswith(("_", ".")) for part in p.relative_to(root).parts))
+    if not files:
+        raise ValidationError(f"folder {str(path)!r} holds no parquet files.")
+    return files
+
+
+def _file_batches(file: Path, columns: list[str] | None, batch_size: int) -> Iterator[Any]:
+    """Record batches of one parquet file, one at a time.
 
     Reading without pre-buffering keeps memory at about one row group, whatever the size
     of the file.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    root = Path(path)
-    if not root.exists():
-        raise ValidationError(f"parquet path {str(path)!r} does not exist.")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".parquet", ".pq")
-                   ) if root.is_dir() else [root]
-    if not files:
-        raise ValidationError(f"folder {str(path)!r} holds no parquet files.")
-    for file in files:
+    try:
         reader = pq.ParquetFile(file, pre_buffer=False, buffer_size=1 << 20)
         names = reader.schema_arrow.names
         absent = [c for c in columns or () if c not in names]
         if absent:
-            raise ValidationError(f"{file.name}: columns {absent[:10]} of the reference are "
-                                  f"missing; it has {names[:10]}.")
+            raise ValidationError(f"{file}: columns {absent[:10]} of the reference are "
+                                  f"missing; it has {names[:10]}. Add them to the file or "
+                                  "move it out of the folder.")
         yield from reader.iter_batches(batch_size=batch_size, columns=columns)
+    except pa.ArrowException as error:
+        raise ValidationError(f"{file}: not a readable parquet file ({error}); rewrite it or "
+                              "move it out of the folder.") from None
 
 
 def sample_parquet(path: str | Path, n_rows: int = 100_000, *, seed: Any = 0,
@@ -340,9 +399,12 @@ def sample_parquet(path: str | Path, n_rows: int = 100_000, *, seed: Any = 0,
     >>> len(sample_parquet(path, 100, batch_size=1_000))
     100
     """
+    check_positive_int("sample_parquet", "n_rows", n_rows)
+    check_positive_int("sample_parquet", "batch_size", batch_size)
     rng = as_generator(seed)
     kept, keys = None, np.empty(0)
-    for batch in _parquet_batches(path, None, batch_size):
+    batches = (b for file in _parquet_files(path) for b in _file_batches(file, None, batch_size))
+    for batch in batches:
         frame = batch.to_pandas()
         both = frame if kept is None else pd.concat([kept, frame], ignore_index=True)
         all_keys = np.concatenate([keys, rng.random(len(frame))])
@@ -353,8 +415,12 @@ def sample_parquet(path: str | Path, n_rows: int = 100_000, *, seed: Any = 0,
     return kept
 
 
-def sketch_ks(reference: ColumnProfile, current: ColumnProfile) -> tuple[float, float]:
+def sketch_ks(reference: ColumnProfile, current: ColumnProfile,
+              edges: np.ndarray | None = None) -> tuple[float, float]:
     """(``D_grid``, bound): the KS distance at the sketch edges and its maximal error.
+
+    Given the sketch ``edges``, a bin of one value (an edge and the float just below it,
+    see ``_split_atoms``) has no inside, so it adds nothing to the bound.
 
     >>> r = ColumnProfile(counts=np.zeros(1), sketch=np.array([50, 50]), n=100)
     >>> c = ColumnProfile(counts=np.zeros(1), sketch=np.array([80, 20]), n=100)
@@ -364,13 +430,16 @@ def sketch_ks(reference: ColumnProfile, current: ColumnProfile) -> tuple[float, 
     r = reference.sketch / max(reference.sketch.sum(), 1)
     c = current.sketch / max(current.sketch.sum(), 1)
     d = float(np.max(np.abs(np.cumsum(r) - np.cumsum(c))))
-    bound = float(np.max(np.minimum(r, c)))
-    return d, bound
+    inside = np.minimum(r, c)
+    if edges is not None:
+        inside[1:-1][edges[:-1] == np.nextafter(edges[1:], -np.inf)] = 0.0
+    return d, float(np.max(inside))
 
 
-def _ks_finding(feature: str, ref: ColumnProfile, cur: ColumnProfile, alpha: float) -> Finding:
+def _ks_finding(feature: str, ref: ColumnProfile, cur: ColumnProfile, alpha: float,
+                edges: np.ndarray) -> Finding:
     test = KSTest(alpha=alpha)
-    d, bound = sketch_ks(ref, cur)
+    d, bound = sketch_ks(ref, cur, edges)
     p = ks_p_value(d, ref.n, cur.n)
     effect = effect_label(d, test.effect_thresholds)
     text = f"D in [{d:.3g}, {d + bound:.3g}] from profiles"
@@ -407,6 +476,10 @@ def compare_profiles(reference: Profile, current: Profile, *, tests: Any = ("psi
                               "of one ProfileSpec (or pass two tables to drift.run).")
     if not reference.spec.same_layout(current.spec):
         raise ValidationError("compare_profiles: the profiles come from different ProfileSpecs.")
+    for role, prof in (("reference", reference), ("current", current)):
+        if prof.n_rows == 0:
+            raise ValidationError(f"compare_profiles: the {role} profile has no rows (every "
+                                  "batch or partition was empty); profile data that has rows.")
     for name in (*tests, *categorical_tests):
         check_choice("compare_profiles", "tests", name, PROFILE_TESTS)
     check_choice("compare_profiles", "correction", correction, CORRECTIONS)
@@ -418,15 +491,16 @@ def compare_profiles(reference: Profile, current: Profile, *, tests: Any = ("psi
         binning = spec.bins_[col]
         numeric = col in spec.sketches_
         for name in tests if numeric else categorical_tests:
-            if name == "ks" and cur.n == 0:
-                message = (f"KS: current column {col!r} has no values (all "
-                           f"{current.n_rows} rows NaN); nothing to test.")
+            if name == "ks" and not (ref.n and cur.n):
+                role, empty = ("current", current) if ref.n else ("reference", reference)
+                message = (f"KS: {role} column {col!r} has no values (all "
+                           f"{empty.n_rows} rows NaN); nothing to test.")
                 findings.append(Finding(
                     name=f"drift/ks/{col}", metric="ks", value=float("nan"), status="warn",
                     drill="drift", group="ks", feature=col, message=message,
                     details={"error": message}))
             elif name == "ks":
-                findings.append(_ks_finding(col, ref, cur, alpha))
+                findings.append(_ks_finding(col, ref, cur, alpha, spec.sketches_[col].edges))
             elif name == "chi2":
                 findings.append(Chi2Test(alpha=alpha).fit_counts(binning, ref.counts, col)
                                 .finding(ref.counts, cur.counts, feature=col))
