@@ -43,21 +43,6 @@ class DriftTest:
                 "compare(current)."
             )
 
-    def _fit_sorted(self, reference: Any, *, min_rows: int) -> None:
-        """Keep the reference's numeric values sorted (NaN removed and counted)."""
-        col = numeric_column(reference, owner=type(self).__name__, role="reference",
-                             min_rows=min_rows)
-        self.feature_, self.n_missing_ = col.name, col.n_missing
-        self.reference_ = np.sort(col.values)
-        self.fitted_ = True
-
-    def _current(self, current: Any, *, min_rows: int = 1) -> tuple[Column, str]:
-        """The current sample's numeric values, and the feature name its finding carries."""
-        self._require_fit()
-        col = numeric_column(current, owner=type(self).__name__, role="current",
-                             min_rows=min_rows)
-        return col, (col.name if col.name != "x" else self.feature_)
-
     def fit(self, reference: Any) -> "DriftTest":  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -67,6 +52,32 @@ class DriftTest:
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
         return f"{type(self).__name__}({params})"
+
+
+class SortedReference(DriftTest):
+    """A test of one numeric feature that keeps its reference sorted (KS, AD, Wasserstein).
+
+    ``fit`` sorts the reference once (NaN removed and counted) and every window reuses it;
+    subclasses set ``min_rows``, the rows each sample needs.
+    """
+
+    min_rows: int = 1
+
+    def fit(self, reference: Any) -> "SortedReference":
+        """Sort the reference once; NaN are removed and counted."""
+        col = numeric_column(reference, owner=type(self).__name__, role="reference",
+                             min_rows=self.min_rows)
+        self.feature_, self.n_missing_ = col.name, col.n_missing
+        self.reference_ = np.sort(col.values)
+        self.fitted_ = True
+        return self
+
+    def _current(self, current: Any) -> tuple[Column, str]:
+        """The current sample's numeric values, and the feature name its finding carries."""
+        self._require_fit()
+        col = numeric_column(current, owner=type(self).__name__, role="current",
+                             min_rows=self.min_rows)
+        return col, (col.name if col.name != "x" else self.feature_)
 
 
 def check_thresholds(owner: Any, name: str, values: Sequence[float]) -> tuple[float, ...]:

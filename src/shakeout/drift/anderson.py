@@ -10,7 +10,7 @@ import numpy as np
 from scipy import stats
 
 from shakeout._validation import check_open_interval
-from shakeout.drift._base import (DriftTest, check_thresholds, make_finding, describe_test,
+from shakeout.drift._base import (SortedReference, check_thresholds, make_finding, describe_test,
                                   judge_test)
 from shakeout.drift.ks import ks_distance
 from shakeout.report.result import Finding
@@ -21,7 +21,7 @@ _VARIANT = ({"variant": "midrank"}
             if "variant" in inspect.signature(stats.anderson_ksamp).parameters else {})
 
 
-class ADTest(DriftTest):
+class ADTest(SortedReference):
     """Anderson-Darling k-sample test of one numeric feature (``scipy.stats.anderson_ksamp``).
 
     The statistic is the standardised midrank version of Scholz and Stephens (1987); the
@@ -54,14 +54,9 @@ class ADTest(DriftTest):
         self.alpha = check_open_interval(self, "alpha", alpha, 0, 1)
         self.effect_thresholds = check_thresholds(self, "effect_thresholds", effect_thresholds)
 
-    def fit(self, reference: Any) -> "ADTest":
-        """Keep the sorted reference."""
-        self._fit_sorted(reference, min_rows=self.min_rows)
-        return self
-
     def compare(self, current: Any) -> Finding:
         """AD statistic and p-value of ``current`` against the reference."""
-        col, feature = self._current(current, min_rows=self.min_rows)
+        col, feature = self._current(current)
         cur = np.sort(col.values)
         d = ks_distance(self.reference_, cur)
         effect = effect_label(d, self.effect_thresholds)

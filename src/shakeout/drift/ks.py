@@ -8,7 +8,7 @@ import numpy as np
 from scipy import special, stats
 
 from shakeout._validation import check_choice, check_open_interval
-from shakeout.drift._base import (DriftTest, check_thresholds, describe_test, judge_test,
+from shakeout.drift._base import (SortedReference, check_thresholds, describe_test, judge_test,
                                   make_finding)
 from shakeout.report.result import Finding
 from shakeout.stats import effect_label
@@ -88,7 +88,7 @@ def ks_p_value(d: float, n1: int, n2: int) -> float:
     return float(np.clip(stats.kstwo.sf(d, en), 0.0, 1.0))
 
 
-class KSTest(DriftTest):
+class KSTest(SortedReference):
     """Two-sample Kolmogorov-Smirnov test for one numeric feature.
 
     The statistic ``D`` (the largest gap between the two empirical CDFs, in [0, 1]) is
@@ -126,14 +126,9 @@ class KSTest(DriftTest):
         self.method = check_choice(self, "method", method, METHODS)
         self.effect_thresholds = check_thresholds(self, "effect_thresholds", effect_thresholds)
 
-    def fit(self, reference: Any) -> "KSTest":
-        """Sort the reference once; NaN are removed and counted."""
-        self._fit_sorted(reference, min_rows=self.min_rows)
-        return self
-
     def compare(self, current: Any) -> Finding:
         """KS statistic and p-value of ``current`` against the reference."""
-        col, feature = self._current(current, min_rows=self.min_rows)
+        col, feature = self._current(current)
         cur = col.values
         n1, n2 = len(self.reference_), len(cur)
         exact = self.method == "exact" or (self.method == "auto" and max(n1, n2) <= MAX_EXACT_N)

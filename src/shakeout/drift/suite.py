@@ -183,12 +183,7 @@ class DriftSuite:
 
         start = time.perf_counter()
         frame = as_frame(reference, role="reference")
-        y = _labels(y, len(frame), "y_reference")
-        if y is not None and pd.isna(y).any():
-            raise ValidationError(
-                f"y_reference has {int(pd.isna(y).sum())} missing labels; drop those rows "
-                "(or their labels) from the reference."
-            )
+        y = _labels(y, len(frame), "y_reference", complete=True)
         # Dates and times move by themselves: comparing them says nothing about drift.
         self.times_ = [c for c in frame.columns if holds_times(frame[c])]
         frame = frame.drop(columns=self.times_)
@@ -263,10 +258,7 @@ class DriftSuite:
             raise ValidationError(
                 "holdout must be a pair (X, y) of held-out labelled rows.") from None
         frame = as_frame(X, role="holdout")
-        y = _labels(y, len(frame), "y_holdout")
-        if pd.isna(y).any():
-            raise ValidationError(f"y_holdout has {int(pd.isna(y).sum())} missing labels; drop "
-                                  "those rows.")
+        y = _labels(y, len(frame), "y_holdout", complete=True)
         absent = [c for c in self.model_columns_ if c not in frame.columns]
         if absent:
             raise ValidationError(f"holdout lacks the model's columns {absent[:10]}.")
@@ -309,23 +301,17 @@ class DriftSuite:
             )
         out = []
         if self.times_:
-            out.append(Finding(name="drift/schema/times", metric="time_columns",
-                               value=len(self.times_), status="info", drill=DRILL,
-                               group="schema", details={"columns": self.times_},
-                               message=f"Columns {self.times_[:10]} hold dates or times; they "
+            out.append(_schema_finding("times", "time_columns", self.times_, "info",
+                                       f"Columns {self.times_[:10]} hold dates or times; they "
                                        "were not tested, as time moves by itself."))
         if missing:
-            out.append(Finding(name="drift/schema/missing", metric="missing_columns",
-                               value=len(missing), status="fail", drill=DRILL, group="schema",
-                               message=f"Current lacks {len(missing)} reference columns: "
-                                       f"{missing[:10]}; they were not tested.",
-                               details={"columns": missing}))
+            out.append(_schema_finding("missing", "missing_columns", missing, "fail",
+                                       f"Current lacks {len(missing)} reference columns: "
+                                       f"{missing[:10]}; they were not tested."))
         if extra:
-            out.append(Finding(name="drift/schema/extra", metric="extra_columns",
-                               value=len(extra), status="warn", drill=DRILL, group="schema",
-                               message=f"Current has {len(extra)} columns absent from the "
-                                       f"reference: {extra[:10]}; they were not tested.",
-                               details={"columns": extra}))
+            out.append(_schema_finding("extra", "extra_columns", extra, "warn",
+                                       f"Current has {len(extra)} columns absent from the "
+                                       f"reference: {extra[:10]}; they were not tested."))
         return out
 
     def _numbers(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -431,13 +417,25 @@ class DriftSuite:
         return Result(title=title, findings=tuple(findings), manifest=manifest)
 
 
-def _labels(y: Any, n: int, role: str) -> np.ndarray | None:
+def _labels(y: Any, n: int, role: str, *, complete: bool = False) -> np.ndarray | None:
+    """One label per row; ``complete`` labels (reference, holdout) may not be missing."""
     if y is None:
         return None
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != n:
         raise ValidationError(f"{role} must have one label per row: {n} rows, got shape {y.shape}.")
+    if complete and pd.isna(y).any():
+        raise ValidationError(f"{role} has {int(pd.isna(y).sum())} missing labels; drop those "
+                              "rows.")
     return y
+
+
+def _schema_finding(kind: str, metric: str, columns: list[str], status: str,
+                    message: str) -> Finding:
+    """A finding on columns that were not tested: dates, missing or extra ones."""
+    return Finding(name=f"{DRILL}/schema/{kind}", metric=metric, value=len(columns),
+                   status=status, drill=DRILL, group="schema", message=message,
+                   details={"columns": columns})
 
 
 def _labelled_rows(y: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None,

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from shakeout._validation import check_choice
-from shakeout.drift._base import DriftTest, band_status, check_bands, make_finding
+from shakeout.drift._base import SortedReference, band_status, check_bands, make_finding
 from shakeout.report.result import Finding
 
 SCALES = ("std", "iqr", "none")
@@ -27,7 +27,7 @@ def wasserstein_sorted(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum(np.abs(fa - fb) * deltas))
 
 
-class Wasserstein(DriftTest):
+class Wasserstein(SortedReference):
     """Wasserstein-1 distance of one numeric feature, normalised by the reference spread.
 
     The raw distance is in the feature's units (how far, on average, mass must move); the
@@ -53,6 +53,7 @@ class Wasserstein(DriftTest):
     """
 
     group = metric = "wasserstein"
+    min_rows = 2
 
     def __init__(self, *, scale: str = "std", warn: float = 0.1, fail: float = 0.2):
         self.scale = check_choice(self, "scale", scale, SCALES)
@@ -60,7 +61,7 @@ class Wasserstein(DriftTest):
 
     def fit(self, reference: Any) -> "Wasserstein":
         """Sort the reference and measure its spread."""
-        self._fit_sorted(reference, min_rows=2)
+        super().fit(reference)
         if self.scale == "std":
             spread = float(np.std(self.reference_, ddof=1))
         elif self.scale == "iqr":
