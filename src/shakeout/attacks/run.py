@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from shakeout._progress import progress
 from shakeout._validation import (Seed, as_generator, check_choice, check_grid, check_number,
@@ -22,6 +21,7 @@ from shakeout.errors import ShakeoutWarning, ValidationError
 from shakeout.models import Model, wrap
 from shakeout.report.result import Finding, Manifest, Result, fingerprint
 from shakeout.stats import clopper_pearson
+from shakeout.stats.quantile import median_coverage, median_interval, median_interval_min_rows
 
 DRILL = "attack"
 
@@ -348,7 +348,8 @@ def _ensemble_findings(runs: list[Outcome], eps: float, n: int, labels: np.ndarr
             ci=median_interval(values, level), ci_level=level, drill=DRILL,
             details={"fooled": fooled, "quantiles": _quantiles(values)},
             message=f"median top probability of the {fooled} fooling predictions: the model "
-                    "is this sure of its wrong answers.", **common))
+                    f"is this sure of its wrong answers.{_no_interval(fooled, level)}",
+            **common))
     return out + class_findings
 
 
@@ -359,32 +360,23 @@ def _min_perturbation(name: str, sizes: np.ndarray, seconds: float, level: float
     return Finding(
         name=f"attack/{name}/min_perturbation", metric="min_perturbation",
         value=float(np.median(sizes)) if len(sizes) else float("nan"),
-        ci=median_interval(sizes, level) if len(sizes) else None, ci_level=level, drill=DRILL,
+        ci=median_interval(sizes, level), ci_level=level, drill=DRILL,
         group=name, unit=unit,
         details={"n": len(sizes), "found": int(found.sum()), "quantiles": _quantiles(sizes),
                  "mean_of_found": float(sizes[found].mean()) if found.any() else None,
                  "seconds": round(seconds, 4)},
         message=f"median smallest {unit} change that fools the model over "
                 f"{len(sizes)} clean-correct points ({int((~found).sum())} not fooled at "
-                "any size: inf).")
+                f"any size: inf).{_no_interval(len(sizes), level)}")
 
 
-def median_interval(values: np.ndarray, level: float) -> tuple[float, float]:
-    """Distribution-free interval for a median from order statistics (binomial, exact).
-
-    The interval runs from the ``j``-th to the ``(n + 1 - j)``-th smallest value, with ``j``
-    the ``(1 - level) / 2`` quantile of Binomial(n, 1/2); its coverage is at least ``level``.
-    With too few values for that (fewer than 6 at 95%) it is the sample range.
-
-    >>> median_interval(np.arange(1.0, 101.0), 0.95)
-    (40.0, 61.0)
-    """
-    v = np.sort(np.asarray(values, dtype=np.float64))
-    n = len(v)
-    j = int(stats.binom.ppf((1 - level) / 2, n, 0.5))
-    if j < 1:
-        return float(v[0]) if n else float("nan"), float(v[-1]) if n else float("nan")
-    return float(v[j - 1]), float(v[n - j])
+def _no_interval(n: int, level: float) -> str:
+    """What to say when a median has too few values for an interval at ``level``."""
+    need = median_interval_min_rows(level)
+    if n == 0 or n >= need:
+        return ""
+    return (f" No {level:.0%} interval: a median needs at least {need} values for one (the "
+            f"range of {n} covers it with probability {median_coverage(n, 1):.0%}).")
 
 
 def _median(values: np.ndarray) -> float | None:
