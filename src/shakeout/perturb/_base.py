@@ -110,6 +110,26 @@ class Perturbation:
         dtype = np.asarray(X).dtype
         return out.astype(dtype, copy=False) if np.issubdtype(dtype, np.floating) else out
 
+    def apply_grid(self, X: Any, severities: Any, rng: np.random.Generator) -> Any:
+        """``(severity, apply(X, severity))`` for each severity, all from the same random state.
+
+        Common random numbers: every severity sees the same draw (Gaussian noise is one
+        standard-normal draw scaled per severity), so a degradation curve is smooth and its
+        points are compared draw for draw. ``rng`` is not advanced. Subclasses whose draw
+        does not depend on the severity override this to draw once.
+
+        >>> from shakeout.perturb import Scaling
+        >>> X = np.ones((2, 2))
+        >>> p = Scaling().fit(X)
+        >>> [round(float(out[0, 0] - 1), 3) for _, out in p.apply_grid(X, (0.1, 0.2), np.random.default_rng(0))]
+        [0.112, 0.224]
+        """
+        state = rng.bit_generator.state
+        for severity in severities:
+            copy = np.random.Generator(type(rng.bit_generator)())
+            copy.bit_generator.state = state
+            yield severity, self.apply(X, severity, copy)
+
     def _apply_frame(self, X: pd.DataFrame, severity: float, rng: np.random.Generator) -> pd.DataFrame:
         if self.columns_ is None:
             raise ValidationError(

@@ -74,10 +74,67 @@ class BootstrapPlan:
         for start in range(0, self.n_boot, CHUNK):
             yield self._all_indices[start:start + CHUNK]
 
+    @cached_property
+    def _counts(self):
+        from scipy import sparse
+
+        idx = self._all_indices
+        rows = np.repeat(np.arange(self.n_boot, dtype=np.int32), self.m)
+        ones = np.ones(idx.size, dtype=np.float64)
+        counts = sparse.csr_matrix((ones, (rows, idx.ravel())), shape=(self.n_boot, self.n))
+        counts.sum_duplicates()
+        return counts
+
+    def counts(self):
+        """The resamples as a sparse ``(n_boot, n)`` matrix of how often each row was drawn.
+
+        Any statistic that is a function of weighted sums of per-row quantities gets all its
+        replicates from one product ``plan.counts() @ columns``: one pass, however many
+        statistics are stacked in ``columns``.
+
+        >>> plan = BootstrapPlan(n=4, n_boot=10, seed=0)
+        >>> plan.counts().sum(axis=1).A1.tolist() == [4.0] * 10
+        True
+        """
+        return self._counts
+
     def replicates(self, statistic: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """``statistic(idx)`` maps a ``(chunk, m)`` index array to ``chunk`` values."""
         return np.concatenate([np.asarray(statistic(idx), dtype=np.float64)
                                for idx in self.indices()])
+
+
+def draw_counts(n_boot: int, draws: int, seed: int) -> np.ndarray:
+    """How often each of ``draws`` perturbation draws is picked by each of ``n_boot`` resamples.
+
+    The draw half of a two-way bootstrap over rows x draws (Owen 2007, "The pigeonhole
+    bootstrap", Ann. Appl. Stat. 1(2)): rows and draws are resampled independently.
+
+    >>> draw_counts(3, 4, 0).sum(axis=1).tolist()
+    [4, 4, 4]
+    """
+    rng = np.random.default_rng([seed, 1])
+    return rng.multinomial(draws, np.full(draws, 1.0 / draws), size=n_boot)
+
+
+def draw_inflation(draws: int, level: float) -> float:
+    """Factor on the draw bootstrap's deviations that makes a few draws honest.
+
+    The bootstrap of a mean of ``R`` draws has variance ``(R - 1) / R`` of the unbiased one,
+    and with few draws the normal quantile is too short: the factor
+    ``sqrt(R / (R - 1)) * t_{R-1} / z`` turns the draw part into a Student-t interval
+    (Student 1908), so a model-side perturbation with 5 draws is not given a 95% label at
+    the coverage of a normal interval from 5 numbers.
+
+    >>> round(draw_inflation(5, 0.95), 3)
+    1.584
+    """
+    from scipy import stats
+
+    if draws < 2:
+        return 0.0
+    q = (1 + level) / 2
+    return float(np.sqrt(draws / (draws - 1)) * stats.t.ppf(q, draws - 1) / stats.norm.ppf(q))
 
 
 def interval(estimate: float, replicates: np.ndarray, *, level: float = 0.95,

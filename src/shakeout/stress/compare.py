@@ -61,7 +61,8 @@ def compare(old: Any, new: Any, X: Any, y: Any, *, metrics: Sequence[str] | None
                               f"{out_new.shape}.")
     plan = BootstrapPlan(n=len(X), n_boot=n_bootstrap, seed=int(rng.integers(2**31)))
     findings = []
-    paired, st = compare_outputs(y_old, summarise(y_old, out_old, metric_list, plan), out_new,
+    paired, st = compare_outputs(y_old, summarise(y_old, out_old, metric_list, plan, level),
+                                 out_new,
                                  metric_list, plan, old.task, level)
     for pm in paired:
         significant = pm.change.p_value < alpha
@@ -76,8 +77,7 @@ def compare(old: Any, new: Any, X: Any, y: Any, *, metrics: Sequence[str] | None
             status=status, drill="compare", group="versions", effect=pm.effect, message=verdict,
             details={"old": pm.a.value, "new": pm.b.value, "old_ci": pm.a.ci, "new_ci": pm.b.ci,
                      "direction": "positive means the new model is worse",
-                     "test": "exact McNemar" if pm.metric.name == "accuracy"
-                     else "paired bootstrap"}))
+                     "test": pm.test}))
     if st.flip_rate is not None:
         agree = st.flip_rate
         findings.append(Finding(
@@ -96,7 +96,8 @@ def compare(old: Any, new: Any, X: Any, y: Any, *, metrics: Sequence[str] | None
         name="compare/prediction_ks", metric="prediction_ks", value=st.ks_statistic,
         p_value=st.ks_p_value, status="warn" if st.ks_p_value < alpha else "pass",
         drill="compare", group="versions",
-        message="two-sample KS test between the two prediction distributions"))
+        message="KS distance between the two prediction distributions; p-value of the paired "
+                "Wilcoxon signed-rank test of the per-row change"))
     manifest = Manifest.collect(
         seed=seed if isinstance(seed, int) else None, model=f"{old.name} -> {new.name}",
         model_fingerprint=f"{old.fingerprint()} -> {new.fingerprint()}", data=data_name,

@@ -1,17 +1,24 @@
-"""Metrics evaluated on a batch of bootstrap resamples at once.
+"""Metrics as sums of per-row quantities, so every bootstrap replicate comes from one product.
 
-``y`` holds class indices (classification) or targets (regression); ``outputs`` holds
-probabilities ``(n, k)`` or predictions ``(n,)``. Resamples are integer arrays ``idx`` of
-shape ``(resamples, rows)``; the point estimate is the same reduction over all rows.
+``y`` holds class indices (classification) or targets (regression); ``out`` holds
+probabilities ``(n, k)`` or predictions ``(n,)``. Every metric but ROC-AUC is a function of
+*weighted sums* of per-row quantities: ``columns(y, out)`` gives an ``(n, q)`` array and
+``finish(sums, total)`` turns the column sums (one row per replicate) and the total weight
+into values. A bootstrap replicate is then a weight per row (how often it was drawn), and
+all replicates of every metric are one sparse product ``counts @ columns``. With repeated
+perturbation draws the columns of the draws are added up: the metric is that of the pooled
+sample of all rows x draws. The point estimate is ``finish`` with every weight 1, so it is
+exactly the statistic of the full sample (as scikit-learn computes it).
+
+ROC-AUC is a rank statistic: :func:`weighted_auc` computes it for any row weights.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from shakeout.errors import ValidationError
 
@@ -21,118 +28,170 @@ EPS = 1e-15
 
 @dataclass(frozen=True)
 class Metric:
-    """A named metric in two steps: per-row quantities once, then a reduction per resample.
+    """A named metric: per-row columns once, then a value from weighted column sums.
 
-    ``rows(y, out)`` computes what each row contributes (correctness, loss, confidence...);
-    ``reduce(rows, idx)`` turns the rows picked by ``idx`` of shape ``(resamples, m)`` into
-    one value per resample. So the per-row work is done once however many resamples.
+    ``columns(y, out)`` is an ``(n, q)`` float array of what each row contributes (correct,
+    loss, calibration gap per confidence bin...); ``finish(sums, total)`` maps ``(r, q)``
+    column sums and the ``(r,)`` total weights to ``r`` values. ROC-AUC is not a sum: its
+    ``columns`` are the scores and :func:`weighted_auc` does the rest (``ranked=True``).
     """
 
     name: str
     task: str
     higher_is_better: bool
-    rows: Callable[[np.ndarray, np.ndarray], tuple]
-    reduce: Callable[[tuple, np.ndarray], np.ndarray]
+    columns: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    finish: Callable[[np.ndarray, np.ndarray], np.ndarray]
     description: str
     bounded: bool = True
     """On a [0, 1] scale: effect sizes are absolute changes; otherwise relative to clean."""
+    proportion: bool = False
+    """The mean of a 0/1 quantity (accuracy): exact and score intervals apply."""
+    ranked: bool = False
 
-    def value(self, y: np.ndarray, out: np.ndarray) -> float:
-        return self.value_of(self.rows(y, out))
-
-    def value_of(self, rows: tuple) -> float:
-        n = len(rows[0])
-        return float(self.reduce(rows, np.arange(n)[None, :])[0])
+    def value(self, y: np.ndarray, out: np.ndarray | Sequence[np.ndarray]) -> float:
+        """The metric of the full sample; a list of outputs (one per draw) is pooled."""
+        outs = [out] if isinstance(out, np.ndarray) else list(out)
+        if self.ranked:
+            scores = np.concatenate([self.columns(y, o) for o in outs])
+            yy = np.tile(y, len(outs))
+            return float(auc_of(scores, yy, np.ones((1, len(yy))))[0])
+        sums = sum(self.columns(y, o).sum(axis=0) for o in outs)
+        return float(self.finish(np.asarray(sums, dtype=np.float64)[None, :],
+                                 np.array([len(y) * len(outs)], dtype=np.float64))[0])
 
     def degradation(self, clean: np.ndarray | float, other: np.ndarray | float) -> np.ndarray:
         """How much worse ``other`` is than ``clean`` (positive means worse)."""
         return np.subtract(clean, other) if self.higher_is_better else np.subtract(other, clean)
 
 
-def _mean(rows: tuple, idx: np.ndarray) -> np.ndarray:
-    return rows[0][idx].mean(axis=1)
+def _mean(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
+    return sums[:, 0] / total
 
 
 def _correct(y, out):
-    return ((out.argmax(axis=1) == y).astype(np.float64),)
+    return (out.argmax(axis=1) == y).astype(np.float64)[:, None]
 
 
 def _nll(y, out):
-    return (-np.log(np.clip(out[np.arange(len(y)), y], EPS, 1.0)),)
+    return -np.log(np.clip(out[np.arange(len(y)), y], EPS, 1.0))[:, None]
 
 
-def _ece_rows(y, out):
+def _ece_columns(y, out):
     conf = out.max(axis=1)
     bins = np.minimum((conf * ECE_BINS).astype(np.int64), ECE_BINS - 1)
-    return (bins, (out.argmax(axis=1) == y) - conf)
+    cols = np.zeros((len(y), ECE_BINS))
+    cols[np.arange(len(y)), bins] = (out.argmax(axis=1) == y) - conf
+    return cols
 
 
-def _ece(rows, idx):
-    bins, gap = rows
-    r = idx.shape[0]
-    codes = bins[idx] + ECE_BINS * np.arange(r)[:, None]
-    sums = np.bincount(codes.ravel(), weights=gap[idx].ravel(), minlength=r * ECE_BINS)
-    return np.abs(sums.reshape(r, ECE_BINS)).sum(axis=1) / idx.shape[1]
+def _ece(sums, total):
+    return np.abs(sums).sum(axis=1) / total
 
 
-def _pair_rows(y, out):
-    k = out.shape[1]
-    present = np.bincount(y, minlength=k) > 0
-    return (y * k + out.argmax(axis=1), k, present)
+def _f1_columns(y, out):
+    """Per class: predicted as it, predicted as it and right, truly it (3 k columns)."""
+    n, k = out.shape
+    rows = np.arange(n)
+    cols = np.zeros((n, 3 * k))
+    pred = out.argmax(axis=1)
+    cols[rows, pred] = 1.0
+    cols[rows, k + pred] = pred == y
+    cols[rows, 2 * k + y] = 1.0
+    return cols
 
 
-def _macro_f1(rows, idx):
-    codes, k, present = rows
-    r = idx.shape[0]
-    counts = np.bincount((codes[idx] + k * k * np.arange(r)[:, None]).ravel(),
-                         minlength=r * k * k).reshape(r, k, k)
-    tp = np.diagonal(counts, axis1=1, axis2=2)
-    denom = counts.sum(axis=1) + counts.sum(axis=2)  # 2 tp + fp + fn
-    f1 = np.divide(2 * tp, denom, out=np.zeros(tp.shape), where=denom > 0)
-    return f1[:, present].mean(axis=1)
+def _macro_f1(sums, total):
+    """F1 averaged over the classes that occur among the labels or the predictions, like
+    scikit-learn's ``f1_score(average="macro")``."""
+    k = sums.shape[1] // 3
+    predicted, tp, true = sums[:, :k], sums[:, k:2 * k], sums[:, 2 * k:]
+    denom = predicted + true
+    present = denom > 1e-9
+    f1 = np.divide(2 * tp, denom, out=np.zeros(tp.shape), where=present)
+    with np.errstate(invalid="ignore"):
+        return f1.sum(axis=1) / present.sum(axis=1)
 
 
-def _auc_one(score: np.ndarray, positive: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    s, p = score[idx], positive[idx]
-    ranks = stats.rankdata(s, axis=1)
-    n1 = p.sum(axis=1)
-    n0 = idx.shape[1] - n1
-    u = (ranks * p).sum(axis=1) - n1 * (n1 + 1) / 2
+def _scores(y, out):
+    """Scores for ROC-AUC: P(class 1) for two classes, else every class's probability."""
+    return out[:, 1:2] if out.shape[1] == 2 else out
+
+
+def weighted_auc(score: np.ndarray, positive: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Mann-Whitney AUC of each row of ``score`` with per-element weights, ties counted half.
+
+    ``score``, ``positive`` (bool) and ``weight`` have shape ``(r, N)``; returns ``r`` AUCs
+    (NaN where a row has no positive or no negative weight). With unit weights this is
+    scikit-learn's ``roc_auc_score``.
+
+    >>> s = np.array([[0.1, 0.4, 0.35, 0.8]])
+    >>> float(weighted_auc(s, np.array([[0, 0, 1, 1]], bool), np.ones((1, 4)))[0])
+    0.75
+    """
+    r, n = score.shape
+    order = np.argsort(score, axis=1, kind="stable")
+    s = np.take_along_axis(score, order, axis=1)
+    p = np.take_along_axis(positive, order, axis=1)
+    w = np.take_along_axis(weight, order, axis=1)
+    wn, wp = np.where(p, 0.0, w), np.where(p, w, 0.0)
+    new = np.ones(s.shape, bool)
+    new[:, 1:] = s[:, 1:] != s[:, :-1]
+    gid = np.cumsum(new.ravel()) - 1
+    neg = np.bincount(gid, wn.ravel())
+    pos = np.bincount(gid, wp.ravel())
+    below = np.cumsum(neg) - neg
+    groups = new.sum(axis=1)
+    row = np.repeat(np.arange(r), groups)
+    first = np.concatenate([[0], np.cumsum(groups)[:-1]])
+    below = below - below[first][row]
+    u = np.bincount(row, pos * (below + 0.5 * neg), minlength=r)
+    n1, n0 = wp.sum(axis=1), wn.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where((n1 > 0) & (n0 > 0), u / (n1 * n0), np.nan)
 
 
-def _auc_rows(y, out):
-    if out.shape[1] == 2:
-        return ((out[:, 1], y == 1),)
-    return tuple((out[:, c], y == c) for c in range(out.shape[1]) if np.any(y == c))
-
-
-def _roc_auc(rows, idx):
-    return np.nanmean([_auc_one(score, pos, idx) for score, pos in rows], axis=0)
+def auc_of(scores: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """ROC-AUC (one-vs-rest macro over the classes in ``y`` for more than two) per row of
+    ``weight`` ``(r, N)``, for ``scores`` ``(N, c)`` and labels ``y`` ``(N,)``."""
+    if scores.shape[1] == 1:
+        return weighted_auc(np.broadcast_to(scores[:, 0], weight.shape), np.broadcast_to(
+            y == 1, weight.shape), weight)
+    per_class = [weighted_auc(np.broadcast_to(scores[:, c], weight.shape),
+                              np.broadcast_to(y == c, weight.shape), weight)
+                 for c in range(scores.shape[1]) if np.any(y == c)]
+    with np.errstate(invalid="ignore"):
+        stacked = np.stack(per_class)
+        ok = np.isfinite(stacked)
+        return np.where(ok.any(axis=0), np.where(ok, stacked, 0).sum(axis=0) / ok.sum(axis=0),
+                        np.nan)
 
 
 def _abs_err(y, out):
-    return (np.abs(out - y),)
+    return np.abs(out - y)[:, None]
 
 
 def _sq_err(y, out):
-    return ((out - y) ** 2,)
+    return ((out - y) ** 2)[:, None]
 
 
-def _root_mean(rows, idx):
-    return np.sqrt(rows[0][idx].mean(axis=1))
+def _root_mean(sums, total):
+    return np.sqrt(sums[:, 0] / total)
+
+
+def _unused(sums, total):  # pragma: no cover - ROC-AUC does not finish from sums
+    raise NotImplementedError
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("accuracy", "classification", True, _correct, _mean, "fraction of correct predictions"),
-    Metric("macro_f1", "classification", True, _pair_rows, _macro_f1,
-           "F1 averaged over the classes present in y"),
-    Metric("roc_auc", "classification", True, _auc_rows, _roc_auc,
-           "area under the ROC curve (one-vs-rest macro average for multiclass)"),
+    Metric("accuracy", "classification", True, _correct, _mean,
+           "fraction of correct predictions", proportion=True),
+    Metric("macro_f1", "classification", True, _f1_columns, _macro_f1,
+           "F1 averaged over the classes present in y or the predictions"),
+    Metric("roc_auc", "classification", True, _scores, _unused,
+           "area under the ROC curve (one-vs-rest macro average for multiclass)", ranked=True),
     Metric("log_loss", "classification", False, _nll, _mean,
            "mean negative log-likelihood (nats)", bounded=False),
-    Metric("ece", "classification", False, _ece_rows, _ece,
+    Metric("ece", "classification", False, _ece_columns, _ece,
            f"expected calibration error, {ECE_BINS} equal-width confidence bins"),
     Metric("mae", "regression", False, _abs_err, _mean, "mean absolute error (target units)",
            bounded=False),

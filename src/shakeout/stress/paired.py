@@ -1,32 +1,55 @@
 """Paired comparison of two sets of outputs on the same rows: clean vs perturbed, old vs new.
 
-Both sides are resampled with the same row indices, so intervals are on the *change* and
-account for the pairing. Accuracy changes are tested with the exact McNemar test; every
-other metric with the centred paired bootstrap. All statistics of one comparison share a
-single pass over the resamples, and one side (the clean outputs of a sweep) is summarised
-once and reused against every perturbed side.
+Both sides are resampled with the same row weights, so intervals are on the *change* and
+account for the pairing. One side may hold several perturbation draws of every row; its
+metrics are those of the pooled rows x draws, and its intervals account for both sources of
+randomness:
+
+- **input perturbations** draw each row's noise independently, so a row with all its draws
+  is an independent unit and the row bootstrap of the pooled metric is the right one
+  (the cluster bootstrap; Davison & Hinkley 1997, section 3.8);
+- **model-side perturbations** (weight noise, active dropout) share one draw among all rows,
+  so the draws are resampled too: the two-way bootstrap over rows x draws (Owen 2007, "The
+  pigeonhole bootstrap", Ann. Appl. Stat. 1(2)), computed as a row part plus a draw part,
+  the draw part widened to a Student-t interval for few draws (``draw_inflation``).
+
+Every metric's replicates come from one sparse product (resample counts times the stacked
+per-row columns of all metrics). Accuracy and flip rate are proportions: their intervals
+are Wilson score intervals (Wilson 1927) on the effective number of trials (Korn &
+Graubard 1998), and the accuracy drop gets Newcombe's (1998) method 10 for a paired
+difference; its p-value is the exact sign-flip test, which with one draw is exact McNemar.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
 
-from shakeout.stats import BootstrapPlan, effect_label, interval, mcnemar_exact, p_value
-from shakeout.stress.metrics import Metric
+from shakeout.stats import (BootstrapPlan, draw_counts, draw_inflation, effect_label,
+                            effective_size, interval, p_value, paired_difference_interval,
+                            sign_flip_test, wilson)
+from shakeout.stress.metrics import Metric, auc_of, weighted_auc
 
 EFFECT_THRESHOLDS = (0.01, 0.03, 0.10)
 """Change below which an effect is negligible, small, medium: in points for metrics on a
 [0, 1] scale (0.01 = one accuracy point), relative to the baseline for unbounded ones."""
 
+STORE = np.float32
+"""Per-row columns kept for the bootstrap product: float32 halves memory; point estimates
+are summed in float64 on the side."""
+
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with its interval, p-value and bootstrap replicates."""
+    """A point estimate with its interval, p-value and bootstrap replicates.
+
+    ``replicates`` are already on the scale of the full data (m-out-of-n rescaled, draw
+    part included): their percentile interval is the interval.
+    """
 
     value: float
     ci: tuple[float, float]
@@ -42,6 +65,7 @@ class PairedMetric:
     a: Estimate
     b: Estimate
     change: Estimate
+    test: str = "paired bootstrap"
 
     @property
     def effect(self) -> str:
@@ -61,98 +85,334 @@ class Stability:
     ks_p_value: float
 
 
-@dataclass(frozen=True)
-class Side:
-    """One set of outputs summarised for the metrics: per-row quantities, values, replicates."""
-
-    out: np.ndarray
-    rows: list[tuple]
-    values: list[float]
-    replicates: list[np.ndarray]
-
-    def estimates(self, plan: BootstrapPlan, level: float = 0.95) -> list[Estimate]:
-        """Each metric's value with its interval, on this side alone."""
-        return [Estimate(v, interval(v, r, level=level, scale=plan.scale), None, r)
-                for v, r in zip(self.values, self.replicates)]
-
-
-def _one_pass(plan: BootstrapPlan, reducers: list[Callable[[np.ndarray], np.ndarray]]) -> list[np.ndarray]:
-    """Every reducer over the same resamples, drawing the indices once."""
-    parts: list[list[np.ndarray]] = [[] for _ in reducers]
-    for idx in plan.indices():
-        for part, reduce in zip(parts, reducers):
-            part.append(np.asarray(reduce(idx), dtype=np.float64))
-    return [np.concatenate(p) for p in parts]
-
-
-def _reducer(metric: Metric, rows: tuple) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda idx: metric.reduce(rows, idx)
-
-
-def _mean_of(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda idx: values[idx].mean(axis=1)
-
-
-def summarise(y: np.ndarray, out: np.ndarray, metrics: list[Metric], plan: BootstrapPlan) -> Side:
-    """Per-row quantities, point values and replicates of every metric for one side."""
-    rows = [m.rows(y, out) for m in metrics]
-    values = [m.value_of(r) for m, r in zip(metrics, rows)]
-    return Side(out, rows, values, _one_pass(plan, [_reducer(m, r) for m, r in zip(metrics, rows)]))
-
-
 def _score(out: np.ndarray, task: str) -> np.ndarray:
-    """One number per row for distribution tests: P(class 1), top-class confidence, or value."""
+    """One number per row: P(class 1), top-class confidence, or the predicted value."""
     if task == "regression":
         return out
     return out[:, 1] if out.shape[1] == 2 else out.max(axis=1)
 
 
-def compare_outputs(y: np.ndarray, a: Side, out_b: np.ndarray, metrics: list[Metric],
-                    plan: BootstrapPlan, task: str,
-                    level: float = 0.95) -> tuple[list[PairedMetric], Stability]:
-    """Every metric on side ``b`` against the summarised side ``a``, plus stability.
+@dataclass
+class Draws:
+    """How one side's draws are resampled: ``shared`` draws (model-side) are resampled too."""
+
+    count: int = 1
+    shared: bool = False
+
+
+class Accumulator:
+    """Per-row columns of one side, added batch by batch and draw by draw.
+
+    ``clean`` (the other side's outputs) adds the stability columns: flip and change.
+    Memory: ``n x q`` values (``draws x n x q`` for shared draws), never the inputs.
+    """
+
+    def __init__(self, y: np.ndarray, metrics: list[Metric], task: str, *, draws: Draws,
+                 clean: np.ndarray | None = None):
+        self.y, self.metrics, self.task, self.draws, self.clean = y, metrics, task, draws, clean
+        self.n = len(y)
+        self.additive = [m for m in metrics if not m.ranked]
+        self.ranked = [m for m in metrics if m.ranked]
+        self._slices: dict[str, slice] | None = None
+        self.S: np.ndarray | None = None
+        self.point: np.ndarray | None = None
+        self.scores: dict[str, np.ndarray] = {}
+        self.ks_scores = np.empty((draws.count, self.n)) if clean is not None else None
+
+    def _layout(self, block_widths: list[tuple[str, int]]) -> None:
+        start, slices = 0, {}
+        for name, width in block_widths:
+            slices[name] = slice(start, start + width)
+            start += width
+        self._slices = slices
+        shape = (self.draws.count, self.n, start) if self.draws.shared else (self.n, start)
+        self.S = np.zeros(shape, dtype=STORE)
+        self.point = np.zeros((self.draws.count, start))
+
+    def add(self, rows: slice, draw: int, out: np.ndarray) -> None:
+        """Outputs of rows ``rows`` under draw ``draw``."""
+        y = self.y[rows]
+        blocks = [(m.name, m.columns(y, out)) for m in self.additive]
+        if self.clean is not None:
+            clean = self.clean[rows]
+            if self.task == "classification":
+                top = clean.argmax(axis=1)
+                idx = np.arange(len(y))
+                blocks.append(("flip", (top != out.argmax(axis=1)).astype(np.float64)[:, None]))
+                blocks.append(("moved", np.abs(clean[idx, top] - out[idx, top])[:, None]))
+            else:
+                blocks.append(("moved", np.abs(clean - out)[:, None]))
+            self.ks_scores[draw, rows] = _score(out, self.task)
+        for m in self.ranked:
+            cols = m.columns(y, out)
+            store = self.scores.setdefault(m.name, np.empty((self.draws.count, self.n,
+                                                             cols.shape[1])))
+            store[draw, rows] = cols
+        if self._slices is None:
+            self._layout([(name, b.shape[1]) for name, b in blocks])
+        block = np.hstack([b for _, b in blocks]) if blocks else np.zeros((len(y), 0))
+        self.point[draw] += block.sum(axis=0)
+        if self.draws.shared:
+            self.S[draw, rows] = block
+        else:
+            self.S[rows] += block
+
+    def column(self, name: str) -> np.ndarray:
+        """Per-row sum over draws of a one-column quantity (correct, flip)."""
+        s = self._slices[name]
+        values = self.S[..., s.start].astype(np.float64)
+        return values.sum(axis=0) if self.draws.shared else values
+
+
+def _finish(metric: Metric, sums: np.ndarray, total: np.ndarray) -> np.ndarray:
+    return np.asarray(metric.finish(sums, total), dtype=np.float64)
+
+
+def _mean_finish(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
+    return sums[:, 0] / total
+
+
+class _Replicator:
+    """Bootstrap replicates of everything an accumulator holds, from one sparse product."""
+
+    def __init__(self, plan: BootstrapPlan, level: float, seed: int):
+        self.plan, self.level, self.seed = plan, level, seed
+
+    def _rescale(self, value: float, rows: np.ndarray) -> np.ndarray:
+        if self.plan.scale == 1.0:
+            return rows
+        return value + self.plan.scale * (rows - np.nanmean(rows))
+
+    def run(self, acc: Accumulator) -> dict[str, tuple[float, np.ndarray]]:
+        plan, draws = self.plan, acc.draws
+        R, m = draws.count, plan.m
+        counts = plan.counts().astype(STORE)
+        if draws.shared:
+            row_sums = sum(np.asarray(counts @ acc.S[r], dtype=np.float64) for r in range(R))
+        else:
+            row_sums = np.asarray(counts @ acc.S, dtype=np.float64)
+        total_rows = np.full(plan.n_boot, float(m * R))
+        point_total = np.array([float(acc.n * R)])
+        shared = draws.shared and R > 1
+        if shared:
+            dc = draw_counts(plan.n_boot, R, self.seed).astype(np.float64)
+            draw_sums = dc @ acc.point  # (B, q): every row, draws resampled
+            inflate = draw_inflation(R, self.level)
+        finishers = [(m_.name, (lambda s, t, m_=m_: _finish(m_, s, t))) for m_ in acc.additive]
+        finishers += [(name, _mean_finish) for name in ("flip", "moved") if name in acc._slices]
+        out = {}
+        for name, finish in finishers:
+            sl = acc._slices[name]
+            value = float(finish(acc.point.sum(axis=0)[None, sl], point_total)[0])
+            reps = self._rescale(value, finish(row_sums[:, sl], total_rows))
+            if shared:
+                reps = reps + inflate * (finish(draw_sums[:, sl], np.full(plan.n_boot,
+                                                                         float(acc.n * R)))
+                                         - value)
+            out[name] = (value, reps)
+        for metric in acc.ranked:
+            out[metric.name] = self._ranked(acc, metric)
+        return out
+
+    def _ranked(self, acc: Accumulator, metric: Metric) -> tuple[float, np.ndarray]:
+        scores = acc.scores[metric.name]  # (R, n, c)
+        R, n, c = scores.shape
+        pooled = scores.reshape(R * n, c)
+        yy = np.tile(acc.y, R)
+        value = float(auc_of(pooled, yy, np.ones((1, R * n)))[0])
+        reps = []
+        for idx in self.plan.indices():
+            s = scores[:, idx, :].transpose(1, 0, 2, 3).reshape(len(idx), R * idx.shape[1], c)
+            reps.append(_auc_rows(s, np.tile(acc.y[idx], (1, R))))
+        reps = self._rescale(value, np.concatenate(reps))
+        if acc.draws.shared and R > 1:
+            dc = draw_counts(self.plan.n_boot, R, self.seed).astype(np.float64)
+            weights = np.repeat(dc, n, axis=1)
+            draw_reps = np.concatenate([auc_of(pooled, yy, weights[i:i + 64])
+                                        for i in range(0, len(weights), 64)])
+            reps = reps + draw_inflation(R, self.level) * (draw_reps - value)
+        return value, reps
+
+
+def _auc_rows(s: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """ROC-AUC of each row of resampled scores ``s`` ``(r, N, c)`` and labels ``ys`` ``(r, N)``."""
+    ones = np.ones(ys.shape)
+    if s.shape[2] == 1:
+        return weighted_auc(s[..., 0], ys == 1, ones)
+    per = np.stack([weighted_auc(s[..., k], ys == k, ones) for k in range(s.shape[2])])
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(per, axis=0)
+
+
+@dataclass
+class Side:
+    """One set of outputs summarised: values and replicates of every metric, per-row correct."""
+
+    out: np.ndarray
+    metrics: list[Metric]
+    values: list[float]
+    replicates: list[np.ndarray]
+    correct: np.ndarray | None = None
+    draws: Draws = field(default_factory=Draws)
+    level: float = 0.95
+
+    def estimates(self, plan: BootstrapPlan, level: float = 0.95) -> list[Estimate]:
+        """Each metric's value with its interval, on this side alone."""
+        return [Estimate(v, _metric_ci(m, v, r, self.correct, self.draws, level), None, r)
+                for m, v, r in zip(self.metrics, self.values, self.replicates)]
+
+
+def _proportion_n(p: float, per_row: np.ndarray, reps: np.ndarray, draws: Draws) -> float:
+    """Effective trials for a proportion averaged over rows (and draws)."""
+    n = len(per_row)
+    if draws.shared and draws.count > 1:
+        var = float(np.nanvar(reps, ddof=1)) if len(reps) > 1 else 0.0
+        if var > 0 and 0 < p < 1:
+            return float(min(max(p * (1 - p) / var, 1.0), n * draws.count))
+        return float(n)
+    var = float(np.var(per_row, ddof=1)) / n if n > 1 else 0.0
+    return effective_size(p, var, n, n * draws.count)
+
+
+def _metric_ci(metric: Metric, value: float, reps: np.ndarray, correct: np.ndarray | None,
+               draws: Draws, level: float) -> tuple[float, float]:
+    if metric.proportion and correct is not None:
+        return wilson(value, _proportion_n(value, correct, reps, draws), level)
+    return interval(value, reps, level=level)
+
+
+def _accumulate(y: np.ndarray, outs: list[np.ndarray], metrics: list[Metric], task: str,
+                draws: Draws, clean: np.ndarray | None = None) -> Accumulator:
+    acc = Accumulator(y, metrics, task, draws=draws, clean=clean)
+    for r, out in enumerate(outs):
+        acc.add(slice(0, len(y)), r, out)
+    return acc
+
+
+def side_from(acc: Accumulator, out: np.ndarray | None, plan: BootstrapPlan, level: float,
+              seed: int) -> tuple[Side, dict[str, tuple[float, np.ndarray]]]:
+    """Values and replicates of an accumulated side."""
+    results = _Replicator(plan, level, seed).run(acc)
+    correct = None
+    if "accuracy" in acc._slices:
+        correct = acc.column("accuracy") / acc.draws.count
+    side = Side(out if out is not None else np.empty(0), acc.metrics,
+                [results[m.name][0] for m in acc.metrics],
+                [results[m.name][1] for m in acc.metrics], correct, acc.draws, level)
+    return side, results
+
+
+def summarise(y: np.ndarray, out: np.ndarray, metrics: list[Metric], plan: BootstrapPlan,
+              level: float = 0.95) -> Side:
+    """Values, replicates and per-row correctness of every metric for one side."""
+    acc = _accumulate(y, [out], metrics, metrics[0].task, Draws())
+    return side_from(acc, out, plan, level, plan.seed)[0]
+
+
+def _ks_distance(sorted_a: np.ndarray, b: np.ndarray) -> float:
+    sorted_b = np.sort(b)
+    both = np.concatenate([sorted_a, sorted_b])
+    cdf_a = np.searchsorted(sorted_a, both, side="right") / len(sorted_a)
+    cdf_b = np.searchsorted(sorted_b, both, side="right") / len(sorted_b)
+    return float(np.max(np.abs(cdf_a - cdf_b)))
+
+
+def signed_rank_p(change: np.ndarray) -> float:
+    """Wilcoxon (1945) signed-rank p-value of per-row paired changes (zeros dropped).
+
+    The paired test of "the outputs moved systematically": under the null each row's change
+    is as likely up as down. Exact for up to 50 non-zero changes without ties, else the
+    normal approximation with the tie correction.
+    """
+    change = change[change != 0]
+    if change.size == 0:
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(stats.wilcoxon(change, zero_method="wilcox").pvalue)
+
+
+def compare_sides(y: np.ndarray, a: Side, acc_b: Accumulator, plan: BootstrapPlan, task: str,
+                  level: float = 0.95, seed: int = 0,
+                  sorted_a_scores: np.ndarray | None = None
+                  ) -> tuple[list[PairedMetric], Stability]:
+    """Every metric of the accumulated side ``b`` against the summarised side ``a``."""
+    side_b, results = side_from(acc_b, None, plan, level, seed)
+    draws = acc_b.draws
+    paired = []
+    for i, m in enumerate(a.metrics):
+        va, vb = a.values[i], side_b.values[i]
+        change = float(m.degradation(va, vb))
+        change_reps = m.degradation(a.replicates[i], side_b.replicates[i])
+        ci_a = _metric_ci(m, va, a.replicates[i], a.correct, a.draws, level)
+        ci_b = _metric_ci(m, vb, side_b.replicates[i], side_b.correct, draws, level)
+        test = "paired bootstrap" + (" (rows x draws)" if draws.shared and draws.count > 1
+                                     else "")
+        if m.proportion and a.correct is not None and side_b.correct is not None:
+            phi = _correlation(a.correct, side_b.correct, a.replicates[i],
+                               side_b.replicates[i], draws)
+            ci = paired_difference_interval(va, ci_a, vb, ci_b, phi)
+            if not m.higher_is_better:  # pragma: no cover - every proportion is higher-better
+                ci = (-ci[1], -ci[0])
+            if draws.shared and draws.count > 1:
+                p = p_value(change, change_reps)
+            else:
+                p = sign_flip_test(a.correct - side_b.correct, draws.count)
+                test = "exact McNemar" if draws.count == 1 else "exact sign-flip"
+        else:
+            ci = interval(change, change_reps, level=level)
+            p = p_value(change, change_reps)
+        paired.append(PairedMetric(m, Estimate(va, ci_a, None, a.replicates[i]),
+                                   Estimate(vb, ci_b, None, side_b.replicates[i]),
+                                   Estimate(change, ci, p, change_reps), test))
+    flip = None
+    if "flip" in results:
+        v, reps = results["flip"]
+        per_row = acc_b.column("flip") / draws.count
+        flip = Estimate(v, wilson(v, _proportion_n(v, per_row, reps, draws), level), None, reps)
+    v, reps = results["moved"]
+    moved = Estimate(v, interval(v, reps, level=level), None, reps)
+    clean_scores = _score(a.out, task)
+    if sorted_a_scores is None:
+        sorted_a_scores = np.sort(clean_scores)
+    ks = _ks_distance(sorted_a_scores, acc_b.ks_scores.ravel())
+    shift = acc_b.ks_scores.mean(axis=0) - clean_scores
+    return paired, Stability(flip, moved, ks, signed_rank_p(shift))
+
+
+def _correlation(ca: np.ndarray, cb: np.ndarray, reps_a: np.ndarray, reps_b: np.ndarray,
+                 draws: Draws) -> float:
+    """Correlation of the two proportions' estimates: of the rows' values, and with shared
+    draws diluted by the draws' own variance."""
+    n = len(ca)
+    sa, sb = np.std(ca), np.std(cb)
+    if n < 2 or sa == 0 or sb == 0:
+        return 0.0
+    r = float(np.mean((ca - ca.mean()) * (cb - cb.mean())) / (sa * sb))
+    if draws.shared and draws.count > 1:
+        var_b_rows = float(np.var(cb, ddof=1)) / n
+        var_b = float(np.nanvar(reps_b, ddof=1))
+        if var_b > var_b_rows > 0:
+            r *= math.sqrt(var_b_rows / var_b)
+    return r
+
+
+def compare_outputs(y: np.ndarray, a: Side, out_b: np.ndarray | list[np.ndarray],
+                    metrics: list[Metric], plan: BootstrapPlan, task: str,
+                    level: float = 0.95, *, draws: Draws | None = None,
+                    seed: int = 0) -> tuple[list[PairedMetric], Stability]:
+    """Every metric on side ``b`` (one output array, or one per draw) against side ``a``.
 
     Stability: the flip rate (classification), the mean absolute change in the probability
-    of the class side a predicted (or in the predicted value), and a two-sample KS test of
-    the two prediction distributions. The KS test ignores the pairing, so it answers "did
-    the output distribution move", not "did predictions move" (the flip rate does that).
+    of the class side a predicted (or in the predicted value), and the prediction shift:
+    the KS distance between the two output distributions with the p-value of the paired
+    Wilcoxon signed-rank test of the per-row change (the rows are the same on both sides,
+    so a two-sample test would ignore the pairing and almost never reject).
     """
-    out_a = a.out
-    rows_b = [m.rows(y, out_b) for m in metrics]
-    if task == "classification":
-        n = np.arange(len(out_a))
-        top = out_a.argmax(axis=1)
-        moved = np.abs(out_a[n, top] - out_b[n, top])
-        flipped = (top != out_b.argmax(axis=1)).astype(np.float64)
-        extra = [_mean_of(flipped), _mean_of(moved)]
-    else:
-        moved = np.abs(out_a - out_b)
-        flipped = None
-        extra = [_mean_of(moved)]
-    reps = _one_pass(plan, [_reducer(m, r) for m, r in zip(metrics, rows_b)] + extra)
-
-    def estimate(value: float, replicates: np.ndarray, p: float | None = None) -> Estimate:
-        return Estimate(value, interval(value, replicates, level=level, scale=plan.scale), p,
-                        replicates)
-
-    paired = []
-    for i, m in enumerate(metrics):
-        va, vb = a.values[i], m.value_of(rows_b[i])
-        change = float(m.degradation(va, vb))
-        change_reps = m.degradation(a.replicates[i], reps[i])
-        if m.name == "accuracy":
-            right_a, right_b = a.rows[i][0] > 0, rows_b[i][0] > 0
-            p = mcnemar_exact(int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b)))
-        else:
-            p = p_value(change, change_reps, scale=plan.scale)
-        paired.append(PairedMetric(m, estimate(va, a.replicates[i]), estimate(vb, reps[i]),
-                                   estimate(change, change_reps, p)))
-    flip = estimate(float(flipped.mean()), reps[len(metrics)]) if flipped is not None else None
-    change = estimate(float(moved.mean()), reps[-1])
-    with warnings.catch_warnings():  # scipy falls back to the asymptotic p-value on ties
-        warnings.simplefilter("ignore", RuntimeWarning)
-        ks = stats.ks_2samp(_score(out_a, task), _score(out_b, task))
-    return paired, Stability(flip, change, float(ks.statistic), float(ks.pvalue))
+    outs = [out_b] if isinstance(out_b, np.ndarray) else list(out_b)
+    draws = draws or Draws(count=len(outs))
+    acc = _accumulate(y, outs, metrics, task, draws, clean=a.out)
+    return compare_sides(y, a, acc, plan, task, level, seed)
 
 
 def paired_metrics(y: np.ndarray, out_a: np.ndarray, out_b: np.ndarray,
@@ -172,5 +432,5 @@ def paired_metrics(y: np.ndarray, out_a: np.ndarray, out_b: np.ndarray,
     (0.115, True, True)
     """
     task = metrics[0].task
-    return compare_outputs(y, summarise(y, out_a, metrics, plan), out_b, metrics, plan, task,
-                           level)[0]
+    return compare_outputs(y, summarise(y, out_a, metrics, plan, level), out_b, metrics, plan,
+                           task, level)[0]

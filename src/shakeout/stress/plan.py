@@ -46,6 +46,7 @@ class StressPlan(BaseModel):
     perturbations: list[PerturbationSpec] = Field(default_factory=list)
     metrics: list[str] | None = None
     n_bootstrap: int = Field(1000, ge=10)
+    repeats: int = Field(5, ge=1)
     level: float = Field(0.95, gt=0, lt=1)
     alpha: float = Field(0.05, gt=0, lt=1)
     correction: str = Field("holm", pattern="^(" + "|".join(METHODS) + ")$")
@@ -58,6 +59,7 @@ class StressPlan(BaseModel):
         """Keyword arguments for :func:`shakeout.stress.run`."""
         sweeps = [p.to_sweep() for p in self.perturbations] or None
         return {"sweeps": sweeps, "metrics": self.metrics, "n_bootstrap": self.n_bootstrap,
+                "repeats": self.repeats,
                 "level": self.level, "alpha": self.alpha, "correction": self.correction,
                 "batch_size": self.batch_size, "sensitivity": self.sensitivity,
                 "top_k": self.top_k, "allow_nan": self.allow_nan}

@@ -21,7 +21,8 @@ from shakeout.perturb import Perturbation
 from shakeout.report.result import Finding
 from shakeout.stats import BootstrapPlan, adjust_p_values, interval
 from shakeout.stress.metrics import Metric
-from shakeout.stress.paired import Estimate, PairedMetric, Stability, compare_outputs, summarise
+from shakeout.stress.paired import (Accumulator, Draws, Estimate, PairedMetric, Stability,
+                                    _score, compare_sides, summarise)
 
 FIT_ROWS = 100_000
 """Perturbations learn their reference state (spread, range, categories) from at most this
@@ -80,45 +81,80 @@ def _fit_sample(X: Any, rng: np.random.Generator) -> Any:
     return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
 
 
-def _perturbed_outputs(model: Model, X: Any, sweep: Sweep, severity: float,
-                       rng: np.random.Generator, batch_size: int) -> np.ndarray:
+def _batch_slices(n: int, batch_size: int) -> list[slice]:
+    return [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+
+
+def _take(X: Any, rows: slice) -> Any:
+    return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
+
+
+def _accumulate_sweep(model: Model, X: Any, y: np.ndarray, sweep: Sweep, clean: np.ndarray,
+                      metrics: list[Metric], batch_size: int, repeats: int,
+                      draw_seeds: list[int]) -> dict[float, Accumulator]:
+    """Per-row columns of every severity of one sweep, over ``repeats`` draws.
+
+    Draw ``r`` uses the same random numbers at every severity (common random numbers). An
+    input perturbation is applied batch by batch, all severities from one draw of the batch;
+    a model-side one builds one perturbed model per draw and severity.
+    """
     p = sweep.perturbation
-    if p.target == "model":
-        return predict_all(p.apply(model, severity, rng), X, batch_size)
-    return np.concatenate([model.outputs(p.apply(b, severity, rng))
-                           for b in batches(X, batch_size)])
+    shared = p.target == "model"
+    severities = [sev for sev in sweep.severities if sev != 0]
+    draws = Draws(count=repeats, shared=shared)
+    accs = {sev: Accumulator(y, metrics, model.task, draws=draws, clean=clean)
+            for sev in severities}
+    slices = _batch_slices(len(y), batch_size)
+    for r, seed in enumerate(draw_seeds):
+        if shared:
+            for sev in severities:
+                perturbed = p.apply(model, sev, np.random.default_rng(seed))
+                for rows in slices:
+                    accs[sev].add(rows, r, perturbed.outputs(_take(X, rows)))
+            continue
+        for b, rows in enumerate(slices):
+            batch = _take(X, rows)
+            for sev, Xp in p.apply_grid(batch, severities, np.random.default_rng([seed, b])):
+                accs[sev].add(rows, r, model.outputs(Xp))
+    return accs
 
 
 def run_sweeps(model: Model, X: Any, y: np.ndarray, sweeps: Sequence[Sweep], *,
                metrics: list[Metric], plan: BootstrapPlan, level: float, alpha: float,
                correction: str, batch_size: int, rng: np.random.Generator,
-               clean: np.ndarray | None = None, quiet: bool = True) -> list[Finding]:
+               clean: np.ndarray | None = None, quiet: bool = True,
+               repeats: int = 1) -> list[Finding]:
     """Findings for every grid point, multiple-testing corrected, plus robustness scores."""
     task = model.task
     if clean is None:
         clean = predict_all(model, X, batch_size)
     primary = metrics[0]
     findings: list[Finding] = []
-    points = [(s, sev) for s in sweeps for sev in s.severities]
-    point_rngs = rng.spawn(len(points))
+    seeds = {s.label: [int(v) for v in rng.integers(0, 2**63 - 1, size=repeats)]
+             for s in sweeps}
+    boot_seeds = {s.label: int(rng.integers(2**31)) for s in sweeps}
     for s in sweeps:
         s.perturbation.fit(_fit_sample(X, rng))
     curves = {s.label: _Curve() for s in sweeps}
-    clean_side = summarise(y, clean, metrics, plan)
+    clean_side = summarise(y, clean, metrics, plan, level)
     clean_estimates = clean_side.estimates(plan, level)
-    for (s, sev), point_rng in progress(zip(points, point_rngs), total=len(points),
-                                        description="stress sweep", quiet=quiet):
+    sorted_clean = np.sort(_score(clean, task))
+    for s in progress(sweeps, total=len(sweeps), description="stress sweep", quiet=quiet):
         unit = s.perturbation.unit
-        if sev == 0:
-            estimates = clean_estimates
-        else:
-            out = _perturbed_outputs(model, X, s, sev, point_rng, batch_size)
-            pms, moved = compare_outputs(y, clean_side, out, metrics, plan, task, level)
-            estimates = [pm.b for pm in pms]
-            findings += _drop_findings(s.label, sev, unit, pms, level)
-            findings += _stability_findings(s.label, sev, unit, moved, task, level)
-        findings += _curve_findings(s.label, sev, unit, metrics, estimates, plan, level)
-        curves[s.label].add(sev, estimates[0])
+        accs = _accumulate_sweep(model, X, y, s, clean, metrics, batch_size, repeats,
+                                 seeds[s.label])
+        for sev in s.severities:
+            if sev == 0:
+                estimates = clean_estimates
+            else:
+                pms, moved = compare_sides(y, clean_side, accs.pop(sev), plan, task, level,
+                                           boot_seeds[s.label], sorted_clean)
+                estimates = [pm.b for pm in pms]
+                findings += _drop_findings(s.label, sev, unit, pms, level, repeats)
+                findings += _stability_findings(s.label, sev, unit, moved, task, level)
+            findings += _curve_findings(s.label, sev, unit, metrics, estimates, plan, level,
+                                        repeats)
+            curves[s.label].add(sev, estimates[0])
     findings = _correct(findings, correction, alpha)
     findings += [_robustness_score(label, c, primary, plan, level, sweeps)
                  for label, c in curves.items() if len(c.severities) > 1]
@@ -139,27 +175,27 @@ def _where(label: str, sev: float, metric: str) -> str:
 
 def _curve_findings(label: str, sev: float, unit: str, metrics: list[Metric],
                     estimates: list[Estimate], plan: BootstrapPlan,
-                    level: float) -> list[Finding]:
+                    level: float, repeats: int) -> list[Finding]:
     """The metrics themselves at this severity: the points of the degradation curves."""
     return [Finding(name=_where(label, sev, m.name), metric=m.name, value=e.value, ci=e.ci,
                     ci_level=level, status="info", drill="stress", group=label, severity=sev,
                     unit=unit, details={"higher_is_better": m.higher_is_better,
-                                        "n_rows": plan.n})
+                                        "n_rows": plan.n, "draws": 1 if sev == 0 else repeats})
             for m, e in zip(metrics, estimates)]
 
 
 def _drop_findings(label: str, sev: float, unit: str, pms: list[PairedMetric],
-                   level: float) -> list[Finding]:
+                   level: float, repeats: int) -> list[Finding]:
     out = []
     for pm in pms:
         name = pm.metric.name
-        test = "exact McNemar" if name == "accuracy" else "paired bootstrap"
+        test = pm.test
         out.append(Finding(
             name=_where(label, sev, f"{name}_drop"), metric=f"{name}_drop",
             value=pm.change.value, ci=pm.change.ci, ci_level=level, p_value=pm.change.p_value,
             drill="stress", group=label, severity=sev, unit=unit, effect=pm.effect,
             details={"clean": pm.a.value, "perturbed": pm.b.value, "test": test,
-                     "direction": "positive means worse than clean"}))
+                     "draws": repeats, "direction": "positive means worse than clean"}))
     return out
 
 
@@ -179,8 +215,9 @@ def _stability_findings(label: str, sev: float, unit: str, st: Stability, task: 
     found.append(Finding(name=_where(label, sev, "prediction_ks"), metric="prediction_ks",
                          value=st.ks_statistic, p_value=st.ks_p_value, drill="stress",
                          group=label, severity=sev, unit=unit,
-                         details={"test": "two-sample Kolmogorov-Smirnov on the prediction "
-                                          "distributions"}))
+                         details={"test": "Wilcoxon signed-rank test of the per-row change "
+                                          "(paired); value: KS distance between the clean "
+                                          "and perturbed prediction distributions"}))
     return found
 
 
@@ -229,7 +266,7 @@ def _robustness_score(label: str, curve: _Curve, metric: Metric, plan: Bootstrap
 
     value = float(score(values[:, None])[0])
     replicates = score(reps)
-    ci = interval(value, replicates, level=level, scale=plan.scale)
+    ci = interval(value, replicates, level=level)
     unit = next(s.perturbation.unit for s in sweeps if s.label == label)
     return Finding(name=f"stress/{label}/robustness_score", metric="robustness_score",
                    value=value, ci=ci, ci_level=level, status="info", drill="stress",
