@@ -1,12 +1,17 @@
 """KSTest and ADTest: scipy agreement, level under the null, power, bad input."""
 
+import itertools
+import warnings
+
 import numpy as np
 import pytest
 from scipy import special, stats
 
 from shakeout.drift import ADTest, KSTest
-from shakeout.drift.ks import ks_distance, ks_p_value, smirnov_sf
+from shakeout.drift.anderson import AD_INF_SD, ad_inf_sf, ad_midrank
+from shakeout.drift.ks import ks_distance, ks_p_value, ks_tied_sf, smirnov_sf, tie_blocks
 from shakeout.errors import NotFittedError, ValidationError
+from shakeout.stats import adjust_p_values
 
 BAND = (11, 42)  # 99.9% binomial band for 500 trials at alpha = 0.05
 
@@ -21,8 +26,79 @@ def test_ks_matches_scipy(n1, n2, ties):
     ref = stats.ks_2samp(a, b)
     f = KSTest().fit(a).compare(b)
     assert f.value == pytest.approx(ref.statistic, rel=1e-12, abs=1e-15)
-    assert f.p_value == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-300)
     assert ks_distance(np.sort(a), np.sort(b)) == pytest.approx(ref.statistic, abs=1e-15)
+    if not ties:  # scipy's p-values assume continuous data; tied samples get their own
+        assert f.p_value == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-300)
+    else:
+        assert f.details["p_method"] in ("exact, ties", "permutation, ties")
+
+
+def _all_labellings(a, b, statistic):
+    """The statistic of every split of the pooled sample into len(a) and len(b) rows."""
+    pooled, n = np.r_[a, b], len(a)
+    out = []
+    for idx in itertools.combinations(range(len(pooled)), n):
+        mask = np.zeros(len(pooled), dtype=bool)
+        mask[list(idx)] = True
+        out.append(statistic(np.sort(pooled[mask]), np.sort(pooled[~mask])))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tied_ks_p_value_is_the_exact_permutation_law(seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 4, 7).astype(float), rng.integers(1, 5, 6).astype(float)
+    law = _all_labellings(a, b, ks_distance)
+    f = KSTest().fit(a).compare(b)
+    assert f.details["p_method"] == "exact, ties"
+    assert f.p_value == pytest.approx(np.mean(law >= f.value - 1e-12), rel=1e-12)
+
+
+def test_tied_ks_exact_law_on_continuous_data_is_scipys_exact():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=40), rng.normal(size=30)
+    d = ks_distance(np.sort(a), np.sort(b))
+    assert ks_tied_sf(round(d * 1200), 40, 30, np.ones(70, dtype=int)) == pytest.approx(
+        stats.ks_2samp(a, b, method="exact").pvalue, rel=1e-10)
+
+
+def test_tied_ks_matches_scipy_permutation_test():
+    rng = np.random.default_rng(4)
+    a, b = rng.poisson(3.0, 60).astype(float), rng.poisson(3.4, 50).astype(float)
+    res = stats.permutation_test((a, b), lambda x, y: stats.ks_2samp(x, y).statistic,
+                                 n_resamples=4000, vectorized=False, alternative="greater",
+                                 rng=0)
+    p = KSTest().fit(a).compare(b).p_value
+    assert abs(p - res.pvalue) <= 4 * np.sqrt(p * (1 - p) / 4000) + 1e-3
+
+
+def test_ks_keeps_its_level_on_tied_data():
+    # scipy's exact p-value treats ties as continuous: 0.9% rejections at a nominal 5%
+    rng = np.random.default_rng(11)
+    p = np.array([KSTest().fit(rng.integers(0, 5, 40)).compare(rng.integers(0, 5, 40)).p_value
+                  for _ in range(500)])
+    assert BAND[0] <= int(np.sum(p < 0.05)) <= BAND[1]
+
+
+def test_large_tied_samples_use_seeded_permutations():
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(0, 6, 12_000), rng.integers(0, 6, 11_000)
+    b[:300] = 5  # a mild shift
+    f = KSTest(seed=1).fit(a).compare(b)
+    assert f.details["p_method"] == "permutation, ties"
+    assert f.p_value == KSTest(seed=1).fit(a).compare(b).p_value
+    exact = KSTest(method="exact").fit(a).compare(b)
+    assert exact.details["p_method"] == "exact, ties"
+    assert abs(f.p_value - exact.p_value) <= 4 * np.sqrt(exact.p_value / 2000) + 1e-3
+    # a huge shift is not floored at 1 / (n_permutations + 1)
+    huge = KSTest().fit(a).compare(np.minimum(b + 2, 5))
+    assert huge.p_value < 1e-100 and "below the permutation floor" in huge.details["p_method"]
+
+
+def test_tie_blocks():
+    assert tie_blocks(np.array([0.0, 1.0, 1.0]), np.array([1.0, 2.0])).tolist() == [1, 3, 1]
+    assert tie_blocks(np.array([0.0, 1.0]), np.array([0.5, 2.0])) is None
+    assert tie_blocks(np.array([0.0, 1.0]), np.array([1.0])).tolist() == [1, 2]
 
 
 def test_ks_asymptotic_p_value_matches_scipy():
@@ -69,6 +145,80 @@ def test_power_for_location_and_scale(test, shift):
     assert hits >= 45
 
 
+def test_ad_keeps_its_level_on_tied_data():
+    # scipy standardises the midrank statistic with the continuous variance: 9% here
+    rng = np.random.default_rng(12)
+    p = np.array([ADTest().fit(rng.integers(0, 3, 50)).compare(rng.integers(0, 3, 50)).p_value
+                  for _ in range(2000)])
+    lo, hi = stats.binom(2000, 0.05).ppf(0.0005), stats.binom(2000, 0.05).isf(0.0005)
+    assert lo <= int(np.sum(p < 0.05)) <= hi
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ad_midrank_statistic_matches_scipy_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 6, 50).astype(float), rng.integers(0, 7, 40).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = stats.anderson_ksamp([a, b], variant="midrank")
+    f = ADTest().fit(a).compare(b)
+    assert f.details["p_method"] == "permutation, ties"
+    assert f.value == pytest.approx(ref.statistic, rel=1e-10)
+
+
+def test_ad_permutation_p_value_matches_scipy_permutation():
+    rng = np.random.default_rng(3)
+    a, b = np.round(rng.normal(size=60), 1), np.round(rng.normal(0.3, 1, size=50), 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = stats.anderson_ksamp([a, b], variant="midrank",
+                                   method=stats.PermutationMethod(n_resamples=4000, rng=0))
+    p = ADTest(n_permutations=4000).fit(a).compare(b).p_value
+    assert abs(p - ref.pvalue) <= 4 * np.sqrt(2 * p * (1 - p) / 4000) + 1e-3
+
+
+def test_ad_midrank_of_every_labelling_matches_scipy():
+    rng = np.random.default_rng(8)
+    a, b = rng.integers(0, 3, 5).astype(float), rng.integers(0, 3, 4).astype(float)
+    sizes = tie_blocks(np.sort(a), np.sort(b))
+    values = np.unique(np.r_[a, b])
+
+    def scipy_a2(x, y):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return stats.anderson_ksamp([x, y], variant="midrank").statistic
+
+    def ours(x, y):
+        counts = np.diff(np.searchsorted(x, values, side="right"), prepend=0)
+        return float(ad_midrank(counts, sizes, len(x), len(y)))
+
+    law_scipy = _all_labellings(a, b, scipy_a2)
+    law_ours = _all_labellings(a, b, ours)
+    assert np.corrcoef(law_scipy, law_ours)[0, 1] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ad_huge_shift_is_not_floored_away_by_holm():
+    # scipy floors at 0.001; 60 features x 0.001 under Holm is 0.06: a 3 sd shift "passed"
+    rng = np.random.default_rng(9)
+    for draw in (lambda n, mu: rng.normal(mu, 1, n),
+                 lambda n, mu: np.round(rng.normal(mu, 1, n))):
+        p = [ADTest().fit(draw(200, 0)).compare(draw(200, 0)).p_value for _ in range(59)]
+        f = ADTest().fit(draw(200, 0)).compare(draw(200, 3))
+        assert f.p_value < 1e-6, f.details
+        assert adjust_p_values(p + [f.p_value], "holm")[-1] < 0.05
+
+
+def test_ad_tail_beyond_the_table():
+    def marsaglia(z):  # Marsaglia and Marsaglia (2004), the limiting law's CDF for z >= 2
+        return np.exp(-np.exp(1.0776 - (2.30695 - (.43424 - (.082433 - (.008056 - .0003146 * z)
+                                                              * z) * z) * z) * z))
+    for z in (2.5, 4.0, 6.0, 8.0):
+        assert ad_inf_sf(z) == pytest.approx(1 - marsaglia(z), rel=0.08)
+    # continuous where scipy's table ends (standardised 6.546 for two samples, p = 0.001)
+    assert ad_inf_sf(1 + 6.546 * AD_INF_SD) == pytest.approx(0.001, rel=0.05)
+    assert ad_inf_sf(0.5) == 1.0 and 0 < ad_inf_sf(200.0) < 1e-80
+
+
 def test_anderson_matches_scipy():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=300), rng.normal(0.1, 1.1, size=200)
@@ -106,6 +256,10 @@ def test_bad_input_messages():
         KSTest().fit(np.array(["a", "b"], dtype=object))
     with pytest.raises(ValidationError, match="infinite"):
         KSTest().fit([1.0, np.inf])
+    with pytest.raises(ValidationError, match="n_permutations"):
+        ADTest(n_permutations=0)
+    with pytest.raises(ValidationError, match="n_permutations"):
+        KSTest(n_permutations=0)
 
 
 def test_constant_columns_do_not_crash():
