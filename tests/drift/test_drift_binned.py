@@ -41,12 +41,14 @@ def test_chance_level_holds_its_level(test):
     assert all("unreliable at this size" in f.message for f in null)
 
 
-def test_chance_level_is_offered_only_where_it_holds():
+def test_chance_level_is_simulated_where_the_law_fails():
     rng = np.random.default_rng(12)
     big = PSI().fit(rng.normal(size=5_000)).compare(rng.normal(0.3, 1, size=5_000))
     assert big.details["chance_p_value"] < 1e-6 and "unreliable" not in big.message
+    assert big.details["chance_method"] == "chi-square law"  # 500 rows a bin: the law holds
     sparse = PSI(binning="uniform").fit(rng.normal(size=300)).compare(rng.normal(size=168))
-    assert "chance_p95" not in sparse.details  # tail bins expect < 5 rows: no chi-square law
+    assert sparse.details["chance_method"].startswith("permutation")  # thin tail bins
+    assert 0 < sparse.details["chance_p_value"] <= 1
     tiny = PSI().fit(rng.normal(size=300)).compare(rng.normal(size=30))
     assert "mostly noise; use windows of at least 50 rows" in tiny.message
 

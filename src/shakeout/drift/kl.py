@@ -6,14 +6,17 @@ from typing import Any
 
 import numpy as np
 
-from shakeout._validation import check_choice
-from shakeout.drift._base import band_status, make_finding
-from shakeout.drift._binning import BinnedDistance, proportions
+from shakeout._validation import as_generator, check_choice, check_open_interval
+from shakeout.drift._base import band_status, judge_test, make_finding
+from shakeout.drift._binning import N_DRAWS, BinnedDistance, proportions, simulated_p_value
+from shakeout.drift._permutation import moments_null, subsample
 from shakeout.drift._columns import numeric_column
 from shakeout.errors import ValidationError
 from shakeout.report.result import Finding
 
 METHODS = ("histogram", "gaussian")
+MAX_ROWS = 2000
+"""Rows a side in the Gaussian method's permutation test (seeded subsample)."""
 BAND_NAMES = {"pass": "minimal", "warn": "moderate", "fail": "significant"}
 
 
@@ -41,7 +44,10 @@ class KLDivergence(BinnedDistance):
     divergence from below as ``n_bins`` grows. Small samples inflate it: findings carry
     ``chance_p95`` and ``chance_p_value`` as for PSI (without drift, KL is about half of
     PSI). ``gaussian`` uses the closed form for two
-    normal distributions with the samples' means and variances.
+    normal distributions with the samples' means and variances; its findings carry a
+    permutation p-value (``n_permutations`` random splits of the pooled rows, at most 2,000
+    a side, seeded; Pitman 1937) and the bands count only beyond chance (``p < alpha``),
+    as for the Wasserstein distance. Histogram findings keep the PSI-style chance details.
 
     Parameters
     ----------
@@ -50,6 +56,11 @@ class KLDivergence(BinnedDistance):
         As for :class:`~shakeout.drift.PSI` (histogram method only).
     warn, fail : float, default=0.05, 0.1
         Bands: below 0.05 minimal, 0.05-0.1 moderate, from 0.1 significant.
+    alpha : float, default=0.05
+        Level of the Gaussian method's permutation test.
+    n_permutations : int, default=2000
+        Permutations (gaussian) or tables drawn without drift (histogram, small windows).
+    seed : int, Generator or None, default=0
 
     Examples
     --------
@@ -68,17 +79,19 @@ class KLDivergence(BinnedDistance):
 
     def __init__(self, *, method: str = "histogram", n_bins: int = 10,
                  binning: str = "quantile", kind: str = "auto", eps: float = 1e-8,
-                 warn: float = 0.05, fail: float = 0.1):
+                 warn: float = 0.05, fail: float = 0.1, alpha: float = 0.05,
+                 n_permutations: int = N_DRAWS, seed: Any = 0):
         super().__init__(n_bins=n_bins, binning=binning, kind=kind, eps=eps, warn=warn,
-                         fail=fail)
+                         fail=fail, n_permutations=n_permutations, seed=seed)
+        self.alpha = check_open_interval(self, "alpha", alpha, 0, 1)
         self.method = check_choice(self, "method", method, METHODS)
         self.numeric = method == "gaussian"
 
-    def distance(self, reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
-        """KL between two count vectors of one layout."""
+    def distance(self, reference_counts: np.ndarray, current_counts: np.ndarray) -> Any:
+        """KL between two count vectors of one layout (bins on the last axis)."""
         _, r = proportions(reference_counts, self.eps)
         c_raw, c = proportions(current_counts, self.eps)
-        return float(np.sum(c_raw * np.log(c / r)))
+        return np.sum(c_raw * np.log(c / r), axis=-1)
 
     def fit(self, reference: Any) -> "KLDivergence":
         """Histogram: learn bins and count; gaussian: the reference mean and variance."""
@@ -93,6 +106,7 @@ class KLDivergence(BinnedDistance):
                 "divergence is undefined. Use method='histogram' or drop the column."
             )
         self.feature_, self.n_missing_ = col.name, col.n_missing
+        self.reference_ = col.values
         self.moments_ = (len(col.values), float(np.mean(col.values)), var)
         self.fitted_ = True
         return self
@@ -104,13 +118,27 @@ class KLDivergence(BinnedDistance):
         self._require_fit()
         col = numeric_column(current, owner=type(self).__name__, role="current", min_rows=2)
         feature = col.name if col.name != "x" else self.feature_
-        return self.gaussian_finding(self.moments_, (len(col.values), float(np.mean(col.values)),
-                                                     float(np.var(col.values, ddof=1))),
-                                     feature=feature)
+        moments = (len(col.values), float(np.mean(col.values)), float(np.var(col.values, ddof=1)))
+        rng = as_generator(self.seed)
+        a = subsample(self.reference_, MAX_ROWS, rng)
+        b = subsample(col.values, MAX_ROWS, rng)
+        mr, vr, mc, vc = moments_null(a, b, self.n_permutations, rng)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            null = np.where((vc > 0) & (vr > 0), 0.5 * (np.log(vr / vc) + (vc + (mc - mr) ** 2)
+                                                        / vr - 1.0), np.inf)
+        observed = gaussian_kl(float(b.mean()), float(np.var(b, ddof=1)), float(a.mean()),
+                               float(np.var(a, ddof=1))) if np.var(b) > 0 else np.inf
+        p = simulated_p_value(null, observed)[0]
+        return self.gaussian_finding(self.moments_, moments, feature=feature, p_value=p)
 
     def gaussian_finding(self, reference: tuple[int, float, float],
-                         current: tuple[int, float, float], *, feature: str) -> Finding:
-        """The Finding from (n, mean, variance) of both samples; profiles call this too."""
+                         current: tuple[int, float, float], *, feature: str,
+                         p_value: float | None = None) -> Finding:
+        """The Finding from (n, mean, variance) of both samples; profiles call this too.
+
+        With ``p_value`` (a permutation test on the rows) the bands count only beyond
+        chance; without it (moments from profiles) the value is judged on the bands alone.
+        """
         (_, mr, vr), (_, mc, vc) = reference, current
         if vc == 0:
             value = float("inf")
@@ -123,10 +151,19 @@ class KLDivergence(BinnedDistance):
                    "reference_mean": mr, "reference_var": vr, "current_mean": mc,
                    "current_var": vc, "band": BAND_NAMES[band_status(value, self.warn,
                                                                      self.fail)]}
-        return make_finding(self, feature=feature, value=value,
-                            status="fail" if not np.isfinite(value)
-                            else band_status(value, self.warn, self.fail),
-                            effect=self.effect(value), message=message, details=details)
+        effect = self.effect(value) if np.isfinite(value) else "large"
+        status = "fail" if not np.isfinite(value) else band_status(value, self.warn, self.fail)
+        if p_value is not None:
+            status = judge_test(p_value, self.alpha, effect)
+            details.update(test="Gaussian KL", statistic_text=f"KL={value:.3g}",
+                           p_method="permutation", n_permutations=self.n_permutations)
+            message += f" Permutation p={p_value:.3g}" + (
+                ": within what chance gives at this size, so it passes."
+                if effect != "negligible" and status == "pass" else ".")
+        else:
+            message += " No chance level from moments alone: judged on the bands."
+        return make_finding(self, feature=feature, value=value, status=status,
+                            p_value=p_value, effect=effect, message=message, details=details)
 
     def extra_details(self, value: float) -> dict:
         return {"band": BAND_NAMES[band_status(value, self.warn, self.fail)],

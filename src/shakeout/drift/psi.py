@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from shakeout.drift._binning import BinnedDistance, proportions
+from shakeout.drift._binning import N_DRAWS, BinnedDistance, proportions
 
 BANDS = ((0.1, "negligible", "negligible"), (0.2, "minor", "small"),
          (0.25, "moderate", "medium"), (np.inf, "major", "large"))
@@ -69,15 +71,16 @@ class PSI(BinnedDistance):
     chance_factor = 1.0
 
     def __init__(self, *, n_bins: int = 10, binning: str = "quantile", kind: str = "auto",
-                 eps: float = 1e-8, warn: float = 0.1, fail: float = 0.25):
+                 eps: float = 1e-8, warn: float = 0.1, fail: float = 0.25,
+                 n_permutations: int = N_DRAWS, seed: Any = 0):
         super().__init__(n_bins=n_bins, binning=binning, kind=kind, eps=eps, warn=warn,
-                         fail=fail)
+                         fail=fail, n_permutations=n_permutations, seed=seed)
 
-    def distance(self, reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
-        """PSI between two count vectors of one layout."""
+    def distance(self, reference_counts: np.ndarray, current_counts: np.ndarray) -> Any:
+        """PSI between two count vectors of one layout (bins on the last axis)."""
         _, r = proportions(reference_counts, self.eps)
         _, c = proportions(current_counts, self.eps)
-        return float(np.sum((c - r) * np.log(c / r)))
+        return np.sum((c - r) * np.log(c / r), axis=-1)
 
     def extra_details(self, value: float) -> dict:
         return {"band": psi_band(value)[0]}
