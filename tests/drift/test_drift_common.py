@@ -17,7 +17,7 @@ MULTIVARIATE = [MMDTest, ClassifierTest, ProjectionTest]
 INVALID = {KSTest: {"alpha": 0}, ADTest: {"alpha": 2}, PSI: {"eps": 0},
            KLDivergence: {"method": "kde"}, JSDivergence: {"n_bins": 0},
            Wasserstein: {"scale": "mad"}, Chi2Test: {"kind": "text"},
-           MMDTest: {"device": "tpu"}, ClassifierTest: {"n_folds": 1},
+           MMDTest: {"device": "tpu"}, ClassifierTest: {"test_fraction": 1},
            ProjectionTest: {"correction": "fdr"}, ADWIN: {"delta": 1.5},
            PageHinkley: {"mode": "sideways"}, DDM: {"drift_threshold": 1.0}}
 

@@ -89,11 +89,36 @@ def test_mmd_bad_input():
 
 def test_classifier_level_and_power():
     rng = np.random.default_rng(5)
-    null = [ClassifierTest(n_folds=2, max_iter=5, seed=i).fit(rng.normal(size=(60, 2)))
+    null = [ClassifierTest(max_iter=5, seed=i).fit(rng.normal(size=(60, 2)))
             .compare(rng.normal(size=(60, 2))).p_value for i in range(40)]
     assert sum(p < 0.05 for p in null) <= 8  # 99.9% band for 40 trials at 0.05: [0, 8]
     f = ClassifierTest().fit(_correlated(rng, 400, 0.0)).compare(_correlated(rng, 400, 0.9))
     assert f.p_value < 0.05 and f.value > 0.6 and f.ci[0] < f.value < f.ci[1]
+    assert f.details["n_test_reference"] == f.details["n_test_current"] == 200
+
+
+def test_classifier_level_and_coverage_at_200_rows_5_features():
+    # pooled out-of-fold scores rejected 13% of no-drift windows and their AUC interval
+    # covered 0.5 in 83.5%; held-out scores keep the level
+    rng = np.random.default_rng(8)
+    rejected = covered = 0
+    for i in range(200):
+        f = ClassifierTest(max_iter=30, seed=i).fit(rng.normal(size=(200, 5))).compare(
+            rng.normal(size=(200, 5)))
+        rejected += f.p_value < 0.05
+        covered += f.ci[0] <= 0.5 <= f.ci[1]
+    assert 2 <= rejected <= 21      # 99.9% band for 200 trials at 0.05
+    assert 179 <= covered <= 198    # 99.9% band for 200 trials at 0.95
+
+
+def test_auc_interval_never_collapses():
+    from shakeout.drift.classifier import auc_interval
+
+    for auc, n in ((1.0, 15), (0.0, 3), (1.0, 1)):
+        lo, hi = auc_interval(auc, n, n)
+        assert hi - lo > 0.1 and lo <= auc <= hi
+    lo, hi = auc_interval(0.5, 100, 100)
+    assert lo < 0.5 < hi and hi - 0.5 == pytest.approx(0.5 - lo)
 
 
 def test_classifier_takes_categories_and_nan():
@@ -104,8 +129,10 @@ def test_classifier_takes_categories_and_nan():
     cur = pd.DataFrame({"c": rng.choice(["a", "b", "new"], 300), "x": rng.normal(size=300)})
     cur.loc[:10, "x"] = np.nan
     assert ClassifierTest().fit(ref).compare(cur).p_value < 0.05
-    with pytest.raises(ValidationError, match="3-fold cross-validation needs at least 3"):
-        ClassifierTest(n_folds=3).fit(ref).compare(cur.iloc[:2])
+    with pytest.raises(ValidationError, match="current has 1 rows; the test needs at least 2"):
+        ClassifierTest().fit(ref).compare(cur.iloc[:1])
+    with pytest.raises(ValidationError, match="test_fraction must be in"):
+        ClassifierTest(test_fraction=1.0)
 
 
 def test_projection_on_images_and_embeddings():
@@ -121,3 +148,27 @@ def test_projection_on_images_and_embeddings():
     assert sum(null) <= 21  # Bonferroni is conservative: only the upper end of [2, 21]
     with pytest.raises(ValidationError, match="features per row"):
         test.compare(rng.uniform(size=(10, 1, 4, 4)))
+
+
+@pytest.mark.parametrize("shape", [(50,), (1, 8, 8)])
+def test_projection_keeps_its_level_on_wide_inputs(shape):
+    # axes fitted on the reference rejected 37% (50 features) and 60-80% (8x8 images, the
+    # docstring's case) of no-drift windows at a nominal 5%; pooled axes keep the level
+    rng = np.random.default_rng(13)
+    rejected = sum(ProjectionTest().fit(rng.uniform(size=(200, *shape))).compare(
+        rng.uniform(size=(200, *shape))).p_value < 0.05 for _ in range(100))
+    assert rejected <= 13   # 99.9% band for 100 trials at 0.05 is [0, 13]
+
+
+@pytest.mark.parametrize("shape", [(400, 50), (30, 200)])
+def test_principal_scores_match_scikit_learn(shape):
+    from sklearn.decomposition import PCA
+
+    from shakeout.drift.projection import principal_scores
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=shape) @ rng.normal(size=(shape[1], shape[1]))
+    Z, share = principal_scores(X, 5)
+    pca = PCA(5).fit(X)
+    np.testing.assert_allclose(share, pca.explained_variance_ratio_, rtol=1e-8)
+    np.testing.assert_allclose(np.abs(Z), np.abs(pca.transform(X)), rtol=1e-6, atol=1e-8)
