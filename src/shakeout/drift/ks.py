@@ -21,6 +21,8 @@ SMIRNOV_MIN_N, SMIRNOV_MIN_NXX = 140, 2.2
 """Where scipy's ``kstwo.sf`` switches to twice the one-sided tail (n above, n d^2 from)."""
 SMIRNOV_BLOCK = 1 << 20
 """Terms of the Birnbaum-Tingey sum evaluated at once (bounds memory for huge samples)."""
+MAX_EXACT_BLOCKS = 1_000
+"""Tie blocks up to which tied samples get the exact conditional p-value (one step a block)."""
 PERMUTATION_CELLS = 1 << 22
 """Permuted tie-block counts held at once (bounds the memory of a permutation batch)."""
 
@@ -120,11 +122,11 @@ def ks_tied_sf(d_num: int, n1: int, n2: int, sizes: np.ndarray) -> float:
 
     The conditional (permutation) law of the two-sample KS statistic given the tie
     pattern, by Schröer and Trenkler (1995, Comput. Stat. Data Anal. 20, 185-202): walk the
-    lattice path of labels through the pooled sample one row at a time, carrying the
-    probability of every ``(i, j)`` reached, and check ``|i n2 - j n1|`` only where a tie
-    block ends (inside a block the CDFs do not move). The mass that crosses the boundary is
-    summed, so far-tail p-values keep their relative precision. Cost: one vector update
-    per pooled row over the reachable band.
+    lattice path of labels through the pooled sample, carrying the probability of every
+    ``(i, j)`` reached, and check ``|i n2 - j n1|`` only where a tie block ends (inside a
+    block the CDFs do not move). A block of ``m`` rows is crossed in one step, sample 1's
+    share of it being hypergeometric. The mass that crosses the boundary is summed, so
+    far-tail p-values keep their relative precision.
 
     Pooled ``[0, 1, 1, 2, 3, 3]`` split 3 and 3: 8 of the 20 labellings give ``D >= 2/3``.
 
@@ -136,30 +138,46 @@ def ks_tied_sf(d_num: int, n1: int, n2: int, sizes: np.ndarray) -> float:
     if n1 > n2:
         n1, n2 = n2, n1
     total = n1 + n2
-    is_end = np.zeros(total + 1, dtype=bool)
-    is_end[np.cumsum(sizes)] = True
-    ar = np.arange(n1 + 2, dtype=np.float64)
-    p, q = np.zeros(n1 + 2), np.zeros(n1 + 2)
+    log_fact = special.gammaln(np.arange(1, total + 3, dtype=np.float64))   # log(x!)
+    ar = np.arange(n1 + 1, dtype=np.float64)
+    p = np.zeros(n1 + 1)
     p[0] = 1.0
-    lo, hi, hit = 0, 0, 0.0
-    for k in range(1, total + 1):
-        rest = float(total - k + 1)
-        seg, i = p[lo:hi + 1], ar[lo:hi + 1]
-        q[lo:hi + 2] = 0.0
-        q[lo:hi + 1] = seg * ((n2 - k + 1 + i) / rest)   # the next row is from sample 2
-        q[lo + 1:hi + 2] += seg * ((n1 - i) / rest)       # ... or from sample 1
-        lo, hi = max(lo, k - n2), min(hi + 1, n1)
-        if is_end[k]:
-            out = np.abs(ar[lo:hi + 1] * total - k * n1) >= d_num
-            if out.any():
-                block = q[lo:hi + 1]
-                hit += float(block[out].sum())
-                block[out] = 0.0
-                keep = np.flatnonzero(~out)
-                if keep.size == 0:
-                    return 1.0
-                lo, hi = lo + int(keep[0]), lo + int(keep[-1])
-        p, q = q, p
+    lo, hi, k, hit = 0, 0, 0, 0.0
+    for m in np.asarray(sizes, dtype=np.int64).tolist():
+        rest = total - k
+        i = np.arange(lo, hi + 1)
+        seg = p[lo:hi + 1]
+        if m == 1:
+            q = np.zeros(n1 + 2)
+            q[lo:hi + 1] = seg * ((n2 - k + i) / rest)          # the row is from sample 2
+            q[lo + 1:hi + 2] += seg * ((n1 - i) / rest)         # ... or from sample 1
+            q = q[:n1 + 1]
+        else:
+            # sample 1 takes a of the block's m rows: hypergeometric given (i, k - i)
+            a = np.arange(m + 1)
+            ones, twos = (n1 - i)[:, None], (n2 - k + i)[:, None]
+            ok = (a <= ones) & (m - a <= twos)
+            with np.errstate(invalid="ignore"):
+                log_pmf = (log_fact[ones] - log_fact[np.where(ok, a, 0)]
+                           - log_fact[np.where(ok, ones - a, 0)] + log_fact[twos]
+                           - log_fact[np.where(ok, m - a, 0)]
+                           - log_fact[np.where(ok, twos - m + a, 0)]
+                           - log_fact[rest] + log_fact[m] + log_fact[rest - m])
+            weights = np.exp(np.where(ok, log_pmf, -np.inf)) * seg[:, None]
+            q = np.bincount((i[:, None] + a).ravel(), weights.ravel(), minlength=n1 + m + 1)
+            q = q[:n1 + 1]
+        k += m
+        lo, hi = max(lo, k - n2), min(hi + m, n1)
+        out = np.abs(ar[lo:hi + 1] * total - k * n1) >= d_num
+        if out.any():
+            block = q[lo:hi + 1]
+            hit += float(block[out].sum())
+            block[out] = 0.0
+            keep = np.flatnonzero(~out)
+            if keep.size == 0:
+                return 1.0
+            lo, hi = lo + int(keep[0]), lo + int(keep[-1])
+        p = q
     return float(min(hit, 1.0))
 
 
@@ -194,8 +212,9 @@ class KSTest(SortedReference):
     with ties (counts, rounded values, few levels) they are conservative (a nominal 5% test
     rejected 0.6-2.9% of the time). When the pooled sample ties, the p-value is the exact
     conditional one given the tie pattern (Schröer and Trenkler 1995, see
-    :func:`ks_tied_sf`) up to ``MAX_EXACT_N`` rows a sample, else a permutation p-value
-    over ``n_permutations`` seeded relabellings; where none of them reaches the observed
+    :func:`ks_tied_sf`) up to ``MAX_EXACT_N`` rows a sample and ``MAX_EXACT_BLOCKS``
+    distinct values, else a permutation p-value over ``n_permutations`` seeded
+    relabellings (drawn all at once); where none of them reaches the observed
     ``D`` and the asymptotic p-value (conservative under ties) is smaller than the
     permutation floor ``1 / (n_permutations + 1)``, that asymptotic value is reported, so a
     huge shift is not floored away. ``details["p_method"]`` says which.
@@ -207,12 +226,14 @@ class KSTest(SortedReference):
     method : {"auto", "exact", "asymp"}, default="auto"
         p-value computation, as in ``scipy.stats.ks_2samp``: ``auto`` is exact when both
         samples have at most 10,000 rows, else Smirnov's asymptotic distribution (with ties:
-        the exact conditional law, else permutations). ``exact`` is exact at any size (the
+        the exact conditional law up to 10,000 rows and 1,000 distinct values, else
+        permutations). ``exact`` is exact at any size (the
         conditional law under ties); ``asymp`` is Smirnov's law even under ties.
     effect_thresholds : (float, float, float), default=(0.05, 0.1, 0.2)
         ``D`` at which the effect is small, medium and large.
     n_permutations : int, default=2000
-        Relabellings for the p-value of tied samples above 10,000 rows (unused otherwise).
+        Relabellings for the p-value of tied samples beyond the exact limits (unused
+        otherwise).
     seed : int, Generator or None, default=0
         Seed of those relabellings.
 
@@ -257,7 +278,7 @@ class KSTest(SortedReference):
             return d, ks_p_value(d, n1, n2), "asymp"
         d = ks_distance(ref, cur)
         d_num = int(round(d * n1 * n2))
-        if self.method == "exact" or small:
+        if self.method == "exact" or (small and len(sizes) <= MAX_EXACT_BLOCKS):
             return d, ks_tied_sf(d_num, n1, n2, sizes), "exact, ties"
         b = self.n_permutations
         exceed = ks_tied_permutation(d_num, n1, n2, sizes, b, as_generator(self.seed))
