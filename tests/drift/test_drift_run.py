@@ -198,7 +198,7 @@ def test_suite_verbs_and_errors():
     with pytest.raises(ValidationError, match="categorical_tests must be one of"):
         DriftSuite(categorical_tests=("ks",))
     with pytest.raises(ValidationError, match="y_current must have one label per row"):
-        DriftSuite(multivariate=()).fit(pd.DataFrame({"a": [1.0, 2.0]})).run(
+        DriftSuite(multivariate=()).fit(pd.DataFrame({"a": np.arange(20.0)})).run(
             pd.DataFrame({"a": [1.0, 2.0]}), y=[1])
 
 

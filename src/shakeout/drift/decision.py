@@ -19,13 +19,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shakeout.drift.psi import psi_band
 from shakeout.report.result import Finding
 from shakeout.stats import adjust_p_values
 
 ACTIONS = ("continue monitoring", "investigate first", "retrain now")
+NO_DECISION = "no decision"
+MULTIVARIATE = ("mmd", "classifier", "projection")
 
 
 class DecisionPolicy(BaseModel):
@@ -44,13 +46,23 @@ class DecisionPolicy(BaseModel):
     psi_retrain: float = Field(
         0.25, ge=0, description="PSI from which drift alone says retrain (no performance "
                                 "measured).")
+    alpha: float = Field(
+        0.01, gt=0, lt=1,
+        description="Family-wise false-alarm rate per window: every test and distance the "
+                    "decision reads is corrected together (Holm) at this level.")
+    ks_alpha: float | None = Field(
+        None, gt=0, lt=1, description="Deprecated: the former KS-only level; sets alpha.")
+    mmd_alert: float = Field(
+        0.01, ge=0, description="MMD^2 from which a significant MMD test alerts (smaller "
+                                "is a negligible effect).")
+    min_rows: int = Field(
+        10, ge=1, description="Rows the current window needs for a decision; fewer gives "
+                              "no decision (value NaN).")
     beyond_chance: bool = Field(
         False, description="Count a PSI or KL alert only when the value also exceeds what "
                            "samples of its size reach one time in twenty without drift.")
     kl_alert: float = Field(0.05, ge=0,
                             description="KL (nats) above this on a continuous feature alerts.")
-    ks_alpha: float = Field(0.01, gt=0, lt=1,
-                            description="KS p-value, after Bonferroni, below which KS alerts.")
     ignore_negligible: bool = Field(
         True, description="Ignore significant KS results with a negligible effect.")
     min_importance: float = Field(
@@ -60,6 +72,12 @@ class DecisionPolicy(BaseModel):
     on_degradation_without_drift: str = Field(
         "investigate first", pattern="^(retrain now|investigate first)$",
         description="Action when performance drops but no input drifted.")
+
+    @model_validator(mode="after")
+    def _ks_alpha_sets_alpha(self) -> "DecisionPolicy":
+        if self.ks_alpha is not None and "alpha" not in self.model_fields_set:
+            object.__setattr__(self, "alpha", self.ks_alpha)
+        return self
 
 
 def important_features(importance: Mapping[str, float] | None, policy: DecisionPolicy,
@@ -79,46 +97,84 @@ def _chance(f: Finding, policy: DecisionPolicy) -> bool:
     return policy.beyond_chance and f.value <= f.details.get("chance_p95", -1.0)
 
 
-def _alerts(findings: Sequence[Finding], policy: DecisionPolicy,
-            important: set[str]) -> list[tuple[float, str, str]]:
-    """(PSI-equivalent severity, feature, sentence) for every alert."""
+def _p_value(f: Finding) -> float | None:
+    """The uncorrected p-value of a finding: a test's raw p, else a distance's chance p."""
+    p = f.details.get("p_raw", f.p_value)
+    if p is None:
+        p = f.details.get("chance_p_value")
+    return None if p is None else float(p)
+
+
+def _candidates(findings: Sequence[Finding], policy: DecisionPolicy,
+                important: set[str]) -> list[tuple[Finding, bool, float, str]]:
+    """Every finding the decision reads: (finding, effect large enough, severity, sentence).
+
+    The family is what is read, whatever its effect: PSI and KL on important features, KS
+    on important features, PSI on model outputs, the multivariate tests.
+    """
     out = []
     for f in findings:
-        if (f.drill != "drift" or f.group not in ("psi", "kl", "output")
-                or not np.isfinite(f.value)):
+        if f.drill != "drift" or not np.isfinite(f.value):
             continue
-        if f.metric == "psi" and f.value > policy.psi_alert and (
-                f.group == "output" or f.feature in important) and not _chance(f, policy):
+        if f.metric == "psi" and f.group in ("psi", "output") and (
+                f.group == "output" or f.feature in important):
             band = psi_band(f.value)[0]
             where = "model output" if f.group == "output" else "feature"
-            out.append((f.value, f.feature or "",
+            out.append((f, f.value > policy.psi_alert and not _chance(f, policy), f.value,
                         f"PSI {f.value:.3g} ({band}) on {where} {f.feature!r}"))
-        elif (f.group == "kl" and f.value > policy.kl_alert and f.feature in important
-              and (f.details.get("method") == "gaussian"
-                   or f.details.get("binning") != "categories") and not _chance(f, policy)):
-            out.append((policy.psi_alert, f.feature or "",
+        elif f.group == "kl" and f.feature in important and (
+                f.details.get("method") == "gaussian"
+                or f.details.get("binning") != "categories"):
+            out.append((f, f.value > policy.kl_alert and not _chance(f, policy), policy.psi_alert,
                         f"KL {f.value:.3g} nats on continuous feature {f.feature!r}"))
-    ks = [f for f in findings if f.drill == "drift" and f.group == "ks" and f.p_value is not None]
-    if ks:
-        raw = [f.details.get("p_raw", f.p_value) for f in ks]
-        for f, p in zip(ks, adjust_p_values(raw, "bonferroni")):
-            if p < policy.ks_alpha and f.feature in important and not (
-                    policy.ignore_negligible and f.effect == "negligible"):
-                out.append((policy.psi_alert, f.feature or "",
-                            f"KS D={f.value:.3g} on {f.feature!r} (Bonferroni p={p:.2g})"))
-    for f in findings:
-        if f.drill == "drift" and f.group in ("mmd", "classifier", "projection") and (
-                f.status == "fail"):
-            text = f.details.get("statistic_text", "")
-            out.append((policy.psi_alert, "", f"{f.group} test: {text} (p={f.p_value:.2g})"))
+        elif f.group == "ks" and f.feature in important and _p_value(f) is not None:
+            big = not (policy.ignore_negligible and f.effect == "negligible")
+            out.append((f, big, policy.psi_alert, f"KS D={f.value:.3g} on {f.feature!r}"))
+        elif f.group in MULTIVARIATE and _p_value(f) is not None:
+            big = (f.value >= policy.mmd_alert if f.group == "mmd"
+                   else f.effect not in (None, "negligible"))
+            text = f.details.get("statistic_text", f"{f.metric}={f.value:.3g}")
+            out.append((f, big, policy.psi_alert, f"{f.group} test: {text}"))
+        elif f.group == "label" and f.status == "fail":
+            out.append((f, True, -1.0, f.message))  # context, not a drift alert
     return out
 
 
+def _alerts(findings: Sequence[Finding], policy: DecisionPolicy,
+            important: set[str]) -> tuple[list[tuple[float, str, str]], list[Finding], int]:
+    """(PSI-equivalent severity, feature, sentence) for every alert, the label findings
+    that count (a shifted label mix), and the size of the corrected family.
+
+    An alert needs both: an effect above its threshold, and a p-value below ``alpha``
+    after Holm's correction over the whole family the decision reads (Holm 1979), so that
+    the chance of any alert in a window without drift is at most ``alpha``. A finding
+    without any p-value (built by hand, Gaussian KL from profiles) alerts on its effect.
+    """
+    candidates = _candidates(findings, policy, important)
+    tested = [i for i, c in enumerate(candidates) if _p_value(c[0]) is not None]
+    adjusted = dict(zip(tested, adjust_p_values([_p_value(candidates[i][0]) for i in tested],
+                                                "holm"))) if tested else {}
+    out, labels = [], []
+    for i, (f, big, severity, text) in enumerate(candidates):
+        p = adjusted.get(i)
+        if not big or (p is not None and p >= policy.alpha):
+            continue
+        if f.group == "label":
+            labels.append(f)
+        else:
+            out.append((severity, f.feature or "",
+                        text + (f" (Holm p={p:.2g})" if p is not None else "")))
+    return out, labels, len(tested)
+
+
 def decide(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
-           importance: Mapping[str, float] | None = None) -> Finding:
+           importance: Mapping[str, float] | None = None,
+           n_rows: int | None = None) -> Finding:
     """The action and the evidence that led there, as a Finding (``metric="decision"``).
 
-    ``value`` is 0 (continue monitoring), 1 (investigate first) or 2 (retrain now).
+    ``value`` is 0 (continue monitoring), 1 (investigate first) or 2 (retrain now). With
+    ``n_rows`` (the current window's rows) below ``policy.min_rows`` there is no decision:
+    ``value`` is NaN (a gate on it fails) and the action is ``"no decision"``.
 
     Examples
     --------
@@ -132,12 +188,14 @@ def decide(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
     features = sorted({f.feature for f in findings if f.drill == "drift" and f.feature
                        and f.group in ("psi", "kl", "ks")})
     important = important_features(importance, policy, features)
-    alerts = sorted(_alerts(findings, policy, important), key=lambda a: -a[0])
+    if n_rows is not None and n_rows < policy.min_rows:
+        return _no_decision(n_rows, policy, important)
+    found, label_shift, family = _alerts(findings, policy, important)
+    alerts = sorted(found, key=lambda a: -a[0])
     evidence = [a[2] for a in alerts]
     drift = bool(alerts)
     perf = next((f for f in findings if f.group == "performance" and f.metric == "degradation"),
                 None)
-    label_shift = [f for f in findings if f.group == "label" and f.status == "fail"]
     if perf is not None:
         degraded = perf.value > policy.max_degradation and perf.ci is not None and perf.ci[0] > 0
         evidence.append(perf.message)
@@ -177,4 +235,18 @@ def decide(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
         message=f"{action.capitalize()}: {diagnosis}. Evidence: {top}.",
         details={"action": action, "diagnosis": diagnosis, "evidence": evidence,
                  "important_features": sorted(important), "labels": perf is not None,
+                 "family_size": family, "policy": policy.model_dump(),
+                 "bands": {"warn": 1, "fail": 2}})
+
+
+def _no_decision(n_rows: int, policy: DecisionPolicy, important: set[str]) -> Finding:
+    """Too few current rows for any test to mean anything: say so, decide nothing."""
+    message = (f"No decision: the current window has {n_rows} rows, fewer than the "
+               f"{policy.min_rows} a decision needs (policy.min_rows); no test can tell drift "
+               "from chance on so few. Use longer windows.")
+    return Finding(
+        name="drift/decision", metric="decision", value=float("nan"), status="info",
+        drill="drift", group="decision", message=message,
+        details={"action": NO_DECISION, "diagnosis": "too few rows", "evidence": [],
+                 "important_features": sorted(important), "labels": False, "n_rows": n_rows,
                  "policy": policy.model_dump(), "bands": {"warn": 1, "fail": 2}})

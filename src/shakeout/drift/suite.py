@@ -126,17 +126,19 @@ class DriftSuite:
     def _make(self, name: str, *, numeric: bool) -> DriftTest:
         cls = {**UNIVARIATE, **MULTIVARIATE}[name]
         kind = "numeric" if numeric else "categorical"
-        binned = dict(n_bins=self.n_bins, binning=self.binning, kind=kind)
-        if name in ("psi", "kl"):
+        seed = (int(self.seed.integers(2**32)) if isinstance(self.seed, np.random.Generator)
+                else self.seed)  # one stream per test: threads never share a generator
+        binned = dict(n_bins=self.n_bins, binning=self.binning, kind=kind, seed=seed)
+        if name == "psi":
             return cls(eps=self.eps, **binned)
-        if name == "js":
-            return cls(**binned)
-        if name == "chi2":
+        if name == "kl":
+            return cls(eps=self.eps, alpha=self.alpha, **binned)
+        if name in ("js", "chi2"):
             return cls(alpha=self.alpha, **binned)
         if name in ("ks", "anderson", "projection"):
             return cls(alpha=self.alpha)
         if name == "wasserstein":
-            return cls()
+            return cls(alpha=self.alpha, seed=seed)
         if name == "mmd":
             return cls(alpha=self.alpha, n_permutations=self.n_permutations,
                        max_rows=self.max_rows, seed=self.seed)
@@ -190,6 +192,13 @@ class DriftSuite:
         if frame.shape[1] == 0:
             raise ValidationError(f"the reference holds only dates or times {self.times_[:10]}; "
                                   "pass the feature columns too.")
+        if len(frame) < self.policy.min_rows:
+            raise ValidationError(
+                f"DriftSuite: the reference has {len(frame)} rows, fewer than the "
+                f"{self.policy.min_rows} any drift test needs (policy.min_rows); no test can "
+                "tell drift from chance on so few. Pass a reference of at least "
+                f"{self.policy.min_rows} rows (hundreds for small shifts)."
+            )
         self.columns_ = list(frame.columns)
         for name, given in (("categorical", self.categorical), ("importance", self.importance)):
             unknown = [c for c in given or () if c not in self.columns_]
@@ -372,7 +381,8 @@ class DriftSuite:
             findings += performance_findings(self.reference_score_, current,
                                              max_degradation=self.policy.max_degradation,
                                              baseline=self.baseline_)
-            findings += concept_findings(current)
+            findings += concept_findings(current, seed=self.seed if not isinstance(
+                self.seed, np.random.Generator) else int(self.seed.integers(2**32)))
         return findings
 
     def run(self, current: Any, *, y: Any = None, window: str | None = None) -> Result:
@@ -395,7 +405,8 @@ class DriftSuite:
         if y is not None and self.label_tests_:
             findings += _regroup(self._compare_columns(self.label_tests_,
                                                        self._label_frame(y)), "label")
-        findings.append(decide(findings, policy=self.policy, importance=self.importance_))
+        findings.append(decide(findings, policy=self.policy, importance=self.importance_,
+                               n_rows=len(frame)))
         if window is not None:
             findings = [replace(f, window=str(window), name=f"{f.name}@{window}")
                         for f in findings]
