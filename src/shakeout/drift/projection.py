@@ -32,15 +32,18 @@ def principal_scores(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     >>> Z.shape, round(float(share[0]), 4)
     ((4, 1), 0.9991)
     """
+    from threadpoolctl import threadpool_limits
+
     Xc = X - X.mean(axis=0)
     n, d = Xc.shape
+    gram = Xc.T @ Xc if d <= n else Xc @ Xc.T
+    # A small eigenproblem is fastest on one thread (and threads collapse on a busy machine).
+    with threadpool_limits(1 if len(gram) <= 1000 else None, user_api="blas"):
+        values, vectors = np.linalg.eigh(gram)
+    top = np.argsort(values)[::-1][:k]
     if d <= n:
-        values, vectors = np.linalg.eigh(Xc.T @ Xc)
-        top = np.argsort(values)[::-1][:k]
         scores = Xc @ vectors[:, top]
     else:
-        values, vectors = np.linalg.eigh(Xc @ Xc.T)
-        top = np.argsort(values)[::-1][:k]
         scores = vectors[:, top] * np.sqrt(np.clip(values[top], 0.0, None))
     total = float(np.clip(values, 0.0, None).sum())
     share = np.clip(values[top], 0.0, None) / total if total > 0 else np.zeros(len(top))
