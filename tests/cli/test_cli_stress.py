@@ -147,3 +147,38 @@ def test_compare_two_versions(cli, entry, iris_csv, iris_frame, tmp_path, write_
     change = result.select(metric="accuracy_change")[0]
     assert change.value > 0.2 and change.status == "warn"  # a depth-1 tree is much worse
     assert all((out / name).is_file() for name in FILES)
+
+
+def test_one_row_file_with_a_gate_does_not_pass(cli, entry, iris_frame, tmp_path, write_plan):
+    path = tmp_path / "one.csv"
+    iris_frame.iloc[[0]].to_csv(path, index=False)
+    plan = write_plan(gates=[{"metric": "accuracy_drop", "max": 0.02}])
+    code, err = cli("stress", f"{entry}:model", path, "--target", "target", "--plan", plan,
+                    "--out", tmp_path / "r", "--quiet")
+    assert code == 2
+    assert "X has 1 row(s); at least 2 are needed for any interval" in err
+
+
+def test_few_rows_give_honest_intervals_and_a_failing_gate(cli, entry, iris_frame, tmp_path,
+                                                          write_plan):
+    """30 rows all classified right: the accuracy drop's interval is not [0, 0]."""
+    path = tmp_path / "few.csv"
+    iris_frame.iloc[::5].to_csv(path, index=False)
+    plan = write_plan(gates=[{"metric": "accuracy_drop", "severity": 0.1, "max": 0.02}])
+    code, err = cli("stress", f"{entry}:model", path, "--target", "target", "--plan", plan,
+                    "--out", tmp_path / "r", "--quiet")
+    assert code == 1, err
+    drop = [f for f in Result.load(tmp_path / "r" / "results.json").select(
+        metric="accuracy_drop") if f.severity == 0.1][0]
+    assert drop.ci[1] - drop.ci[0] > 0.05
+    assert drop.ci[0] <= drop.value <= drop.ci[1]
+
+
+def test_repeats_option_reaches_the_run(cli, entry, iris_csv, tmp_path, write_plan):
+    out = tmp_path / "r"
+    code, err = cli("stress", f"{entry}:model", iris_csv, "--target", "target", "--plan",
+                    write_plan(), "--out", out, "--quiet", "--repeats", 3)
+    assert code == 0, err
+    result = Result.load(out / "results.json")
+    assert result.manifest.parameters["repeats"] == 3
+    assert result.select(metric="accuracy_drop")[0].details["draws"] == 3

@@ -128,3 +128,17 @@ def test_plan_errors_name_the_field():
         parse_plan({"stress": {"n_bootstrap": 5}})
     plan = parse_plan({"gates": [{"metric": "accuracy", "min": 0.5}]})
     assert plan.gate.conditions[0].describe() == "accuracy >= 0.5"
+
+
+def test_zero_width_interval_never_passes_a_gate():
+    """A bootstrap on one row gives [v, v]: it bounds nothing, so the condition fails."""
+    degenerate = Finding(name="stress/noise/accuracy_drop@0.1", metric="accuracy_drop",
+                         value=0.0, ci=(0.0, 0.0), drill="stress", group="noise",
+                         severity=0.1, details={"n_rows": 1})
+    out = _check(GateCondition(metric="accuracy_drop", max=0.02), findings=(degenerate,))
+    assert not out.passed and out.exit_code == 1
+    (reason,) = out.outcomes[0].reasons
+    assert "has zero width" in reason and "on 1 rows" in reason
+    # judged on the value by choice, it is the user's call
+    assert _check(GateCondition(metric="accuracy_drop", max=0.02, on="value"),
+                  findings=(degenerate,)).passed

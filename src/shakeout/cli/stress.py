@@ -14,14 +14,18 @@ ModelArg = Annotated[str, typer.Argument(
          "(with --trust-pickle).")]
 DataArg = Annotated[str, typer.Argument(help="Data: .csv, .parquet or .npz (arrays X and y).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed (default: the plan's, else 0).")]
+Repeats = Annotated[int | None, typer.Option(
+    "--repeats", min=1, help="Draws of each perturbation per severity (default: the plan's, "
+                             "else 5); intervals include the draw-to-draw spread.")]
 AllowNan = Annotated[bool, typer.Option("--allow-nan",
                                         help="Pass NaN inputs to a model that handles them.")]
 
 
 @app.command("stress")
 def stress_command(model: ModelArg, data: DataArg, plan: Plan = None, target: Target = None,
-                   out: Out = DEFAULT_OUT, seed: SeedOpt = None, allow_nan: AllowNan = False,
-                   trust_pickle: TrustPickle = False, quiet: Quiet = False) -> None:
+                   out: Out = DEFAULT_OUT, seed: SeedOpt = None, repeats: Repeats = None,
+                   allow_nan: AllowNan = False, trust_pickle: TrustPickle = False,
+                   quiet: Quiet = False) -> None:
     """Stress-test MODEL on DATA: degradation curves with intervals, sensitivity, gates."""
     from shakeout import stress
     from shakeout.data import load_dataset
@@ -33,6 +37,8 @@ def stress_command(model: ModelArg, data: DataArg, plan: Plan = None, target: Ta
     ds = load_dataset(data, target=target)
     kwargs = the_plan.stress.run_kwargs()
     kwargs["allow_nan"] = kwargs["allow_nan"] or allow_nan
+    if repeats is not None:
+        kwargs["repeats"] = repeats
     if not quiet:
         console.print(f"Stress-testing {wrapped.name} on {ds.name} ({len(ds.X)} rows)",
                       highlight=False)

@@ -2,7 +2,9 @@
 
 A condition selects findings (by metric and optionally drill, group, feature, severity) and
 bounds them. Where a finding has an interval the bound is judged on the interval's
-pessimistic end: ``max`` on the upper bound, ``min`` on the lower bound. So "the accuracy
+pessimistic end: ``max`` on the upper bound, ``min`` on the lower bound. An interval of zero
+width (a bootstrap on too few rows, or on rows where nothing varied) bounds nothing: a
+condition judged on it fails and says why, instead of passing on it. So "the accuracy
 drop at sigma=0.1 is at most 2 points at 95% confidence" is ``max: 0.02`` on
 ``accuracy_drop`` at ``severity: 0.1``.
 """
@@ -78,6 +80,12 @@ class GateCondition(BaseModel):
         label = f.name
         if math.isnan(f.value):
             return False, f"{label}: value is NaN"
+        if on_interval and not hi - lo > 0:
+            rows = f.details.get("n_rows") if f.details else None
+            on_rows = f" on {rows} rows" if rows is not None else ""
+            return False, (f"{label}: the interval [{lo:.4g}, {hi:.4g}]{on_rows} has zero width, "
+                           "so it bounds nothing (too few rows, or nothing varied); judge it on "
+                           "more rows, or on: value")
         if self.max is not None and not hi <= self.max:
             what = "upper bound" if on_interval else "value"
             return False, f"{label}: {what} {hi:.4g} > {self.max:g}"

@@ -108,6 +108,9 @@ def paired_difference_interval(p1: float, ci1: tuple[float, float], p2: float,
 SIGN_FLIP_EXACT_MAX = 4_000_000
 """Above this many support points of the exact null the normal approximation is used."""
 
+SIGN_FLIP_EXACT_WORK = 50_000_000
+"""...or when distinct magnitudes x support points exceed this (the exact law's cost)."""
+
 
 def sign_flip_test(changes: np.ndarray, draws: int = 1) -> float:
     """Two-sided paired randomization test of per-row changes that are multiples of ``1/draws``.
@@ -129,19 +132,19 @@ def sign_flip_test(changes: np.ndarray, draws: int = 1) -> float:
         return 1.0
     counts = np.bincount(k)
     span = int(np.sum(k))
-    if 2 * span + 1 > SIGN_FLIP_EXACT_MAX:
+    size = 2 * span + 1
+    mags = np.flatnonzero(counts)
+    if size > SIGN_FLIP_EXACT_MAX or mags.size * size > SIGN_FLIP_EXACT_WORK:
         sd = math.sqrt(float(np.sum(k.astype(np.float64) ** 2)))
         return float(min(1.0, 2 * stats.norm.sf((abs(t_obs) - 0.5) / sd)))
-    from scipy.signal import fftconvolve
-
-    pmf = np.ones(1)
-    for mag, n_k in enumerate(counts):
-        if mag == 0 or n_k == 0:
-            continue
-        step = np.zeros(2 * mag * n_k + 1)
-        step[::2 * mag] = stats.binom.pmf(np.arange(n_k + 1), n_k, 0.5)
-        pmf = fftconvolve(pmf, step) if pmf.size * step.size > 1e6 else np.convolve(pmf, step)
-    pmf = np.clip(pmf, 0, None)
-    values = np.arange(pmf.size) - span
+    # The null law of the sum is the inverse Fourier transform of its characteristic
+    # function prod_k cos(k theta)^n_k, evaluated exactly on the size-point grid.
+    theta = 2 * np.pi * np.arange(size // 2 + 1) / size
+    phi = np.ones_like(theta)
+    for mag in mags:
+        phi *= np.cos(mag * theta) ** counts[mag]
+    pmf = np.clip(np.fft.irfft(phi, n=size), 0, None)
+    values = np.arange(size)
+    values = np.where(values > span, values - size, values)
     tail = pmf[np.abs(values) >= abs(t_obs)].sum()
     return float(min(1.0, tail / pmf.sum()))

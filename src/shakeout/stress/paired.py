@@ -23,7 +23,6 @@ difference; its p-value is the exact sign-flip test, which with one draw is exac
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -262,7 +261,8 @@ class Side:
                 for m, v, r in zip(self.metrics, self.values, self.replicates)]
 
 
-def _proportion_n(p: float, per_row: np.ndarray, reps: np.ndarray, draws: Draws) -> float:
+def _proportion_n(p: float, per_row: np.ndarray, reps: np.ndarray, draws: Draws,
+                  level: float = 0.95) -> float:
     """Effective trials for a proportion averaged over rows (and draws)."""
     n = len(per_row)
     if draws.shared and draws.count > 1:
@@ -271,13 +271,19 @@ def _proportion_n(p: float, per_row: np.ndarray, reps: np.ndarray, draws: Draws)
             return float(min(max(p * (1 - p) / var, 1.0), n * draws.count))
         return float(n)
     var = float(np.var(per_row, ddof=1)) / n if n > 1 else 0.0
-    return effective_size(p, var, n, n * draws.count)
+    n_eff = effective_size(p, var, n, n * draws.count)
+    if draws.count > 1 and n > 1 and n_eff > n:
+        # Korn & Graubard's degrees-of-freedom correction: the variance is estimated from
+        # n rows, so the effective size shrinks by (z / t_{n-1})^2, never below n.
+        q = (1 + level) / 2
+        n_eff = max(n, n_eff * (stats.norm.ppf(q) / stats.t.ppf(q, n - 1)) ** 2)
+    return n_eff
 
 
 def _metric_ci(metric: Metric, value: float, reps: np.ndarray, correct: np.ndarray | None,
                draws: Draws, level: float) -> tuple[float, float]:
     if metric.proportion and correct is not None:
-        return wilson(value, _proportion_n(value, correct, reps, draws), level)
+        return wilson(value, _proportion_n(value, correct, reps, draws, level), level)
     return interval(value, reps, level=level)
 
 
@@ -317,19 +323,33 @@ def _ks_distance(sorted_a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(cdf_a - cdf_b)))
 
 
+SIGNED_RANK_EXACT_MAX = 50
+"""Up to this many non-zero changes the signed-rank p-value is exact, beyond it normal (as
+scipy does)."""
+
+
 def signed_rank_p(change: np.ndarray) -> float:
     """Wilcoxon (1945) signed-rank p-value of per-row paired changes (zeros dropped).
 
     The paired test of "the outputs moved systematically": under the null each row's change
-    is as likely up as down. Exact for up to 50 non-zero changes without ties, else the
-    normal approximation with the tie correction.
+    is as likely up as down. The null law is that of the signs flipped over the (mid)ranks of
+    the absolute changes, computed exactly (ties included) by :func:`sign_flip_test` on the
+    doubled ranks, with its normal approximation on very many rows.
+
+    >>> d = np.array([0.3, 0.1, -0.2, 0.5, 0.4, 0.25, 0.0])
+    >>> round(signed_rank_p(d), 4)  # scipy.stats.wilcoxon gives the same
+    0.0938
     """
+    change = np.asarray(change, dtype=np.float64)
     change = change[change != 0]
     if change.size == 0:
         return 1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(stats.wilcoxon(change, zero_method="wilcox").pvalue)
+    ranks = stats.rankdata(np.abs(change))
+    if change.size > SIGNED_RANK_EXACT_MAX:
+        t = float(np.sum(np.sign(change) * ranks))
+        sd = math.sqrt(float(np.sum(ranks ** 2)))  # the tie-corrected null variance
+        return float(min(1.0, 2 * stats.norm.sf((abs(t) - 0.5) / sd)))
+    return sign_flip_test(np.sign(change) * ranks, draws=2)
 
 
 def compare_sides(y: np.ndarray, a: Side, acc_b: Accumulator, plan: BootstrapPlan, task: str,
@@ -369,7 +389,8 @@ def compare_sides(y: np.ndarray, a: Side, acc_b: Accumulator, plan: BootstrapPla
     if "flip" in results:
         v, reps = results["flip"]
         per_row = acc_b.column("flip") / draws.count
-        flip = Estimate(v, wilson(v, _proportion_n(v, per_row, reps, draws), level), None, reps)
+        flip = Estimate(v, wilson(v, _proportion_n(v, per_row, reps, draws, level), level), None,
+                        reps)
     v, reps = results["moved"]
     moved = Estimate(v, interval(v, reps, level=level), None, reps)
     clean_scores = _score(a.out, task)

@@ -20,6 +20,9 @@ from shakeout.stress.metrics import get_metrics
 from shakeout.stress.sensitivity import sensitivity_findings
 from shakeout.stress.sweep import Sweep, predict_all, run_sweeps
 
+MIN_ROWS = 2
+"""Fewer rows than this admit no interval at all: ``stress.run`` refuses them."""
+
 DEFAULT_REPEATS = 5
 """Draws per severity by default: enough for the draw spread to enter every interval (and a
 t-interval on it for model-side perturbations) at five times the predictions of one draw."""
@@ -95,6 +98,10 @@ def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
     model = wrap(model)
     X = check_features(model, X, allow_nan=allow_nan)
     y = check_target(model, y, len(X))
+    if len(X) < MIN_ROWS:
+        raise ValidationError(
+            f"stress.run: X has {len(X)} row(s); at least {MIN_ROWS} are needed for any "
+            "interval (with one row every resample is that row). Pass more rows.")
     metric_list = get_metrics(tuple(metrics) if metrics is not None else None, model.task)
     batch_size = check_positive_int("stress.run", "batch_size", batch_size or model.batch_size)
     sweeps = list(sweeps) if sweeps is not None else default_sweeps(model, X)

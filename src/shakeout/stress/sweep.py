@@ -150,7 +150,7 @@ def run_sweeps(model: Model, X: Any, y: np.ndarray, sweeps: Sequence[Sweep], *,
                 pms, moved = compare_sides(y, clean_side, accs.pop(sev), plan, task, level,
                                            boot_seeds[s.label], sorted_clean)
                 estimates = [pm.b for pm in pms]
-                findings += _drop_findings(s.label, sev, unit, pms, level, repeats)
+                findings += _drop_findings(s.label, sev, unit, pms, level, repeats, plan.n)
                 findings += _stability_findings(s.label, sev, unit, moved, task, level)
             findings += _curve_findings(s.label, sev, unit, metrics, estimates, plan, level,
                                         repeats)
@@ -185,7 +185,7 @@ def _curve_findings(label: str, sev: float, unit: str, metrics: list[Metric],
 
 
 def _drop_findings(label: str, sev: float, unit: str, pms: list[PairedMetric],
-                   level: float, repeats: int) -> list[Finding]:
+                   level: float, repeats: int, n_rows: int) -> list[Finding]:
     out = []
     for pm in pms:
         name = pm.metric.name
@@ -195,7 +195,8 @@ def _drop_findings(label: str, sev: float, unit: str, pms: list[PairedMetric],
             value=pm.change.value, ci=pm.change.ci, ci_level=level, p_value=pm.change.p_value,
             drill="stress", group=label, severity=sev, unit=unit, effect=pm.effect,
             details={"clean": pm.a.value, "perturbed": pm.b.value, "test": test,
-                     "draws": repeats, "direction": "positive means worse than clean"}))
+                     "draws": repeats, "n_rows": n_rows,
+                     "direction": "positive means worse than clean"}))
     return out
 
 
