@@ -37,19 +37,28 @@ def ks_distance(reference_sorted: np.ndarray, current_sorted: np.ndarray) -> flo
     >>> round(ks_distance(np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 3.0])), 6)
     0.333333
     """
-    ref, cur = reference_sorted, current_sorted
+    return _ks_distance(reference_sorted, current_sorted)[0]
+
+
+def _ks_distance(ref: np.ndarray, cur: np.ndarray) -> tuple[float, bool]:
+    """:func:`ks_distance`, and whether a current value equals a reference value."""
     n1, n2 = len(ref), len(cur)
     upto = np.searchsorted(ref, cur, side="right")
     # ref[upto - 1] equals the current value only where that value is tied
     tied = ref.take(upto - 1, mode="clip") == cur
     below = upto
-    if tied.any():
+    across = bool(tied.any())
+    if across:
         below = upto.copy()
         below[tied] = np.searchsorted(ref, cur[tied], side="left")
     k_n1 = np.arange(0, n2 * n1, n1, dtype=np.int64)
     d_plus = int(np.max(below * n2 - k_n1))
     d_minus = int(np.max(k_n1 + n1 - upto * n2))
-    return max(d_plus, d_minus, 0) / (n1 * n2)
+    return max(d_plus, d_minus, 0) / (n1 * n2), across
+
+
+def _ties_within(values_sorted: np.ndarray) -> bool:
+    return values_sorted.size > 1 and bool(np.any(values_sorted[1:] == values_sorted[:-1]))
 
 
 def smirnov_sf(n: int, d: float) -> float:
@@ -105,9 +114,7 @@ def tie_blocks(reference_sorted: np.ndarray, current_sorted: np.ndarray) -> np.n
     True
     """
     ref, cur = reference_sorted, current_sorted
-    inside = (ref.size > 1 and bool(np.any(ref[1:] == ref[:-1]))) or (
-        cur.size > 1 and bool(np.any(cur[1:] == cur[:-1])))
-    if not inside:
+    if not (_ties_within(ref) or _ties_within(cur)):
         at = np.searchsorted(ref, cur)
         if not np.any(ref.take(at, mode="clip") == cur):
             return None
@@ -269,14 +276,19 @@ class KSTest(SortedReference):
         ref = self.reference_
         n1, n2 = len(ref), len(cur)
         small = max(n1, n2) <= MAX_EXACT_N
-        sizes = None if self.method == "asymp" else tie_blocks(ref, cur)
-        if sizes is None:
-            if self.method == "exact" or (self.method == "auto" and small):
+        if self.method == "asymp" or (self.method == "auto" and not small):
+            # the large-sample path: one search gives D and the ties across samples
+            d, across = _ks_distance(ref, cur)
+            if self.method == "asymp" or not (across or _ties_within(ref)
+                                              or _ties_within(cur)):
+                return d, ks_p_value(d, n1, n2), "asymp"
+            sizes = tie_blocks(ref, cur)
+        else:
+            sizes = tie_blocks(ref, cur)
+            if sizes is None:
                 res = stats.ks_2samp(ref, cur, method="exact")
                 return float(res.statistic), float(res.pvalue), "exact"
             d = ks_distance(ref, cur)
-            return d, ks_p_value(d, n1, n2), "asymp"
-        d = ks_distance(ref, cur)
         d_num = int(round(d * n1 * n2))
         if self.method == "exact" or (small and len(sizes) <= MAX_EXACT_BLOCKS):
             return d, ks_tied_sf(d_num, n1, n2, sizes), "exact, ties"
