@@ -1,14 +1,17 @@
 """Stress sweep throughput and memory on 1,000,000 rows x 50 features.
 
-Compares, for one scikit-learn model and one perturbation grid:
-- floor: the model's own clean predict on every grid point (rows x grid points / time);
-- naive: the loop a user writes by hand (materialise X + noise, predict, accuracy), no
-  intervals, no tests; it holds a full perturbed copy of X in memory;
-- shakeout: ``stress.run`` with paired bootstrap intervals (1,000 resamples), exact McNemar,
-  Holm correction, flip rate, KS and the robustness score, streaming in batches.
+Compares, for one scikit-learn model and one perturbation grid with ``--repeats`` draws per
+severity (5 by default, as ``stress.run``):
+- floor: the model's own batched predict, once clean and once per draw of every noisy grid
+  point (rows x (1 + severities x repeats) predictions / time);
+- naive: the loop a user writes by hand (materialise X + noise, predict, accuracy) for every
+  draw, no intervals, no tests; it holds a full perturbed copy of X in memory;
+- shakeout: ``stress.run`` with intervals over rows and draws (1,000 resamples), exact
+  sign-flip tests, Holm correction, flip rate, prediction shift and the robustness score,
+  streaming in batches.
 
 Each case runs in its own process so peak memory (ru_maxrss) is its own. Run:
-    python benchmarks/bench_stress.py [--rows 1000000] [--model hgb|logreg]
+    python benchmarks/bench_stress.py [--rows 1000000] [--model hgb|logreg] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child(case: str, rows: int, model_name: str) -> dict:
+def child(case: str, rows: int, model_name: str, repeats: int) -> dict:
     import numpy as np
 
     X, y, model = make_case(rows, model_name)
@@ -57,7 +60,7 @@ def child(case: str, rows: int, model_name: str) -> dict:
     batch = 65_536
     if case == "floor":
         def work():
-            for _ in range(len(SEVERITIES) + 1):
+            for _ in range(len(SEVERITIES) * repeats + 1):
                 for i in range(0, rows, batch):
                     model.predict_proba(X[i:i + batch])
     elif case == "naive":
@@ -66,8 +69,9 @@ def child(case: str, rows: int, model_name: str) -> dict:
             std = X.std(axis=0)
             accs = [float((model.predict(X) == y).mean())]
             for s in SEVERITIES:
-                Xp = X + s * std * rng.standard_normal(X.shape)
-                accs.append(float((model.predict(Xp) == y).mean()))
+                for _ in range(repeats):
+                    Xp = X + s * std * rng.standard_normal(X.shape)
+                    accs.append(float((model.predict(Xp) == y).mean()))
             return accs
     else:
         from shakeout import stress
@@ -75,7 +79,8 @@ def child(case: str, rows: int, model_name: str) -> dict:
 
         def work():
             return stress.run(model, X, y, sweeps=[stress.Sweep(GaussianNoise(), (0, *SEVERITIES))],
-                              sensitivity=False, n_bootstrap=1000, batch_size=batch, seed=0)
+                              sensitivity=False, n_bootstrap=1000, batch_size=batch,
+                              repeats=repeats, seed=0)
     seconds, _ = timed(work)
     return {"case": case, "seconds": seconds, "peak_mib": peak_mib(), "base_mib": base}
 
@@ -84,29 +89,36 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--model", choices=("hgb", "logreg"), default="hgb")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--cases", default="floor,naive,shakeout")
     parser.add_argument("--child")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.rows, args.model)))
+        print(json.dumps(child(args.child, args.rows, args.model, args.repeats)))
         return
-    rows = []
-    for case in ("floor", "naive", "shakeout"):
+    passes = len(SEVERITIES) * args.repeats + 1
+    print(f"stress sweep: {args.rows:,} rows x {FEATURES} features, model {args.model}, "
+          f"clean + {len(SEVERITIES)} noise levels x {args.repeats} draws = {passes} "
+          "predictions of every row", flush=True)
+    columns = ["case", "seconds", "rows_per_s", "x_floor", "extra_mib"]
+    rows, floor = [], None
+    for case in args.cases.split(","):
         out = subprocess.run([sys.executable, __file__, "--child", case, "--rows", str(args.rows),
-                              "--model", args.model], capture_output=True, text=True, check=True)
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    floor = rows[0]["seconds"]
-    points = len(SEVERITIES) + 1
-    for r in rows:
-        r["rows_per_s"] = f"{args.rows * points / r['seconds']:,.0f}"
-        r["x_floor"] = round(r["seconds"] / floor, 2)
+                              "--model", args.model, "--repeats", str(args.repeats)],
+                             capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        floor = r["seconds"] if case == "floor" else floor
+        r["rows_per_s"] = f"{args.rows * passes / r['seconds']:,.0f}"
+        r["x_floor"] = round(r["seconds"] / floor, 2) if floor else None
         r["extra_mib"] = round(r["peak_mib"] - r["base_mib"])
         r["seconds"] = round(r["seconds"], 2)
-    print(f"stress sweep: {args.rows:,} rows x {FEATURES} features, model {args.model}, "
-          f"{points} grid points (clean + {len(SEVERITIES)} noise levels)")
-    print(table(rows, ["case", "seconds", "rows_per_s", "x_floor", "extra_mib"]))
-    path = write(f"stress_{args.model}", {"rows": args.rows, "features": FEATURES, "model": args.model,
-                                          "grid_points": points, "seed": 0, "cases": rows,
-                                          "versions": versions()})
+        rows.append(r)
+        print(table([r], columns).splitlines()[-1] if len(rows) > 1 else table([r], columns),
+              flush=True)
+    path = write(f"stress_{args.model}", {"rows": args.rows, "features": FEATURES,
+                                          "model": args.model, "repeats": args.repeats,
+                                          "predictions_per_row": passes, "seed": 0,
+                                          "cases": rows, "versions": versions()})
     print(f"written {path}")
 
 

@@ -46,16 +46,18 @@ def _covers(kind: str, n: int, trials: int, repeats: int = 5) -> np.ndarray:
 
 
 def _check_coverage(kind: str, n: int, trials: int) -> None:
-    clean, perturbed, drop = _covers(kind, n, trials)
+    """Accuracy is discrete: at a fixed (n, p) no interval has exactly 95% coverage (Wilson's
+    is 0.93-0.98 at p = 0.97, Brown, Cai & DasGupta 2001). So the lower band binds, and an
+    upper cap of 99.5% shows the interval is not made safe by being useless."""
+    counts = _covers(kind, n, trials)
     band = coverage_band(trials, 0.95)
-    what = f"{kind} n={n}"
-    assert_in_band(int(clean), band, f"clean accuracy (Wilson) covers, {what}")
-    if kind == "input":
-        assert_in_band(int(perturbed), band, f"accuracy under noise covers, {what}")
-    else:  # the draw part is a t-interval on 5 draws: at least nominal, never below
-        assert perturbed >= band[0], f"model-side accuracy covers {perturbed} < {band[0]}, {what}"
-    # Newcombe's paired interval is conservative on few rows: at least nominal.
-    assert drop >= band[0], f"accuracy drop covers {drop} < {band[0]}, {what}"
+    cap = int(0.995 * trials)
+    for what, count in zip(("clean accuracy (Wilson)", f"accuracy under {kind} perturbation",
+                            "accuracy drop (Newcombe)"), counts):
+        where = f"{what}, n={n}: covers {count} of {trials}"
+        assert count >= band[0], f"{where}, below the band [{band[0]}, {band[1]}]"
+        if what != "accuracy drop (Newcombe)" or n >= 100:
+            assert count <= cap, f"{where}, above {cap}: needlessly wide"
 
 
 @pytest.mark.parametrize("kind", ["input", "model"])

@@ -74,14 +74,16 @@ class _AdditiveNoise(Perturbation):
         copy.bit_generator.state = rng.bit_generator.state
         arr = np.asarray(X, dtype=np.float64)
         dtype = np.asarray(X).dtype
-        noise = None
+        noise = scaled = None
         for severity in severities:
             if severity == 0:
                 yield severity, X
                 continue
             if noise is None:
                 noise = self._standard_noise(copy, arr.shape)
-            out = arr + noise * (severity * self.scale_).astype(noise.dtype)
+                scaled = np.empty_like(noise)
+            np.multiply(noise, (severity * self.scale_).astype(noise.dtype), out=scaled)
+            out = arr + scaled
             out = np.clip(out, *self.clip) if self.clip else out
             yield severity, (out.astype(dtype, copy=False)
                              if np.issubdtype(dtype, np.floating) else out)

@@ -78,12 +78,17 @@ class BootstrapPlan:
     def _counts(self):
         from scipy import sparse
 
-        idx = self._all_indices
-        rows = np.repeat(np.arange(self.n_boot, dtype=np.int32), self.m)
-        ones = np.ones(idx.size, dtype=np.float64)
-        counts = sparse.csr_matrix((ones, (rows, idx.ravel())), shape=(self.n_boot, self.n))
-        counts.sum_duplicates()
-        return counts
+        idx = self._all_indices  # sorted within each resample
+        flat = idx.astype(np.int64) + self.n * np.arange(self.n_boot, dtype=np.int64)[:, None]
+        flat = flat.ravel()
+        first = np.ones(flat.size, dtype=bool)
+        first[1:] = flat[1:] != flat[:-1]
+        starts = np.flatnonzero(first)
+        data = np.diff(np.append(starts, flat.size)).astype(np.float32)
+        keys = flat[starts]
+        indptr = np.searchsorted(keys, self.n * np.arange(self.n_boot + 1, dtype=np.int64))
+        return sparse.csr_matrix((data, (keys % self.n).astype(np.int32), indptr),
+                                 shape=(self.n_boot, self.n))
 
     def counts(self):
         """The resamples as a sparse ``(n_boot, n)`` matrix of how often each row was drawn.

@@ -30,8 +30,9 @@ EPS = 1e-15
 class Metric:
     """A named metric: per-row columns once, then a value from weighted column sums.
 
-    ``columns(y, out)`` is an ``(n, q)`` float array of what each row contributes (correct,
-    loss, calibration gap per confidence bin...); ``finish(sums, total)`` maps ``(r, q)``
+    ``columns(y, out, pred=None)`` is an ``(n, q)`` float array of what each row contributes
+    (correct, loss, calibration gap per confidence bin...; ``pred``, the argmax of ``out``,
+    may be passed when already computed); ``finish(sums, total)`` maps ``(r, q)``
     column sums and the ``(r,)`` total weights to ``r`` values. ROC-AUC is not a sum: its
     ``columns`` are the scores and :func:`weighted_auc` does the rest (``ranked=True``).
     """
@@ -39,7 +40,7 @@ class Metric:
     name: str
     task: str
     higher_is_better: bool
-    columns: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    columns: Callable[..., np.ndarray]
     finish: Callable[[np.ndarray, np.ndarray], np.ndarray]
     description: str
     bounded: bool = True
@@ -68,19 +69,25 @@ def _mean(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
     return sums[:, 0] / total
 
 
-def _correct(y, out):
-    return (out.argmax(axis=1) == y).astype(np.float64)[:, None]
+def _argmax(out, pred):
+    return out.argmax(axis=1) if pred is None else pred
 
 
-def _nll(y, out):
+def _correct(y, out, pred=None):
+    return (_argmax(out, pred) == y).astype(np.float64)[:, None]
+
+
+def _nll(y, out, pred=None):
     return -np.log(np.clip(out[np.arange(len(y)), y], EPS, 1.0))[:, None]
 
 
-def _ece_columns(y, out):
-    conf = out.max(axis=1)
+def _ece_columns(y, out, pred=None):
+    pred = _argmax(out, pred)
+    rows = np.arange(len(y))
+    conf = out[rows, pred]
     bins = np.minimum((conf * ECE_BINS).astype(np.int64), ECE_BINS - 1)
     cols = np.zeros((len(y), ECE_BINS))
-    cols[np.arange(len(y)), bins] = (out.argmax(axis=1) == y) - conf
+    cols[rows, bins] = (pred == y) - conf
     return cols
 
 
@@ -88,12 +95,12 @@ def _ece(sums, total):
     return np.abs(sums).sum(axis=1) / total
 
 
-def _f1_columns(y, out):
+def _f1_columns(y, out, pred=None):
     """Per class: predicted as it, predicted as it and right, truly it (3 k columns)."""
     n, k = out.shape
     rows = np.arange(n)
     cols = np.zeros((n, 3 * k))
-    pred = out.argmax(axis=1)
+    pred = _argmax(out, pred)
     cols[rows, pred] = 1.0
     cols[rows, k + pred] = pred == y
     cols[rows, 2 * k + y] = 1.0
@@ -112,7 +119,7 @@ def _macro_f1(sums, total):
         return f1.sum(axis=1) / present.sum(axis=1)
 
 
-def _scores(y, out):
+def _scores(y, out, pred=None):
     """Scores for ROC-AUC: P(class 1) for two classes, else every class's probability."""
     return out[:, 1:2] if out.shape[1] == 2 else out
 
@@ -166,11 +173,11 @@ def auc_of(scores: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
                         np.nan)
 
 
-def _abs_err(y, out):
+def _abs_err(y, out, pred=None):
     return np.abs(out - y)[:, None]
 
 
-def _sq_err(y, out):
+def _sq_err(y, out, pred=None):
     return ((out - y) ** 2)[:, None]
 
 

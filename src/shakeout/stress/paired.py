@@ -107,16 +107,22 @@ class Accumulator:
     """
 
     def __init__(self, y: np.ndarray, metrics: list[Metric], task: str, *, draws: Draws,
-                 clean: np.ndarray | None = None):
+                 clean: np.ndarray | None = None, store: np.ndarray | None = None):
         self.y, self.metrics, self.task, self.draws, self.clean = y, metrics, task, draws, clean
         self.n = len(y)
         self.additive = [m for m in metrics if not m.ranked]
         self.ranked = [m for m in metrics if m.ranked]
         self._slices: dict[str, slice] | None = None
         self.S: np.ndarray | None = None
+        self._store = store
+        self.row_sums: np.ndarray | None = None
+        """Set by whoever computed ``counts @ S`` for several sides in one product."""
         self.point: np.ndarray | None = None
         self.scores: dict[str, np.ndarray] = {}
-        self.ks_scores = np.empty((draws.count, self.n)) if clean is not None else None
+        self.ks_scores = (np.empty((draws.count, self.n), dtype=STORE) if clean is not None
+                          else None)
+        self.clean_top = (clean.argmax(axis=1) if clean is not None and task == "classification"
+                          else None)
 
     def _layout(self, block_widths: list[tuple[str, int]]) -> None:
         start, slices = 0, {}
@@ -125,19 +131,23 @@ class Accumulator:
             start += width
         self._slices = slices
         shape = (self.draws.count, self.n, start) if self.draws.shared else (self.n, start)
-        self.S = np.zeros(shape, dtype=STORE)
+        if self._store is not None and self._store.shape == shape:
+            self.S = self._store
+        else:
+            self.S = np.zeros(shape, dtype=STORE)
         self.point = np.zeros((self.draws.count, start))
 
     def add(self, rows: slice, draw: int, out: np.ndarray) -> None:
         """Outputs of rows ``rows`` under draw ``draw``."""
         y = self.y[rows]
-        blocks = [(m.name, m.columns(y, out)) for m in self.additive]
+        pred = out.argmax(axis=1) if self.task == "classification" else None
+        blocks = [(m.name, m.columns(y, out, pred)) for m in self.additive]
         if self.clean is not None:
             clean = self.clean[rows]
             if self.task == "classification":
-                top = clean.argmax(axis=1)
+                top = self.clean_top[rows]
                 idx = np.arange(len(y))
-                blocks.append(("flip", (top != out.argmax(axis=1)).astype(np.float64)[:, None]))
+                blocks.append(("flip", (top != pred).astype(np.float64)[:, None]))
                 blocks.append(("moved", np.abs(clean[idx, top] - out[idx, top])[:, None]))
             else:
                 blocks.append(("moved", np.abs(clean - out)[:, None]))
@@ -149,12 +159,21 @@ class Accumulator:
             store[draw, rows] = cols
         if self._slices is None:
             self._layout([(name, b.shape[1]) for name, b in blocks])
-        block = np.hstack([b for _, b in blocks]) if blocks else np.zeros((len(y), 0))
+        if not blocks:
+            return
+        block = np.hstack([b for _, b in blocks])
         self.point[draw] += block.sum(axis=0)
         if self.draws.shared:
             self.S[draw, rows] = block
         else:
             self.S[rows] += block
+
+    def width(self, out: np.ndarray) -> int:
+        """Columns per row, from the outputs of one or two rows."""
+        probe = Accumulator(self.y[:len(out)], self.metrics, self.task, draws=Draws(),
+                            clean=None if self.clean is None else self.clean[:len(out)])
+        probe.add(slice(0, len(out)), 0, out)
+        return 0 if probe.S is None else probe.S.shape[-1]
 
     def column(self, name: str) -> np.ndarray:
         """Per-row sum over draws of a one-column quantity (correct, flip)."""
@@ -185,8 +204,10 @@ class _Replicator:
     def run(self, acc: Accumulator) -> dict[str, tuple[float, np.ndarray]]:
         plan, draws = self.plan, acc.draws
         R, m = draws.count, plan.m
-        counts = plan.counts().astype(STORE)
-        if draws.shared:
+        counts = plan.counts()
+        if acc.row_sums is not None:
+            row_sums = np.asarray(acc.row_sums, dtype=np.float64)
+        elif draws.shared:
             row_sums = sum(np.asarray(counts @ acc.S[r], dtype=np.float64) for r in range(R))
         else:
             row_sums = np.asarray(counts @ acc.S, dtype=np.float64)
@@ -316,7 +337,8 @@ def summarise(y: np.ndarray, out: np.ndarray, metrics: list[Metric], plan: Boots
 
 
 def _ks_distance(sorted_a: np.ndarray, b: np.ndarray) -> float:
-    sorted_b = np.sort(b)
+    """Largest gap between the two empirical distribution functions (``sorted_a`` sorted)."""
+    sorted_b = np.sort(b, axis=None)
     both = np.concatenate([sorted_a, sorted_b])
     cdf_a = np.searchsorted(sorted_a, both, side="right") / len(sorted_a)
     cdf_b = np.searchsorted(sorted_b, both, side="right") / len(sorted_b)
