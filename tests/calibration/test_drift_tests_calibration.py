@@ -17,6 +17,7 @@ from scipy import stats
 from calibration.bands import assert_in_band, coverage_band, rejection_band
 from shakeout.drift import ADTest, ClassifierTest, KSTest, ProjectionTest
 
+CALIBRATES = ("KSTest", "ADTest", "ClassifierTest", "ProjectionTest", "auc_interval")
 ALPHA = 0.05
 DATA = {
     "continuous": lambda rng, n: rng.normal(size=n),
