@@ -131,7 +131,7 @@ def test_permutation_distances_fast(name, kind, n_ref, n_cur):
 @pytest.mark.parametrize("name", sorted(PERMUTED))
 @pytest.mark.parametrize("kind,n_ref,n_cur", NUMERIC)
 def test_permutation_distances_full(name, kind, n_ref, n_cur):
-    _permuted(name, kind, n_ref, n_cur, trials=500 if n_ref < 1000 else 200,
+    _permuted(name, kind, n_ref, n_cur, trials=500 if n_ref < 1000 else 100,
               seed=13 * n_ref + n_cur)
 
 
@@ -181,10 +181,10 @@ def test_decision_false_alarms_per_window_fast(kind, n):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind,n", [("continuous", 50), ("continuous", 1000),
+@pytest.mark.parametrize("kind,n", [("continuous", 50), ("continuous", 500),
                                     ("tied", 200), ("categorical", 200)])
 def test_decision_false_alarms_per_window_full(kind, n):
-    windows = 150
+    windows = 100
     alarms = _decision_alarms(kind, n, features=10, windows=windows, seed=3 * n)
     assert alarms <= rejection_band(windows, 0.01)[1]
 

@@ -2,11 +2,15 @@
 
 Three levels, each configurable through :class:`DecisionPolicy`:
 
-1. Alerts. PSI above ``psi_alert`` on an important feature, KL above ``kl_alert`` on a
-   continuous feature, KS p-value below ``ks_alpha`` after Bonferroni over the features
-   (ignoring negligible effects unless told otherwise), a significant multivariate test,
-   and PSI above ``psi_alert`` on the model's outputs. With ``beyond_chance``, PSI and KL
-   alert only above what chance gives at the window's size.
+1. Alerts. PSI above ``psi_alert`` on an important feature or on the model's outputs, KL
+   above ``kl_alert`` on a continuous feature, KS with a non-negligible effect, a
+   multivariate test with a non-negligible effect (MMD^2 from ``mmd_alert``). Each alert
+   must also be beyond chance: every test and distance the decision reads forms one
+   family whose p-values (chance p-values for PSI and KL) are corrected together with
+   Holm's procedure (Holm 1979) at ``alpha``, so a window without drift alerts with
+   probability at most ``alpha`` (measured rates: ``docs/drift.md``). With
+   ``beyond_chance``, PSI and KL must also exceed their ``chance_p95``. A current window
+   under ``min_rows`` rows gets no decision.
 2. Performance correlation, when labels exist: degradation above ``max_degradation``
    together with drift means retrain; drift with stable performance means investigate the
    source; degradation without input drift points at concept drift or label shift.

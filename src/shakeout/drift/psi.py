@@ -37,11 +37,13 @@ class PSI(BinnedDistance):
     ``eps`` inside the logarithm, so PSI stays finite when the current sample leaves a bin
     empty or fills an unseen category; a bin empty in both samples adds nothing.
 
-    PSI carries no p-value, but small samples inflate it: where every bin expects at least
-    five rows, ``details`` give the PSI that samples of these sizes exceed one time in
-    twenty without any drift (``chance_p95``) and the chance of a PSI this large
-    (``chance_p_value``, see :func:`~shakeout.drift._binning.chance_law`); the message warns
-    when ``chance_p95`` reaches the ``warn`` band.
+    PSI carries no p-value, but small samples inflate it: ``details`` give the PSI that
+    samples of these sizes exceed one time in twenty without any drift (``chance_p95``)
+    and the chance of a PSI this large (``chance_p_value``): from the chi-square law
+    (:func:`~shakeout.drift._binning.chance_law`) where every bin of the smaller sample
+    expects 50 rows, else from ``n_permutations`` tables drawn without drift
+    (:func:`~shakeout.drift._binning.null_tables`); the message warns when ``chance_p95``
+    reaches the ``warn`` band. The bands stay the verdict.
 
     Parameters
     ----------
@@ -55,6 +57,9 @@ class PSI(BinnedDistance):
         Proportion given to an empty bin inside the logarithm (common practice).
     warn, fail : float, default=0.1, 0.25
         Bands: below 0.1 negligible, 0.1-0.2 minor, 0.2-0.25 moderate, from 0.25 major.
+    n_permutations : int, default=2000
+        Tables drawn without drift for the chance level on small windows.
+    seed : int, Generator or None, default=0
 
     Examples
     --------
