@@ -48,6 +48,9 @@ class Metric:
     proportion: bool = False
     """The mean of a 0/1 quantity (accuracy): exact and score intervals apply."""
     ranked: bool = False
+    scatter: Callable[..., tuple[int, list]] | None = None
+    """Optional sparse form of ``columns``: ``(q, [(column, values), ...])`` where a column is
+    an int (every row) or an int array (one column per row); cheaper than ``(n, q)`` zeros."""
 
     def value(self, y: np.ndarray, out: np.ndarray | Sequence[np.ndarray]) -> float:
         """The metric of the full sample; a list of outputs (one per draw) is pooled."""
@@ -81,30 +84,42 @@ def _nll(y, out, pred=None):
     return -np.log(np.clip(out[np.arange(len(y)), y], EPS, 1.0))[:, None]
 
 
-def _ece_columns(y, out, pred=None):
-    pred = _argmax(out, pred)
-    rows = np.arange(len(y))
-    conf = out[rows, pred]
-    bins = np.minimum((conf * ECE_BINS).astype(np.int64), ECE_BINS - 1)
-    cols = np.zeros((len(y), ECE_BINS))
-    cols[rows, bins] = (pred == y) - conf
+def _dense(width: int, parts: list, n: int) -> np.ndarray:
+    cols = np.zeros((n, width))
+    rows = np.arange(n)
+    for col, values in parts:
+        if isinstance(col, int):
+            cols[:, col] += values
+        else:
+            cols[rows, col] += values
     return cols
+
+
+def _ece_scatter(y, out, pred=None):
+    pred = _argmax(out, pred)
+    conf = out[np.arange(len(y)), pred]
+    bins = np.minimum((conf * ECE_BINS).astype(np.int64), ECE_BINS - 1)
+    return ECE_BINS, [(bins, (pred == y) - conf)]
+
+
+def _ece_columns(y, out, pred=None):
+    return _dense(*_ece_scatter(y, out, pred), len(y))
 
 
 def _ece(sums, total):
     return np.abs(sums).sum(axis=1) / total
 
 
-def _f1_columns(y, out, pred=None):
+def _f1_scatter(y, out, pred=None):
     """Per class: predicted as it, predicted as it and right, truly it (3 k columns)."""
-    n, k = out.shape
-    rows = np.arange(n)
-    cols = np.zeros((n, 3 * k))
+    k = out.shape[1]
     pred = _argmax(out, pred)
-    cols[rows, pred] = 1.0
-    cols[rows, k + pred] = pred == y
-    cols[rows, 2 * k + y] = 1.0
-    return cols
+    ones = np.ones(len(y))
+    return 3 * k, [(pred, ones), (k + pred, (pred == y).astype(np.float64)), (2 * k + y, ones)]
+
+
+def _f1_columns(y, out, pred=None):
+    return _dense(*_f1_scatter(y, out, pred), len(y))
 
 
 def _macro_f1(sums, total):
@@ -193,13 +208,15 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("accuracy", "classification", True, _correct, _mean,
            "fraction of correct predictions", proportion=True),
     Metric("macro_f1", "classification", True, _f1_columns, _macro_f1,
-           "F1 averaged over the classes present in y or the predictions"),
+           "F1 averaged over the classes present in y or the predictions",
+           scatter=_f1_scatter),
     Metric("roc_auc", "classification", True, _scores, _unused,
            "area under the ROC curve (one-vs-rest macro average for multiclass)", ranked=True),
     Metric("log_loss", "classification", False, _nll, _mean,
            "mean negative log-likelihood (nats)", bounded=False),
     Metric("ece", "classification", False, _ece_columns, _ece,
-           f"expected calibration error, {ECE_BINS} equal-width confidence bins"),
+           f"expected calibration error, {ECE_BINS} equal-width confidence bins",
+           scatter=_ece_scatter),
     Metric("mae", "regression", False, _abs_err, _mean, "mean absolute error (target units)",
            bounded=False),
     Metric("rmse", "regression", False, _sq_err, _root_mean,

@@ -103,20 +103,18 @@ class Accumulator:
     """Per-row columns of one side, added batch by batch and draw by draw.
 
     ``clean`` (the other side's outputs) adds the stability columns: flip and change.
-    Memory: ``n x q`` values (``draws x n x q`` for shared draws), never the inputs.
+    Columns are summed over draws per row (``n x q`` values, never the inputs); each draw's
+    column sums over all rows are kept apart, for the draw half of a two-way bootstrap.
     """
 
     def __init__(self, y: np.ndarray, metrics: list[Metric], task: str, *, draws: Draws,
-                 clean: np.ndarray | None = None, store: np.ndarray | None = None):
+                 clean: np.ndarray | None = None):
         self.y, self.metrics, self.task, self.draws, self.clean = y, metrics, task, draws, clean
         self.n = len(y)
         self.additive = [m for m in metrics if not m.ranked]
         self.ranked = [m for m in metrics if m.ranked]
         self._slices: dict[str, slice] | None = None
         self.S: np.ndarray | None = None
-        self._store = store
-        self.row_sums: np.ndarray | None = None
-        """Set by whoever computed ``counts @ S`` for several sides in one product."""
         self.point: np.ndarray | None = None
         self.scores: dict[str, np.ndarray] = {}
         self.ks_scores = (np.empty((draws.count, self.n), dtype=STORE) if clean is not None
@@ -130,27 +128,30 @@ class Accumulator:
             slices[name] = slice(start, start + width)
             start += width
         self._slices = slices
-        shape = (self.draws.count, self.n, start) if self.draws.shared else (self.n, start)
-        if self._store is not None and self._store.shape == shape:
-            self.S = self._store
-        else:
-            self.S = np.zeros(shape, dtype=STORE)
+        self.S = np.zeros((self.n, start), dtype=STORE)
         self.point = np.zeros((self.draws.count, start))
 
     def add(self, rows: slice, draw: int, out: np.ndarray) -> None:
         """Outputs of rows ``rows`` under draw ``draw``."""
         y = self.y[rows]
         pred = out.argmax(axis=1) if self.task == "classification" else None
-        blocks = [(m.name, m.columns(y, out, pred)) for m in self.additive]
+        parts = []
+        for m in self.additive:
+            if m.scatter is not None:
+                parts.append((m.name, *m.scatter(y, out, pred)))
+            else:
+                cols = m.columns(y, out, pred)
+                parts.append((m.name, cols.shape[1], [(j, cols[:, j])
+                                                      for j in range(cols.shape[1])]))
         if self.clean is not None:
-            clean = self.clean[rows]
             if self.task == "classification":
                 top = self.clean_top[rows]
                 idx = np.arange(len(y))
-                blocks.append(("flip", (top != pred).astype(np.float64)[:, None]))
-                blocks.append(("moved", np.abs(clean[idx, top] - out[idx, top])[:, None]))
+                parts.append(("flip", 1, [(0, (top != pred).astype(np.float64))]))
+                parts.append(("moved", 1, [(0, np.abs(self.clean[rows][idx, top]
+                                                      - out[idx, top]))]))
             else:
-                blocks.append(("moved", np.abs(clean - out)[:, None]))
+                parts.append(("moved", 1, [(0, np.abs(self.clean[rows] - out))]))
             self.ks_scores[draw, rows] = _score(out, self.task)
         for m in self.ranked:
             cols = m.columns(y, out)
@@ -158,28 +159,28 @@ class Accumulator:
                                                              cols.shape[1])))
             store[draw, rows] = cols
         if self._slices is None:
-            self._layout([(name, b.shape[1]) for name, b in blocks])
-        if not blocks:
+            self._layout([(name, width) for name, width, _ in parts])
+        if not parts:
             return
-        block = np.hstack([b for _, b in blocks])
-        self.point[draw] += block.sum(axis=0)
-        if self.draws.shared:
-            self.S[draw, rows] = block
-        else:
-            self.S[rows] += block
-
-    def width(self, out: np.ndarray) -> int:
-        """Columns per row, from the outputs of one or two rows."""
-        probe = Accumulator(self.y[:len(out)], self.metrics, self.task, draws=Draws(),
-                            clean=None if self.clean is None else self.clean[:len(out)])
-        probe.add(slice(0, len(out)), 0, out)
-        return 0 if probe.S is None else probe.S.shape[-1]
+        q = self.S.shape[-1]
+        block = np.zeros((len(y), q), dtype=STORE)  # contiguous: scattered into cheaply
+        flat = block.reshape(-1)
+        offsets = np.arange(len(y)) * q
+        point = self.point[draw]
+        for name, width, scattered in parts:
+            base = self._slices[name].start
+            for col, values in scattered:
+                if isinstance(col, int):
+                    block[:, base + col] = values
+                    point[base + col] += values.sum()
+                else:
+                    flat[offsets + base + col] += values
+                    point[base:base + width] += np.bincount(col, values, minlength=width)
+        self.S[rows] += block
 
     def column(self, name: str) -> np.ndarray:
         """Per-row sum over draws of a one-column quantity (correct, flip)."""
-        s = self._slices[name]
-        values = self.S[..., s.start].astype(np.float64)
-        return values.sum(axis=0) if self.draws.shared else values
+        return self.S[:, self._slices[name].start].astype(np.float64)
 
 
 def _finish(metric: Metric, sums: np.ndarray, total: np.ndarray) -> np.ndarray:
@@ -205,12 +206,8 @@ class _Replicator:
         plan, draws = self.plan, acc.draws
         R, m = draws.count, plan.m
         counts = plan.counts()
-        if acc.row_sums is not None:
-            row_sums = np.asarray(acc.row_sums, dtype=np.float64)
-        elif draws.shared:
-            row_sums = sum(np.asarray(counts @ acc.S[r], dtype=np.float64) for r in range(R))
-        else:
-            row_sums = np.asarray(counts @ acc.S, dtype=np.float64)
+        # Rows resampled, every draw kept: linear in the columns summed over draws.
+        row_sums = np.asarray(counts @ acc.S, dtype=np.float64)
         total_rows = np.full(plan.n_boot, float(m * R))
         point_total = np.array([float(acc.n * R)])
         shared = draws.shared and R > 1

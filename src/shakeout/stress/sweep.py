@@ -21,7 +21,7 @@ from shakeout.perturb import Perturbation
 from shakeout.report.result import Finding
 from shakeout.stats import BootstrapPlan, adjust_p_values, interval
 from shakeout.stress.metrics import Metric
-from shakeout.stress.paired import (STORE, Accumulator, Draws, Estimate, PairedMetric,
+from shakeout.stress.paired import (Accumulator, Draws, Estimate, PairedMetric,
                                     Stability, _score, compare_sides, summarise)
 
 FIT_ROWS = 100_000
@@ -91,8 +91,7 @@ def _take(X: Any, rows: slice) -> Any:
 
 def _accumulate_sweep(model: Model, X: Any, y: np.ndarray, sweep: Sweep, clean: np.ndarray,
                       metrics: list[Metric], batch_size: int, repeats: int,
-                      draw_seeds: list[int], plan: BootstrapPlan | None = None
-                      ) -> dict[float, Accumulator]:
+                      draw_seeds: list[int]) -> dict[float, Accumulator]:
     """Per-row columns of every severity of one sweep, over ``repeats`` draws.
 
     Draw ``r`` uses the same random numbers at every severity (common random numbers). An
@@ -103,14 +102,8 @@ def _accumulate_sweep(model: Model, X: Any, y: np.ndarray, sweep: Sweep, clean: 
     shared = p.target == "model"
     severities = [sev for sev in sweep.severities if sev != 0]
     draws = Draws(count=repeats, shared=shared)
-    big = None
-    if not shared and severities:
-        # One buffer for every severity: their bootstrap sums are then one sparse product.
-        q = Accumulator(y, metrics, model.task, draws=draws, clean=clean).width(clean[:2])
-        big = np.zeros((len(y), q * len(severities)), dtype=STORE) if q else None
-    accs = {sev: Accumulator(y, metrics, model.task, draws=draws, clean=clean,
-                             store=None if big is None else big[:, k * q:(k + 1) * q])
-            for k, sev in enumerate(severities)}
+    accs = {sev: Accumulator(y, metrics, model.task, draws=draws, clean=clean)
+            for sev in severities}
     slices = _batch_slices(len(y), batch_size)
     for r, seed in enumerate(draw_seeds):
         if shared:
@@ -123,10 +116,6 @@ def _accumulate_sweep(model: Model, X: Any, y: np.ndarray, sweep: Sweep, clean: 
             batch = _take(X, rows)
             for sev, Xp in p.apply_grid(batch, severities, np.random.default_rng([seed, b])):
                 accs[sev].add(rows, r, model.outputs(Xp))
-    if big is not None and plan is not None:
-        sums = np.asarray(plan.counts() @ big)
-        for k, sev in enumerate(severities):
-            accs[sev].row_sums = sums[:, k * q:(k + 1) * q]
     return accs
 
 
@@ -153,7 +142,7 @@ def run_sweeps(model: Model, X: Any, y: np.ndarray, sweeps: Sequence[Sweep], *,
     for s in progress(sweeps, total=len(sweeps), description="stress sweep", quiet=quiet):
         unit = s.perturbation.unit
         accs = _accumulate_sweep(model, X, y, s, clean, metrics, batch_size, repeats,
-                                 seeds[s.label], plan)
+                                 seeds[s.label])
         for sev in s.severities:
             if sev == 0:
                 estimates = clean_estimates
