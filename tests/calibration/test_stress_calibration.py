@@ -19,13 +19,13 @@ from shakeout.perturb import GaussianNoise
 from shakeout.stats import BootstrapPlan
 from shakeout.stress import Sweep, run
 from shakeout.stress.metrics import METRICS
-from shakeout.stress.paired import Draws, compare_outputs, summarise
+from shakeout.stress.paired import compare_outputs, summarise
 
 CLEAN = 0.97
 SIGMA, SHIFT = 0.1, 0.05
 
 
-def _covers(kind: str, n: int, trials: int, repeats: int = 5) -> np.ndarray:
+def _covers(kind: str, n: int, trials: int, repeats: int | None = None) -> np.ndarray:
     """Per trial: clean accuracy, perturbed accuracy and drop intervals contain the truth."""
     if kind == "input":
         sev, truth = SIGMA, input_noise_accuracy(SIGMA)
@@ -36,8 +36,9 @@ def _covers(kind: str, n: int, trials: int, repeats: int = 5) -> np.ndarray:
     hits = np.zeros((trials, 3), dtype=bool)
     for t in range(trials):
         X, y = data(n, np.random.default_rng([n, t, kind == "input"]))
+        extra = {} if repeats is None else {"repeats": repeats}  # default: 5 draws
         r = run(threshold_model(), X, y, sweeps=[sweep()], metrics=["accuracy"],
-                n_bootstrap=200, sensitivity=False, seed=t, repeats=repeats)
+                n_bootstrap=200, sensitivity=False, seed=t, **extra)
         acc = {f.severity: f.ci for f in r.select(metric="accuracy")}
         drop = r.select(metric="accuracy_drop")[0].ci
         hits[t] = (acc[0][0] <= CLEAN <= acc[0][1], acc[sev][0] <= truth <= acc[sev][1],
@@ -100,8 +101,12 @@ def _null_rejections(n: int, trials: int, draws: int, tied: bool) -> tuple[int, 
     for t in range(trials):
         y, a, b = _exchangeable(n, rng, draws, tied)
         plan = BootstrapPlan(n=n, n_boot=10, seed=t)
-        pms, st = compare_outputs(y, summarise(y, a, metrics, plan), b, metrics, plan,
-                                  "classification", draws=Draws(count=draws))
+        extra = {}
+        if draws > 1:
+            from shakeout.stress.paired import Draws
+            extra = {"draws": Draws(count=draws)}
+        pms, st = compare_outputs(y, summarise(y, a, metrics, plan), b if draws > 1 else b[0],
+                                  metrics, plan, "classification", **extra)
         acc_rej += pms[0].change.p_value < 0.05
         shift_rej += st.ks_p_value < 0.05
     return acc_rej, shift_rej

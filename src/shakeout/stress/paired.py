@@ -121,6 +121,10 @@ class Accumulator:
                           else None)
         self.clean_top = (clean.argmax(axis=1) if clean is not None and task == "classification"
                           else None)
+        self.clean_score = _score(clean, task) if clean is not None else None
+        self.shift = np.zeros(self.n) if clean is not None else None
+        """Per row, the change of the score summed over draws (float64: a float32 copy of an
+        unchanged score would look like a tiny systematic change to the signed-rank test)."""
 
     def _layout(self, block_widths: list[tuple[str, int]]) -> None:
         start, slices = 0, {}
@@ -152,7 +156,9 @@ class Accumulator:
                                                       - out[idx, top]))]))
             else:
                 parts.append(("moved", 1, [(0, np.abs(self.clean[rows] - out))]))
-            self.ks_scores[draw, rows] = _score(out, self.task)
+            score = _score(out, self.task)
+            self.ks_scores[draw, rows] = score
+            self.shift[rows] += score - self.clean_score[rows]
         for m in self.ranked:
             cols = m.columns(y, out)
             store = self.scores.setdefault(m.name, np.empty((self.draws.count, self.n,
@@ -416,7 +422,7 @@ def compare_sides(y: np.ndarray, a: Side, acc_b: Accumulator, plan: BootstrapPla
     if sorted_a_scores is None:
         sorted_a_scores = np.sort(clean_scores)
     ks = _ks_distance(sorted_a_scores, acc_b.ks_scores.ravel())
-    shift = acc_b.ks_scores.mean(axis=0) - clean_scores
+    shift = acc_b.shift / draws.count
     return paired, Stability(flip, moved, ks, signed_rank_p(shift))
 
 
