@@ -135,9 +135,9 @@ class DriftSuite:
             return cls(eps=self.eps, alpha=self.alpha, **binned)
         if name in ("js", "chi2"):
             return cls(alpha=self.alpha, **binned)
-        if name in ("ks", "anderson", "projection"):
+        if name == "projection":
             return cls(alpha=self.alpha)
-        if name == "wasserstein":
+        if name in ("ks", "anderson", "wasserstein"):  # their permutations only on ties
             return cls(alpha=self.alpha, seed=seed)
         if name == "mmd":
             return cls(alpha=self.alpha, n_permutations=self.n_permutations,
