@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -107,6 +108,12 @@ def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
     sweeps = list(sweeps) if sweeps is not None else default_sweeps(model, X)
     if not sweeps:
         raise ValidationError("stress.run: sweeps is empty; pass at least one Sweep or None.")
+    one_draw = [s.label for s in sweeps if s.perturbation.target == "model"]
+    if repeats < 2 and one_draw:
+        warnings.warn(
+            f"stress.run: {', '.join(one_draw)} perturb(s) the model with one draw shared by "
+            "every row; with repeats=1 its intervals leave out the draw-to-draw spread. Use "
+            "repeats >= 5.", stacklevel=2)
     labels = [s.label for s in sweeps]
     if len(set(labels)) != len(labels):
         raise ValidationError(f"stress.run: sweep labels must be unique, got {labels}; set label=.")
