@@ -249,11 +249,13 @@ class _Replicator:
             reps.append(_auc_rows(s, np.tile(acc.y[idx], (1, R))))
         reps = self._rescale(value, np.concatenate(reps))
         if acc.draws.shared and R > 1:
+            # The draw half to first order: each draw's AUC on every row, resampled over
+            # draws (the pooled AUC with draw weights would need n x draws per replicate).
             dc = draw_counts(self.plan.n_boot, R, self.seed).astype(np.float64)
-            weights = np.repeat(dc, n, axis=1)
-            draw_reps = np.concatenate([auc_of(pooled, yy, weights[i:i + 64])
-                                        for i in range(0, len(weights), 64)])
-            reps = reps + draw_inflation(R, self.level) * (draw_reps - value)
+            per_draw = np.array([auc_of(scores[r], acc.y, np.ones((1, n)))[0]
+                                 for r in range(R)])
+            draw_reps = dc @ per_draw / R
+            reps = reps + draw_inflation(R, self.level) * (draw_reps - per_draw.mean())
         return value, reps
 
 
