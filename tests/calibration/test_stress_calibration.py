@@ -21,6 +21,13 @@ from shakeout.stress import Sweep, run
 from shakeout.stress.metrics import METRICS
 from shakeout.stress.paired import compare_outputs, summarise
 
+CALIBRATES = (
+    "wilson", "effective_size", "paired_difference_interval", "draw_counts", "draw_inflation",
+    "sign_flip_test", "mcnemar_exact", "clopper_pearson", "interval", "p_value",
+    "adjust_p_values", "stress intervals",
+    *(f"metric:{name}" for name in METRICS),
+)
+
 CLEAN = 0.97
 SIGMA, SHIFT = 0.1, 0.05
 
@@ -76,7 +83,8 @@ def test_stress_intervals_cover_a_truth_with_draw_randomness(kind, n):
 def test_one_draw_misses_a_model_side_truth():
     """With one draw a model-side perturbation has no draw spread to measure: the row
     bootstrap alone covers far below 95%, which is why the default is 5 draws."""
-    _, perturbed, _ = _covers("model", 200, 200, repeats=1)
+    with pytest.warns(UserWarning, match="repeats=1"):
+        _, perturbed, _ = _covers("model", 200, 200, repeats=1)
     assert perturbed < coverage_band(200, 0.95)[0]
 
 
@@ -142,3 +150,121 @@ def test_sign_flip_test_with_draws_holds_its_size():
     trials = 1000
     acc, _ = _null_rejections(1000, trials, 5, False)
     assert_in_band(acc, rejection_band(trials, 0.05), "accuracy drop (sign-flip), 5 draws")
+
+
+# --- the statistics underneath, each against its promise --------------------------------
+
+
+def _proba(rng, n, k):
+    logits = rng.normal(size=(n, k)) * 2
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_metric_point_estimates_agree_with_scikit_learn(k):
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(k)
+    y = rng.integers(0, k, 300)
+    p = _proba(rng, 300, k)
+    pred = p.argmax(axis=1)
+    auc = (skm.roc_auc_score(y, p[:, 1]) if k == 2
+           else skm.roc_auc_score(y, p, multi_class="ovr", average="macro"))
+    expected = {"accuracy": skm.accuracy_score(y, pred),
+                "macro_f1": skm.f1_score(y, pred, average="macro",
+                                         labels=np.unique(np.r_[y, pred])),
+                "roc_auc": auc, "log_loss": skm.log_loss(y, p, labels=np.arange(k))}
+    for name, value in expected.items():
+        assert METRICS[name].value(y, p) == pytest.approx(value, rel=1e-9, abs=1e-12), name
+    conf, right = p.max(axis=1), pred == y
+    bins = np.minimum((conf * 15).astype(int), 14)
+    ece = sum(abs(right[bins == b].sum() - conf[bins == b].sum()) for b in range(15)) / 300
+    assert METRICS["ece"].value(y, p) == pytest.approx(ece, abs=1e-12)
+    t = rng.normal(size=300)
+    v = t + rng.normal(size=300)
+    assert METRICS["mae"].value(t, v) == pytest.approx(skm.mean_absolute_error(t, v))
+    assert METRICS["rmse"].value(t, v) == pytest.approx(np.sqrt(skm.mean_squared_error(t, v)))
+
+
+def _proportion_coverage(trials: int, n: int, seed: int) -> tuple[int, int]:
+    """Wilson and Clopper-Pearson covers with p drawn at random per trial."""
+    from shakeout.stats import clopper_pearson, wilson
+
+    rng = np.random.default_rng([seed, n])
+    p = rng.uniform(0.05, 0.95, trials)
+    k = rng.binomial(n, p)
+    w = c = 0
+    for pi, ki in zip(p, k):
+        lo, hi = wilson(ki / n, n)
+        w += lo <= pi <= hi
+        lo, hi = clopper_pearson(int(ki), n)
+        c += lo <= pi <= hi
+    return w, c
+
+
+@pytest.mark.parametrize("n", [10, 30, 100])
+def test_proportion_intervals_cover(n):
+    """Averaged over p, Wilson covers at its nominal level; Clopper-Pearson at least it."""
+    trials = 1000
+    wilson_hits, cp_hits = _proportion_coverage(trials, n, 0)
+    band = coverage_band(trials, 0.95)
+    assert_in_band(wilson_hits, band, f"Wilson, n={n}")
+    assert cp_hits >= band[0], f"Clopper-Pearson covers {cp_hits} < {band[0]}, n={n}"
+
+
+def test_mcnemar_exact_holds_its_size():
+    """Two classifiers equally good: the exact test rejects at most alpha, in band on many
+    discordant pairs."""
+    from shakeout.stats import mcnemar_exact
+
+    rng = np.random.default_rng(11)
+    trials = 1000
+    discordant = rng.binomial(600, 0.3, trials)
+    b = rng.binomial(discordant, 0.5)
+    rejections = sum(mcnemar_exact(int(x), int(d - x)) < 0.05 for x, d in zip(b, discordant))
+    assert_in_band(int(rejections), rejection_band(trials, 0.05), "exact McNemar")
+
+
+def _bootstrap_trials(trials: int, n: int, n_boot: int) -> tuple[int, int]:
+    """MAE drop of a known size (covered by ``interval``) and a null one (``p_value``)."""
+    metrics = [METRICS["mae"]]
+    truth = (1.5 - 1.0) * np.sqrt(2 / np.pi)
+    rng = np.random.default_rng([n, n_boot])
+    covers = rejections = 0
+    for t in range(trials):
+        y = rng.normal(size=n)
+        a, b = y + rng.normal(size=n), y + 1.5 * rng.normal(size=n)
+        plan = BootstrapPlan(n=n, n_boot=n_boot, seed=t)
+        pm = compare_outputs(y, summarise(y, a, metrics, plan), b, metrics, plan,
+                             "regression")[0][0]
+        covers += pm.change.ci[0] <= truth <= pm.change.ci[1]
+        b0 = y + rng.normal(size=n)
+        null = compare_outputs(y, summarise(y, a, metrics, plan), b0, metrics, plan,
+                               "regression")[0][0]
+        rejections += null.change.p_value < 0.05
+    return covers, rejections
+
+
+def test_paired_bootstrap_covers_and_holds_its_size_fast():
+    covers, rejections = _bootstrap_trials(200, 200, 400)
+    assert_in_band(covers, coverage_band(200, 0.95), "paired bootstrap interval (MAE drop)")
+    assert_in_band(rejections, rejection_band(200, 0.05), "paired bootstrap p-value (MAE)")
+
+
+@pytest.mark.slow
+def test_paired_bootstrap_covers_and_holds_its_size():
+    covers, rejections = _bootstrap_trials(1000, 200, 400)
+    assert_in_band(covers, coverage_band(1000, 0.95), "paired bootstrap interval (MAE drop)")
+    assert_in_band(rejections, rejection_band(1000, 0.05), "paired bootstrap p-value (MAE)")
+
+
+def test_holm_and_bonferroni_control_the_family_wise_error():
+    from shakeout.stats import adjust_p_values
+
+    rng = np.random.default_rng(5)
+    trials = 1000
+    for method in ("holm", "bonferroni"):
+        any_rejected = sum(bool((adjust_p_values(rng.random(20), method) < 0.05).any())
+                           for _ in range(trials))
+        assert any_rejected <= rejection_band(trials, 0.05)[1], method
