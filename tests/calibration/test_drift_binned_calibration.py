@@ -17,6 +17,8 @@ from calibration.bands import assert_in_band, rejection_band
 from shakeout import drift
 from shakeout.drift import PSI, Chi2Test, JSDivergence, KLDivergence, Wasserstein
 
+CALIBRATES = ("PSI", "KLDivergence", "JSDivergence", "Chi2Test", "Wasserstein", "decide",
+              "ADWIN", "DDM", "PageHinkley")
 ALPHA = 0.05
 LETTERS = np.array(list("abcdef"), dtype=object)
 SHARES = [0.3, 0.25, 0.2, 0.15, 0.07, 0.03]
