@@ -162,6 +162,18 @@ def streaming(trials: int) -> None:
                 return len(det.detections_) > 0
             record("11", f"{name} alarms in 1,000 steps, error rate {p} constant",
                    rejections(windows, one), windows, ALPHA, note="(band at 5%)")
+    for name, cls in (("DDM", DDM), ("PageHinkley", PageHinkley)):
+        for p in (0.1, 0.3):
+            stable = np.random.default_rng(7).random(20_000) < p  # a stable period's errors
+            calibrated = cls.calibrate(stable, window=1000, target=ALPHA, seed=0)
+
+            def fresh(r, calibrated=calibrated, p=p):
+                det = type(calibrated)(**calibrated.params())
+                for x in (r.random(1000) < p).astype(float):
+                    det.update(x)
+                return len(det.detections_) > 0
+            record("11", f"{name}.calibrate(target=0.05), fresh windows, rate {p}",
+                   rejections(windows, fresh), windows, ALPHA)
 
 
 # ------------------------------------------------------------------------------- stress

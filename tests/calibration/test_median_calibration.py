@@ -6,6 +6,8 @@ import pytest
 from calibration.bands import assert_in_band, coverage_band
 from shakeout.stats.quantile import median_coverage, median_interval, median_interval_min_rows
 
+CALIBRATES = ("median_interval",)
+
 
 @pytest.mark.parametrize("n", [3, 4, 5])
 def test_no_interval_below_the_rows_a_level_needs(n):

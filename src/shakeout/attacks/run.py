@@ -20,8 +20,8 @@ from shakeout.attacks.threat import NORMS, Constraints, Domain, perturbation_nor
 from shakeout.errors import ShakeoutWarning, ValidationError
 from shakeout.models import Model, wrap
 from shakeout.report.result import Finding, Manifest, Result, fingerprint
-from shakeout.stats import clopper_pearson
-from shakeout.stats.quantile import median_coverage, median_interval, median_interval_min_rows
+from shakeout.stats import clopper_pearson, median_interval
+from shakeout.stats.quantile import median_coverage, median_interval_min_rows
 
 DRILL = "attack"
 
