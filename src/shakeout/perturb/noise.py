@@ -55,9 +55,14 @@ class _AdditiveNoise(Perturbation):
         out = X + noise
         return np.clip(out, *self.clip) if self.clip else out
 
-    def apply_grid(self, X: Any, severities: Any, rng: np.random.Generator) -> Any:
+    def apply_grid(self, X: Any, severities: Any, rng: np.random.Generator, *,
+                   reuse: bool = False) -> Any:
         """Every severity from one standard-noise draw, scaled: the same numbers as ``apply``
         with a copy of ``rng``, at the cost of one draw.
+
+        With ``reuse=True`` every severity is written into the same output array (scale and
+        add in place, no allocation per severity): the caller must be done with one before
+        asking for the next.
 
         >>> X = np.zeros((3, 2))
         >>> noise = GaussianNoise(relative=False).fit(X)
@@ -74,7 +79,7 @@ class _AdditiveNoise(Perturbation):
         copy.bit_generator.state = rng.bit_generator.state
         arr = np.asarray(X, dtype=np.float64)
         dtype = np.asarray(X).dtype
-        noise = scaled = None
+        noise = scaled = out = None
         for severity in severities:
             if severity == 0:
                 yield severity, X
@@ -83,8 +88,11 @@ class _AdditiveNoise(Perturbation):
                 noise = self._standard_noise(copy, arr.shape)
                 scaled = np.empty_like(noise)
             np.multiply(noise, (severity * self.scale_).astype(noise.dtype), out=scaled)
-            out = arr + scaled
-            out = np.clip(out, *self.clip) if self.clip else out
+            if out is None or not reuse:
+                out = np.empty(arr.shape, dtype=np.result_type(arr, scaled))
+            np.add(arr, scaled, out=out)
+            if self.clip:
+                np.clip(out, *self.clip, out=out)
             yield severity, (out.astype(dtype, copy=False)
                              if np.issubdtype(dtype, np.floating) else out)
 

@@ -87,11 +87,14 @@ class BootstrapPlan:
         data = np.diff(np.append(starts, flat.size)).astype(np.float32)
         keys = flat[starts]
         indptr = np.searchsorted(keys, self.n * np.arange(self.n_boot + 1, dtype=np.int64))
+        # Stored by column (row of the data): a product then streams through the data's
+        # columns once, in order, adding into the small (n_boot, q) result, several times
+        # faster than gathering rows per resample from an array larger than the cache.
         return sparse.csr_matrix((data, (keys % self.n).astype(np.int32), indptr),
-                                 shape=(self.n_boot, self.n))
+                                 shape=(self.n_boot, self.n)).tocsc()
 
     def counts(self):
-        """The resamples as a sparse ``(n_boot, n)`` matrix of how often each row was drawn.
+        """The resamples as a sparse ``(n_boot, n)`` matrix (CSC) of how often each row was drawn.
 
         Any statistic that is a function of weighted sums of per-row quantities gets all its
         replicates from one product ``plan.counts() @ columns``: one pass, however many

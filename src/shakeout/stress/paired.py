@@ -133,6 +133,7 @@ class Accumulator:
             start += width
         self._slices = slices
         self.S = np.zeros((self.n, start), dtype=STORE)
+        self._written = np.zeros(self.n, dtype=bool)
         self.point = np.zeros((self.draws.count, start))
 
     def add(self, rows: slice, draw: int, out: np.ndarray) -> None:
@@ -169,20 +170,30 @@ class Accumulator:
         if not parts:
             return
         q = self.S.shape[-1]
-        block = np.zeros((len(y), q), dtype=STORE)  # contiguous: scattered into cheaply
+        fresh = not self._written[rows].any()
+        if fresh:  # rows still all zero: write into S itself (a contiguous row block)
+            block = self.S[rows]
+            self._written[rows] = True
+        else:
+            block = np.zeros((len(y), q), dtype=STORE)  # contiguous: scattered into cheaply
         flat = block.reshape(-1)
         offsets = np.arange(len(y)) * q
         point = self.point[draw]
         for name, width, scattered in parts:
             base = self._slices[name].start
-            for col, values in scattered:
+            for i, (col, values) in enumerate(scattered):
                 if isinstance(col, int):
                     block[:, base + col] = values
                     point[base + col] += values.sum()
                 else:
-                    flat[offsets + base + col] += values
+                    where = offsets + (base + col)
+                    if i == 0:  # one cell per row, none written yet in this metric's block
+                        flat[where] = values
+                    else:
+                        flat[where] += values
                     point[base:base + width] += np.bincount(col, values, minlength=width)
-        self.S[rows] += block
+        if not fresh:
+            self.S[rows] += block
 
     def column(self, name: str) -> np.ndarray:
         """Per-row sum over draws of a one-column quantity (correct, flip)."""

@@ -7,7 +7,9 @@ time.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -112,11 +114,34 @@ def _accumulate_sweep(model: Model, X: Any, y: np.ndarray, sweep: Sweep, clean: 
                 for rows in slices:
                     accs[sev].add(rows, r, perturbed.outputs(_take(X, rows)))
             continue
-        for b, rows in enumerate(slices):
-            batch = _take(X, rows)
-            for sev, Xp in p.apply_grid(batch, severities, np.random.default_rng([seed, b])):
+        for rows, grid in _perturbed_batches(p, X, slices, severities, seed):
+            for sev, Xp in grid:
                 accs[sev].add(rows, r, model.outputs(Xp))
     return accs
+
+
+def _perturbed_batches(p: Perturbation, X: Any, slices: list[slice], severities: list[float],
+                       seed: int) -> Iterator[tuple[slice, Iterator[tuple[float, Any]]]]:
+    """``(rows, grid)`` per batch, ``grid`` yielding ``(severity, perturbed batch)``.
+
+    Batch ``b`` draws from ``default_rng([seed, b])`` whoever computes it, so the numbers do
+    not depend on timing: while the caller predicts batch ``b``, a background thread draws
+    and applies the first severity of batch ``b + 1`` (numpy releases the GIL while it draws
+    random numbers and adds arrays). Each grid writes its severities into one reused array:
+    the caller predicts and drops each perturbed batch before taking the next.
+    """
+    def start(b: int) -> tuple[Iterator[tuple[float, Any]], Future]:
+        grid = p.apply_grid(_take(X, slices[b]), severities, np.random.default_rng([seed, b]),
+                            reuse=True)
+        return grid, pool.submit(next, grid, None)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = start(0) if slices else None
+        for b, rows in enumerate(slices):
+            grid, first = pending
+            head = first.result()
+            pending = start(b + 1) if b + 1 < len(slices) else None
+            yield rows, itertools.chain([] if head is None else [head], grid)
 
 
 def run_sweeps(model: Model, X: Any, y: np.ndarray, sweeps: Sequence[Sweep], *,
