@@ -84,7 +84,7 @@ class Stability:
     ks_p_value: float
 
 
-def _score(out: np.ndarray, task: str) -> np.ndarray:
+def prediction_score(out: np.ndarray, task: str) -> np.ndarray:
     """One number per row: P(class 1), top-class confidence, or the predicted value."""
     if task == "regression":
         return out
@@ -121,7 +121,7 @@ class Accumulator:
                           else None)
         self.clean_top = (clean.argmax(axis=1) if clean is not None and task == "classification"
                           else None)
-        self.clean_score = _score(clean, task) if clean is not None else None
+        self.clean_score = prediction_score(clean, task) if clean is not None else None
         self.shift = np.zeros(self.n) if clean is not None else None
         """Per row, the change of the score summed over draws (float64: a float32 copy of an
         unchanged score would look like a tiny systematic change to the signed-rank test)."""
@@ -157,7 +157,7 @@ class Accumulator:
                                                       - out[idx, top]))]))
             else:
                 parts.append(("moved", 1, [(0, np.abs(self.clean[rows] - out))]))
-            score = _score(out, self.task)
+            score = prediction_score(out, self.task)
             self.ks_scores[draw, rows] = score
             self.shift[rows] += score - self.clean_score[rows]
         for m in self.ranked:
@@ -443,7 +443,7 @@ def compare_sides(y: np.ndarray, a: Side, acc_b: Accumulator, plan: BootstrapPla
                         reps)
     v, reps = results["moved"]
     moved = Estimate(v, interval(v, reps, level=level), None, reps)
-    clean_scores = _score(a.out, task)
+    clean_scores = prediction_score(a.out, task)
     if sorted_a_scores is None:
         sorted_a_scores = np.sort(clean_scores)
     ks = _ks_distance(sorted_a_scores, acc_b.ks_scores.ravel())

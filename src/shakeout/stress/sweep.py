@@ -24,7 +24,8 @@ from shakeout.report.result import Finding
 from shakeout.stats import BootstrapPlan, adjust_p_values, interval
 from shakeout.stress.metrics import Metric
 from shakeout.stress.paired import (Accumulator, Draws, Estimate, PairedMetric,
-                                    Stability, _score, compare_sides, summarise)
+                                    Stability, compare_sides, prediction_score,
+                                    summarise)
 
 FIT_ROWS = 100_000
 """Perturbations learn their reference state (spread, range, categories) from at most this
@@ -163,7 +164,7 @@ def run_sweeps(model: Model, X: Any, y: np.ndarray, sweeps: Sequence[Sweep], *,
     curves = {s.label: _Curve() for s in sweeps}
     clean_side = summarise(y, clean, metrics, plan, level)
     clean_estimates = clean_side.estimates(plan, level)
-    sorted_clean = np.sort(_score(clean, task))
+    sorted_clean = np.sort(prediction_score(clean, task))
     for s in progress(sweeps, total=len(sweeps), description="stress sweep", quiet=quiet):
         unit = s.perturbation.unit
         accs = _accumulate_sweep(model, X, y, s, clean, metrics, batch_size, repeats,
