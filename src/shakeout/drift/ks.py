@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -188,23 +189,31 @@ def ks_tied_sf(d_num: int, n1: int, n2: int, sizes: np.ndarray) -> float:
     return float(min(hit, 1.0))
 
 
-def ks_tied_permutation(d_num: int, n1: int, n2: int, sizes: np.ndarray,
-                        n_permutations: int, rng: np.random.Generator) -> int:
-    """How many of ``n_permutations`` random labellings reach ``n1 n2 D >= d_num``.
+def tied_labellings(sizes: np.ndarray, n1: int, n_permutations: int,
+                    rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Sample 1's count in each tie block under random labellings, in batches.
 
     A random labelling of a tied pooled sample is a multivariate hypergeometric draw of
-    sample 1's count in each tie block; all permutations of a batch are drawn and judged
-    at once (no loop per permutation beyond batches that bound memory).
+    sample 1's ``n1`` rows over the blocks of ``sizes``; batches of ``(batch, blocks)``
+    counts bound memory, and each batch is judged at once (no loop per permutation).
+
+    >>> counts = np.vstack(list(tied_labellings(np.array([2, 3]), 2, 4,
+    ...                                         np.random.default_rng(0))))
+    >>> counts.shape, counts.sum(axis=1).tolist()
+    ((4, 2), [2, 2, 2, 2])
     """
-    total, ends = n1 + n2, np.cumsum(sizes)
     batch = max(1, PERMUTATION_CELLS // max(len(sizes), 1))
-    exceed = 0
     for start in range(0, n_permutations, batch):
-        counts = rng.multivariate_hypergeometric(sizes, n1, size=min(batch,
-                                                                      n_permutations - start))
-        dev = np.abs(np.cumsum(counts, axis=1) * total - ends * n1).max(axis=1)
-        exceed += int(np.sum(dev >= d_num))
-    return exceed
+        yield rng.multivariate_hypergeometric(sizes, n1, size=min(batch, n_permutations - start))
+
+
+def ks_tied_permutation(d_num: int, n1: int, n2: int, sizes: np.ndarray,
+                        n_permutations: int, rng: np.random.Generator) -> int:
+    """How many of ``n_permutations`` random labellings reach ``n1 n2 D >= d_num``."""
+    total, ends = n1 + n2, np.cumsum(sizes)
+    return sum(int(np.sum(np.abs(np.cumsum(counts, axis=1) * total - ends * n1).max(axis=1)
+                          >= d_num))
+               for counts in tied_labellings(sizes, n1, n_permutations, rng))
 
 
 class KSTest(SortedReference):
