@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from shakeout.drift.ks import ks_distance
 from shakeout.stats import (BootstrapPlan, draw_counts, draw_inflation, effect_label,
                             effective_size, interval, p_value, paired_difference_interval,
                             sign_flip_test, wilson)
@@ -352,27 +353,6 @@ def summarise(y: np.ndarray, out: np.ndarray, metrics: list[Metric], plan: Boots
     return side_from(acc, out, plan, level, plan.seed)[0]
 
 
-def _ks_distance(sorted_a: np.ndarray, b: np.ndarray) -> float:
-    """Largest gap between the two empirical distribution functions (``sorted_a`` sorted)."""
-    sorted_b = np.sort(b, axis=None)
-    na, nb = len(sorted_a), len(sorted_b)
-    # Both distribution functions at every point of both samples; a sorted sample's own
-    # counts (ties included) are read off its run ends, no search needed.
-    gap_a = np.abs(_own_counts(sorted_a) / na
-                   - np.searchsorted(sorted_b, sorted_a, side="right") / nb)
-    gap_b = np.abs(np.searchsorted(sorted_a, sorted_b, side="right") / na
-                   - _own_counts(sorted_b) / nb)
-    return float(max(gap_a.max(initial=0.0), gap_b.max(initial=0.0)))
-
-
-def _own_counts(x: np.ndarray) -> np.ndarray:
-    """``np.searchsorted(x, x, side="right")`` for sorted ``x``: the end of each value's run."""
-    last = np.ones(len(x), dtype=bool)
-    last[:-1] = x[1:] != x[:-1]
-    ends = np.flatnonzero(last) + 1
-    return np.repeat(ends, np.diff(ends, prepend=0))
-
-
 SIGNED_RANK_EXACT_MAX = 50
 """Up to this many non-zero changes the signed-rank p-value is exact, beyond it normal (as
 scipy does)."""
@@ -446,7 +426,7 @@ def compare_sides(y: np.ndarray, a: Side, acc_b: Accumulator, plan: BootstrapPla
     clean_scores = prediction_score(a.out, task)
     if sorted_a_scores is None:
         sorted_a_scores = np.sort(clean_scores)
-    ks = _ks_distance(sorted_a_scores, acc_b.ks_scores.ravel())
+    ks = ks_distance(sorted_a_scores, np.sort(acc_b.ks_scores, axis=None))
     shift = acc_b.shift / draws.count
     return paired, Stability(flip, moved, ks, signed_rank_p(shift))
 
