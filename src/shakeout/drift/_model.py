@@ -87,8 +87,7 @@ def concept_findings(current: Any, *, alpha: float = 0.05, n_permutations: int =
     threshold = float(np.quantile(null, 1 - alpha, method="higher")) if len(errors) else 0.0
     hits: list[int] = []
     if p < alpha and np.isfinite(threshold):
-        calibrated = type(detector)(**{**detector.params(),
-                                       **type(detector)._with_threshold(detector, threshold)})
+        calibrated = detector.with_threshold(threshold)
         try:
             hits = detections(calibrated, errors)
         except MissingDependencyError as exc:

@@ -129,7 +129,12 @@ class StreamDetector:
                 f"whatever the threshold (got {np.mean(~np.isfinite(scores)):.0%}); raise "
                 "warm_start so the detector sees more values before its first judgement."
             )
-        return cls(**{**params, **cls._with_threshold(base, threshold)})
+        return base.with_threshold(threshold)
+
+    def with_threshold(self, threshold: float) -> "StreamDetector":
+        """A new detector with these parameters and its alarm threshold set to ``threshold``
+        (on the scale of :meth:`null_scores`)."""
+        return type(self)(**{**self.params(), **type(self)._with_threshold(self, threshold)})
 
     @classmethod
     def _with_threshold(cls, base: "StreamDetector", threshold: float) -> dict:

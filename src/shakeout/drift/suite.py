@@ -126,8 +126,7 @@ class DriftSuite:
     def _make(self, name: str, *, numeric: bool) -> DriftTest:
         cls = {**UNIVARIATE, **MULTIVARIATE}[name]
         kind = "numeric" if numeric else "categorical"
-        seed = (int(self.seed.integers(2**32)) if isinstance(self.seed, np.random.Generator)
-                else self.seed)  # one stream per test: threads never share a generator
+        seed = self._child_seed()
         binned = dict(n_bins=self.n_bins, binning=self.binning, kind=kind, seed=seed)
         if name == "psi":
             return cls(eps=self.eps, **binned)
@@ -143,6 +142,13 @@ class DriftSuite:
             return cls(alpha=self.alpha, n_permutations=self.n_permutations,
                        max_rows=self.max_rows, seed=self.seed)
         return cls(alpha=self.alpha, max_rows=self.max_rows, seed=self.seed)
+
+    def _child_seed(self) -> Any:
+        """The suite's seed, or a fresh one drawn from its generator: one stream per test,
+        so threads never share a generator."""
+        if isinstance(self.seed, np.random.Generator):
+            return int(self.seed.integers(2**32))
+        return self.seed
 
     @property
     def _workers(self) -> int:
@@ -381,8 +387,7 @@ class DriftSuite:
             findings += performance_findings(self.reference_score_, current,
                                              max_degradation=self.policy.max_degradation,
                                              baseline=self.baseline_)
-            findings += concept_findings(current, seed=self.seed if not isinstance(
-                self.seed, np.random.Generator) else int(self.seed.integers(2**32)))
+            findings += concept_findings(current, seed=self._child_seed())
         return findings
 
     def run(self, current: Any, *, y: Any = None, window: str | None = None) -> Result:
