@@ -133,7 +133,7 @@ def sign_flip_test(changes: np.ndarray, draws: int = 1) -> float:
     k = np.rint(np.abs(np.asarray(changes, dtype=np.float64)) * draws).astype(np.int64)
     signs = np.sign(np.asarray(changes, dtype=np.float64))
     t_obs = int(np.sum(signs * k))
-    k = k[k > 0]
+    k_all, k = k, k[k > 0]
     if k.size == 0:
         return 1.0
     counts = np.bincount(k)
@@ -145,8 +145,8 @@ def sign_flip_test(changes: np.ndarray, draws: int = 1) -> float:
         sd = math.sqrt(float(np.sum(k.astype(np.float64) ** 2)))
         return float(min(1.0, 2 * stats.norm.sf((abs(t_obs) - 0.5) / sd)))
     if mags.size == 1:  # one magnitude: a binomial, exactly (McNemar with one draw)
-        return float(stats.binomtest(int(np.sum(signs[signs != 0] > 0)), int(k.size),
-                                     0.5).pvalue)
+        moved = signs[k_all > 0]
+        return mcnemar_exact(int(np.sum(moved > 0)), int(np.sum(moved < 0)))
     if sum(size * (2 * mag * counts[mag] + 1) for mag in mags) <= SIGN_FLIP_DIRECT_WORK:
         # Convolving non-negative laws keeps relative accuracy in the far tail.
         pmf = np.ones(1)
