@@ -182,3 +182,20 @@ def test_usage_errors_exit_2_with_clicks_message(cli, capsys):
     assert main([]) == 2  # no arguments: the help, not an internal error
     shown = capsys.readouterr()
     assert "Commands" in shown.out + shown.err and "internal error" not in shown.err
+
+
+@pytest.mark.parametrize("blocker", ["file", "report.html", "results.json"])
+def test_an_unusable_out_is_refused_before_any_work(cli, tmp_path, blocker):
+    out = tmp_path / "out"
+    if blocker == "file":
+        out.write_text("not a folder")
+    else:
+        (out / blocker).mkdir(parents=True)
+    code, err = cli("demo", "--quiet", "--out", out)  # the demo would run a minute first
+    assert code == 2
+    line = _one_line(err)
+    assert "--out" in line and ("is a file" in line or "is a folder" in line)
+    if blocker == "file":
+        assert out.read_text() == "not a folder"
+    else:
+        assert [p.name for p in out.iterdir()] == [blocker]  # nothing written beside it

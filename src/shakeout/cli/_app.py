@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from shakeout.report.gate import Gate, GateOutcome
-from shakeout.report.result import Result
+if TYPE_CHECKING:
+    from shakeout.report.gate import Gate
+    from shakeout.report.result import Result
 
 app = typer.Typer(
     name="shakeout",
@@ -21,8 +23,40 @@ app = typer.Typer(
 )
 console = Console(stderr=True, soft_wrap=True)
 
-Out = Annotated[Path, typer.Option("--out", help="Folder for report.html, results.json, "
-                                   "summary.md and junit.xml.")]
+
+
+def check_out(out: Path) -> Path:
+    """Refuse an unusable ``--out`` when the command line is parsed, before any work starts.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> check_out(folder / "new") == folder / "new"
+    True
+    >>> (folder / "file.txt").write_text("x")
+    1
+    >>> check_out(folder / "file.txt")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    BadParameter: '.../file.txt' is a file; give a folder for the report.
+    """
+    from shakeout.report.render import FILES
+
+    if out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"{str(out)!r} is a file; give a folder for the report "
+                                 "(it is created if missing).")
+    for name in FILES.values():
+        if (out / name).is_dir():
+            raise typer.BadParameter(f"{str(out / name)!r} is a folder, so the report cannot "
+                                     f"be written there; remove it or choose another --out.")
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise typer.BadParameter(f"cannot write under {str(existing)!r}; choose a folder you "
+                                 "can write to.")
+    return out
+
+
+Out = Annotated[Path, typer.Option("--out", callback=check_out,
+                                   help="Folder for report.html, results.json, summary.md and "
+                                   "junit.xml; checked before the work starts.")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for every random draw.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="Hide progress bars.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
@@ -43,7 +77,7 @@ def emit(result: Result, out: Path, gate: Gate | None = None, *, quiet: bool = F
     from shakeout.report.render import render
 
     judged = result if scope is None else scope
-    outcome: GateOutcome | None = gate.check(judged) if gate is not None else None
+    outcome = gate.check(judged) if gate is not None else None
     paths = render(result, out, gate=outcome)
     if outcome is not None:
         for o in outcome.outcomes:

@@ -12,6 +12,9 @@ from shakeout.report.junit import render_junit
 from shakeout.report.markdown import render_markdown
 from shakeout.report.result import Result
 
+FILES = {"html": "report.html", "json": "results.json", "md": "summary.md", "junit": "junit.xml"}
+"""The files a report folder holds, by key."""
+
 
 def result_json(result: Result, gate: GateOutcome | None = None) -> str:
     """``results.json``: the Result schema, with the gate verdict when there is one."""
@@ -38,10 +41,9 @@ def render(result: Result, out_dir: str | Path, *, gate: GateOutcome | None = No
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ValidationError(f"cannot create output folder {str(out)!r}: {exc}.") from None
-    files = {"html": ("report.html", render_html(result, gate)),
-             "json": ("results.json", result_json(result, gate)),
-             "md": ("summary.md", render_markdown(result, gate)),
-             "junit": ("junit.xml", render_junit(result, gate))}
+    texts = {"html": render_html(result, gate), "json": result_json(result, gate),
+             "md": render_markdown(result, gate), "junit": render_junit(result, gate)}
+    files = {key: (FILES[key], text) for key, text in texts.items()}
     paths = {}
     for key, (name, text) in files.items():
         path = out / name
