@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Exit, typer.Abort) as exc:
         return 130 if isinstance(exc, typer.Abort) else int(exc.exit_code)
     except typer.BadParameter as exc:  # a value checked while parsing: one line like the rest
+        if type(exc) is not typer.BadParameter:  # a missing argument: show the usage
+            exc.show()
+            return 2
         console.print(f"[red]error:[/red] {exc.format_message()}", highlight=False)
         return 2
     except typer.TyperException as exc:  # usage errors (Typer bundles its own click)
