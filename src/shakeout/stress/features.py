@@ -8,13 +8,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shakeout._validation import check_number
 from shakeout.data.dataset import is_numeric_column
 from shakeout.models._base import Model
 from shakeout.report.result import Finding
-from shakeout.stats import BootstrapPlan, interval
+from shakeout.stats import BootstrapPlan, interval, p_value, sign_flip_test
 from shakeout.stress.sweep import predict_all
 
 MAX_ROWS = 2000
+
+DEFAULT_SHIFT = 0.1
+"""Per-feature shift up and down, as a fraction of the feature's range (+-10%)."""
 
 
 def _columns(X: Any) -> list[tuple[str, Any, bool]]:
@@ -62,16 +66,29 @@ def _variant(X: Any, key: Any, numeric: bool, how: str, sigma: float, shift: flo
 
 
 def feature_sensitivity(model: Model, X: Any, y: np.ndarray, *, sigma: float = 0.5,
-                        shift: float = 0.1, top_k: int = 5, level: float = 0.95,
+                        shift: float = DEFAULT_SHIFT, top_k: int = 5, level: float = 0.95,
                         rng: np.random.Generator) -> list[Finding]:
     """Rank features by how much perturbing each one alone moves the predictions.
 
     For each feature (on up to ``MAX_ROWS`` rows): Gaussian noise of ``sigma`` standard
     deviations (categorical features: half the values swapped), and a shift of ``shift`` of
-    its range up and down. The value is the mean absolute change of the prediction, with a
-    bootstrap interval; details say how it fails: flip rate, the accuracy drop, which
-    direction hurts more and the most common class change.
+    its range up and down. The value is the mean absolute change of the prediction under the
+    noise, with a bootstrap interval. Details say how it fails: flip rate and accuracy drop
+    under the noise; for the shift up and down, the mean absolute change of the prediction
+    (``change_shift_up``, ``change_shift_down`` and their mean ``change_shift``), the flip
+    rate and the accuracy (regression: the mean absolute error); which direction fails more
+    (see :func:`worst_direction`) and the most common class change.
+
+    Parameters
+    ----------
+    sigma : float, default=0.5
+        Noise, in standard deviations of the feature.
+    shift : float, default=DEFAULT_SHIFT (0.1)
+        Size of the shift up and down, as a fraction of the feature's range (0.1: +-10%).
+    level : float, default=0.95
+        Interval level; ``1 - level`` is the significance level of the direction test.
     """
+    check_number("feature_sensitivity", "shift", shift, 0.0, 1.0, low_open=True)
     X, y = _subsample(X, y, rng)
     clean = predict_all(model, X, model.batch_size)
     cls = model.task == "classification"
@@ -82,46 +99,111 @@ def feature_sensitivity(model: Model, X: Any, y: np.ndarray, *, sigma: float = 0
         outs = {how: predict_all(model, _variant(X, key, numeric, how, sigma, shift, rng),
                                  model.batch_size)
                 for how in (("noise", "up", "down") if numeric else ("noise",))}
-        noisy = outs["noise"]
-        moved = (np.abs(noisy[np.arange(len(X)), top] - clean[np.arange(len(X)), top]) if cls
-                 else np.abs(noisy - clean))
-        value = float(moved.mean())
-        reps = plan.replicates(lambda idx: moved[idx].mean(axis=1))
+        moved = {how: _moved(out, clean, top) for how, out in outs.items()}
+        value = float(moved["noise"].mean())
+        reps = plan.replicates(lambda idx: moved["noise"][idx].mean(axis=1))
         details: dict[str, Any] = {"perturbation": f"gaussian noise, {sigma:g} sd" if numeric
                                    else "half the values swapped to other categories"}
         if cls:
-            flips = {how: float((o.argmax(axis=1) != top).mean()) for how, o in outs.items()}
-            details["flip_rate"] = flips["noise"]
-            details["accuracy_drop"] = float((top == y).mean() - (noisy.argmax(axis=1) == y).mean())
-            changed = Counter(zip(top[noisy.argmax(axis=1) != top].tolist(),
-                                  noisy.argmax(axis=1)[noisy.argmax(axis=1) != top].tolist()))
-            if changed:
-                (a, b), count = changed.most_common(1)[0]
-                labels = model.classes_ if model.classes_ is not None else np.arange(clean.shape[1])
-                details["most_common_flip"] = f"{labels[a]} -> {labels[b]} ({count} rows)"
-            if numeric:
-                details["flip_rate_shift_up"] = flips["up"]
-                details["flip_rate_shift_down"] = flips["down"]
+            details.update(_class_changes(model, outs, top, y, clean.shape[1]))
         if numeric:
-            up = float(np.abs(outs["up"] - clean).mean())
-            down = float(np.abs(outs["down"] - clean).mean())
-            details["worst_direction"] = "up" if up >= down else "down"
+            details.update(_shift_details(outs, moved, top, y, shift, plan, level))
         found.append((value, name, interval(value, reps, level=level), details))
     found.sort(key=lambda item: -item[0])
     unit = "mean |change| in P(clean class)" if cls else "mean |change| in prediction"
-    results = []
-    for rank, (value, name, ci, details) in enumerate(found, start=1):
-        message = f"rank {rank} of {len(found)}"
-        if rank <= top_k and cls:
-            message += (f": flips {details['flip_rate']:.1%} of predictions"
-                        + (f", fails mostly when it goes {details['worst_direction']}"
-                           if "worst_direction" in details else ""))
-        results.append(Finding(
-            name=f"stress/feature_sensitivity/{name}", metric="feature_sensitivity", value=value,
-            ci=ci, ci_level=level, status="info", drill="stress", group="feature_sensitivity",
-            feature=name, unit=unit, message=message,
-            details={**details, "rank": rank, "top_k": rank <= top_k, "n_rows": len(X)}))
-    return results
+    return [Finding(
+        name=f"stress/feature_sensitivity/{name}", metric="feature_sensitivity", value=value,
+        ci=ci, ci_level=level, status="info", drill="stress", group="feature_sensitivity",
+        feature=name, unit=unit, message=_message(rank, len(found), top_k, details),
+        details={**details, "rank": rank, "top_k": rank <= top_k, "n_rows": len(X)})
+        for rank, (value, name, ci, details) in enumerate(found, start=1)]
+
+
+def _moved(out: np.ndarray, clean: np.ndarray, top: np.ndarray | None) -> np.ndarray:
+    """Per-row absolute change of P(clean class) (classification) or of the prediction."""
+    if top is None:
+        return np.abs(out - clean)
+    rows = np.arange(len(clean))
+    return np.abs(out[rows, top] - clean[rows, top])
+
+
+def _class_changes(model: Model, outs: dict[str, np.ndarray], top: np.ndarray, y: np.ndarray,
+                   k: int) -> dict[str, Any]:
+    """Flip rate, accuracy drop and most common class change under the noise."""
+    noisy = outs["noise"].argmax(axis=1)
+    details: dict[str, Any] = {"flip_rate": float((noisy != top).mean()),
+                               "accuracy_drop": float((top == y).mean() - (noisy == y).mean())}
+    changed = Counter(zip(top[noisy != top].tolist(), noisy[noisy != top].tolist()))
+    if changed:
+        (a, b), count = changed.most_common(1)[0]
+        labels = model.classes_ if model.classes_ is not None else np.arange(k)
+        details["most_common_flip"] = f"{labels[a]} -> {labels[b]} ({count} rows)"
+    return details
+
+
+def _shift_details(outs: dict[str, np.ndarray], moved: dict[str, np.ndarray],
+                   top: np.ndarray | None, y: np.ndarray, shift: float, plan: BootstrapPlan,
+                   level: float) -> dict[str, Any]:
+    """What the shift up and down does: movement, failures, and which direction fails more."""
+    details: dict[str, Any] = {"shift": shift, "change_shift": float(
+        (moved["up"].mean() + moved["down"].mean()) / 2)}
+    losses = {}
+    for how in ("up", "down"):
+        details[f"change_shift_{how}"] = float(moved[how].mean())
+        if top is None:
+            losses[how] = np.abs(outs[how] - y)
+            details[f"abs_error_shift_{how}"] = float(losses[how].mean())
+        else:
+            pred = outs[how].argmax(axis=1)
+            losses[how] = (pred != y).astype(np.float64)
+            details[f"flip_rate_shift_{how}"] = float((pred != top).mean())
+            details[f"accuracy_shift_{how}"] = float(1 - losses[how].mean())
+    direction, p = worst_direction(losses["up"], losses["down"], plan=plan,
+                                   alpha=1 - level, binary=top is not None)
+    details["worst_direction"], details["direction_p_value"] = direction, p
+    return details
+
+
+def worst_direction(loss_up: np.ndarray, loss_down: np.ndarray, *, plan: BootstrapPlan,
+                    alpha: float = 0.05, binary: bool = True) -> tuple[str, float]:
+    """Which shift fails more, by the rows' losses after it: ``"up"``, ``"down"`` or ``"alike"``.
+
+    Failures, not movement, decide: the per-row loss is 1 for a wrong prediction and 0 for a
+    right one (``binary``; the paired test is then the exact McNemar test, through
+    :func:`~shakeout.stats.sign_flip_test`), or the absolute error of a regression (paired
+    bootstrap p-value of the mean difference over ``plan``'s resamples). The direction with the
+    larger mean loss wins when the two-sided p-value is below ``alpha``; otherwise, ties
+    included, the answer is ``"alike"``: the difference is within noise.
+
+    >>> plan = BootstrapPlan(n=100, n_boot=200, seed=0)
+    >>> up, down = np.zeros(100), np.r_[np.ones(20), np.zeros(80)]
+    >>> worst_direction(up, down, plan=plan)[0], worst_direction(up, up, plan=plan)[0]
+    ('down', 'alike')
+    """
+    diff = np.asarray(loss_down, dtype=np.float64) - np.asarray(loss_up, dtype=np.float64)
+    mean = float(diff.mean())
+    if binary:
+        p = sign_flip_test(diff)
+    else:
+        p = p_value(mean, plan.replicates(lambda idx: diff[idx].mean(axis=1)), scale=plan.scale)
+    if p >= alpha or mean == 0:
+        return "alike", float(p)
+    return ("down" if mean > 0 else "up"), float(p)
+
+
+def _message(rank: int, total: int, top_k: int, details: dict[str, Any]) -> str:
+    """``rank r of n``; for the top k, how the feature fails."""
+    message = f"rank {rank} of {total}"
+    if rank > top_k:
+        return message
+    parts = [f"flips {details['flip_rate']:.1%} of predictions"] if "flip_rate" in details else []
+    if "worst_direction" in details:
+        direction = details["worst_direction"]
+        parts.append("fails alike whichever way it moves" if direction == "alike"
+                     else f"fails mostly when it goes {direction}")
+        parts.append(f"a shift of +-{details['shift']:.0%} of its range moves the prediction "
+                     f"by {details['change_shift']:.3g} on average")
+    return message + (": " + ", ".join(parts) if parts else "")
 
 
 def permutation_importance(model: Model, X: Any, y: np.ndarray, metric: Any, *,
