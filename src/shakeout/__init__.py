@@ -1,17 +1,58 @@
-"""shakeout: find the silent failures of machine-learning models before production does."""
+"""shakeout: find the silent failures of machine-learning models before production does.
 
-from importlib import metadata
+The public names load on first use, so ``import shakeout`` (and ``shakeout --help``) stays
+fast: pandas, pydantic and the renderers are imported only by the code that needs them.
 
-from shakeout.data import Dataset, load_dataset
+>>> import shakeout
+>>> from sklearn.linear_model import LogisticRegression
+>>> model = shakeout.wrap(LogisticRegression().fit([[0.0], [1.0]], [0, 1]))
+>>> model.predict([[0.9]]).tolist()
+[1]
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from shakeout.errors import (GradientUnavailableError, MissingDependencyError, NotFittedError,
                              ShakeoutError, ValidationError)
-from shakeout.models import Model, load_model, wrap
-from shakeout.report.result import Finding, Manifest, Result
 
-try:
-    __version__ = metadata.version("shakeout")
-except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
+    from shakeout.data import Dataset, load_dataset
+    from shakeout.models import Model, load_model, wrap
+    from shakeout.report.result import Finding, Manifest, Result
+
+# Public name -> the module that defines it, imported when the name is first read.
+_LAZY = {"Dataset": "shakeout.data", "load_dataset": "shakeout.data",
+         "Model": "shakeout.models", "load_model": "shakeout.models", "wrap": "shakeout.models",
+         "Finding": "shakeout.report.result", "Manifest": "shakeout.report.result",
+         "Result": "shakeout.report.result"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name == "__version__":
+        value = _version()
+    else:
+        raise AttributeError(f"module 'shakeout' has no attribute {name!r}")
+    globals()[name] = value  # later reads skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("shakeout")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
 
 __all__ = ["Dataset", "Finding", "GradientUnavailableError", "Manifest", "MissingDependencyError",
            "Model", "NotFittedError", "Result", "ShakeoutError", "ValidationError",

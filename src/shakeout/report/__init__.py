@@ -1,8 +1,58 @@
-"""Results, gates and their renderings: HTML, JSON, Markdown, JUnit XML."""
+"""Results, gates and their renderings: HTML, JSON, Markdown, JUnit XML.
 
-from shakeout.report.gate import Gate, GateCondition, GateOutcome
-from shakeout.report.render import render
-from shakeout.report.result import SCHEMA_VERSION, Finding, Manifest, Result, fingerprint
+The public names load on first use: reading a Result does not import pydantic (gates) or
+jinja2 (the HTML page).
+
+>>> from shakeout.report import Finding, render
+>>> render.__module__, Finding.__module__
+('shakeout.report.render', 'shakeout.report.result')
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shakeout.report.gate import Gate, GateCondition, GateOutcome
+    from shakeout.report.render import render
+    from shakeout.report.result import SCHEMA_VERSION, Finding, Manifest, Result, fingerprint
+
+# Public name -> the submodule that defines it, imported when the name is first read.
+_LAZY = {"Gate": "gate", "GateCondition": "gate", "GateOutcome": "gate", "render": "render",
+         "SCHEMA_VERSION": "result", "Finding": "result", "Manifest": "result",
+         "Result": "result", "fingerprint": "result"}
+
+
+class _Package(types.ModuleType):
+    """This package, with ``render`` always the function.
+
+    Loading the submodule ``shakeout.report.render`` binds the package's attribute of the
+    same name to the module; the function keeps the name instead.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "render" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'shakeout.report' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"shakeout.report.{_LAZY[name]}"), name)
+    globals()[name] = value  # later reads skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = ["SCHEMA_VERSION", "Finding", "Gate", "GateCondition", "GateOutcome", "Manifest",
            "Result", "fingerprint", "render"]
