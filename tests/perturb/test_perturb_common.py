@@ -47,9 +47,12 @@ CASES: dict[str, Case] = {
     "missing_values": Case(tabular, 0.2, {"mechanism": "mnar"}, [
         ({"mechanism": "mar"}, "mechanism"), ({"impute": "zero"}, "impute")]),
     "category_swap": Case(frame, 0.3, {}, [({"rate": 0.1}, "rate")]),
-    "salt_and_pepper": Case(images, 0.1, {}, [({"channels_last": "yes"}, "channels_last")]),
+    "salt_and_pepper": Case(images, 0.1, {}, [({"channels_last": "yes"}, "channels_last"),
+                                              ({"clip": (1, 0)}, "clip")]),
     "image_corruption": Case(images, 3, {"kind": "jpeg"}, [
-        ({"kind": "fog"}, "kind"), ({"channels_last": "no"}, "channels_last")], stochastic=False),
+        ({"kind": "fog"}, "kind"), ({"kind": "gaussian_noise"}, "kind"),
+        ({"channels_last": "no"}, "channels_last"), ({"clip": "wide"}, "clip")],
+        stochastic=False),
     "weight_noise": Case(dropout_net, 0.1, {}, [({"scale": 2}, "scale")]),
     "active_dropout": Case(dropout_net, 0.3, {}, [({"rate": 0.5}, "rate")]),
 }

@@ -1,8 +1,10 @@
 """Image corruptions at five severities, in the spirit of the common-corruptions benchmarks.
 
 Images are arrays ``(n, h, w)`` or channel-first ``(n, c, h, w)`` (``channels_last=True`` for
-``(n, h, w, c)``) with values in the range seen at ``fit``. Severity is the integer level 1-5
-(0 leaves images unchanged). Levels follow Hendrycks & Dietterich (ICLR 2019), CIFAR-10-C
+``(n, h, w, c)``). Results are clipped to the images' valid range: ``clip`` when given, else
+the range inferred from the reference at ``fit`` (:func:`valid_range`: [0, 1], [-1, 1],
+[0, 255] or the observed range), and the perturbation's description says which. Severity
+is the integer level 1-5 (0 leaves images unchanged). Levels follow Hendrycks & Dietterich (ICLR 2019), CIFAR-10-C
 settings, with sizes in pixels scaled by ``min(h, w) / 32`` so they apply to any image size.
 """
 
@@ -14,15 +16,18 @@ from scipy import fft, ndimage
 from shakeout._validation import check_choice
 from shakeout.errors import ValidationError
 from shakeout.perturb._base import Perturbation, register
+from shakeout.perturb.noise import _check_clip
 
-KINDS = ("gaussian_noise", "blur", "brightness", "contrast", "pixelate", "jpeg")
+KINDS = ("corruption_gaussian_noise", "blur", "brightness", "contrast", "pixelate", "jpeg")
+RENAMED = {"gaussian_noise": "corruption_gaussian_noise"}
+"""Former kinds and their names now: ``gaussian_noise`` is the sigma-based perturbation."""
 LEVELS = {  # value at severity 1..5
-    "gaussian_noise": (0.04, 0.06, 0.08, 0.09, 0.10),   # noise sigma, fraction of value range
-    "blur": (0.4, 0.6, 0.7, 0.8, 1.0),                   # Gaussian sigma in pixels at 32x32
-    "brightness": (0.1, 0.2, 0.3, 0.4, 0.5),             # added, fraction of value range
-    "contrast": (0.75, 0.5, 0.4, 0.3, 0.15),             # factor around each image's mean
-    "pixelate": (0.95, 0.9, 0.85, 0.75, 0.65),           # resolution kept, CIFAR-C scale
-    "jpeg": (80, 65, 58, 50, 40),                        # JPEG quality
+    "corruption_gaussian_noise": (0.04, 0.06, 0.08, 0.09, 0.10),  # sigma, fraction of range
+    "blur": (0.4, 0.6, 0.7, 0.8, 1.0),                  # Gaussian sigma in pixels at 32x32
+    "brightness": (0.1, 0.2, 0.3, 0.4, 0.5),            # added, fraction of value range
+    "contrast": (0.75, 0.5, 0.4, 0.3, 0.15),            # factor around each image's mean
+    "pixelate": (0.95, 0.9, 0.85, 0.75, 0.65),          # resolution kept, CIFAR-C scale
+    "jpeg": (80, 65, 58, 50, 40),                       # JPEG quality
 }
 # The JPEG standard's luminance quantisation table (ITU-T T.81, Annex K).
 JPEG_TABLE = np.array([
@@ -33,12 +38,36 @@ JPEG_TABLE = np.array([
 ], dtype=np.float64).reshape(8, 8)
 
 
-class _ImagePerturbation(Perturbation):
-    """Shared plumbing: value range at fit, channel-first view of the batch."""
+def valid_range(X: np.ndarray) -> tuple[float, float]:
+    """The range pixel values may take, inferred from reference images.
 
-    def __init__(self, *, channels_last: bool = False):
+    [0, 1] when every value lies in it; [-1, 1] when every value lies in that and some are
+    negative; [0, 255] for whole numbers in [0, 255] whose largest exceeds 127 (8-bit
+    images); otherwise the observed [min, max] (standardised images, or 8-bit images all
+    darker than half scale, whose true range the data cannot tell: pass ``clip``).
+
+    >>> valid_range(np.array([[0.2, 0.7]])), valid_range(np.array([[-0.5, 0.5]]))
+    ((0.0, 1.0), (-1.0, 1.0))
+    >>> valid_range(np.array([[3.0, 200.0]])), valid_range(np.array([[-2.1, 3.4]]))
+    ((0.0, 255.0), (-2.1, 3.4))
+    """
+    low, high = float(np.min(X)), float(np.max(X))
+    if 0 <= low and high <= 1:
+        return (0.0, 1.0)
+    if -1 <= low and high <= 1:
+        return (-1.0, 1.0)
+    if 0 <= low and 127 < high <= 255 and np.array_equal(X, np.round(X)):
+        return (0.0, 255.0)
+    return (low, high)
+
+
+class _ImagePerturbation(Perturbation):
+    """Shared plumbing: valid range at fit, channel-first view of the batch."""
+
+    def __init__(self, *, channels_last: bool = False, clip: tuple[float, float] | None = None):
         self.channels_last = bool(check_choice(self, "channels_last", channels_last,
                                                (True, False)))
+        self.clip = _check_clip(self, clip)
 
     def _fit_array(self, X: np.ndarray) -> None:
         if X.ndim not in (3, 4):
@@ -46,9 +75,16 @@ class _ImagePerturbation(Perturbation):
                 f"{type(self).__name__}: images must be (n, h, w) or (n, c, h, w), got shape "
                 f"{X.shape}."
             )
-        self.low_, self.high_ = float(np.min(X)), float(np.max(X))
-        if self.high_ <= self.low_:
+        if np.max(X) <= np.min(X):
             raise ValidationError(f"{type(self).__name__}: the images are constant.")
+        self.low_, self.high_ = self.clip or valid_range(X)
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        if not hasattr(self, "low_"):
+            return text
+        how = "given" if self.clip else "the valid range inferred from the reference"
+        return f"{text} clipped to [{self.low_:g}, {self.high_:g}] ({how})"
 
     def _to_nchw(self, X: np.ndarray) -> np.ndarray:
         if X.ndim == 3:
@@ -71,7 +107,10 @@ class _ImagePerturbation(Perturbation):
 
 @register
 class SaltAndPepper(_ImagePerturbation):
-    """Set a fraction ``severity`` of pixels to the lowest or highest value (half each).
+    """Set a fraction ``severity`` of pixels to the lowest or highest valid value (half each).
+
+    ``clip`` (low, high) gives the valid range; by default it is inferred at ``fit``
+    (:func:`valid_range`).
 
     >>> X = np.full((100, 1, 16, 16), 0.5)
     >>> out = SaltAndPepper().fit(np.concatenate([X, X * 0, X * 2])).apply(X, 0.1, seed=0)
@@ -97,9 +136,18 @@ class ImageCorruption(_ImagePerturbation):
 
     Parameters
     ----------
-    kind : {"gaussian_noise", "blur", "brightness", "contrast", "pixelate", "jpeg"}
+    kind : {"corruption_gaussian_noise", "blur", "brightness", "contrast", "pixelate", "jpeg"}
+        ``corruption_gaussian_noise`` adds noise whose sigma is a fraction of the valid range
+        (0.04 to 0.10 at levels 1-5); it was called ``gaussian_noise`` before, a name that
+        now belongs only to the sigma-based :class:`~shakeout.perturb.GaussianNoise`.
         ``jpeg`` runs JPEG's lossy step for real: 8x8 block DCT, quantisation with the
         standard luminance table at the level's quality, inverse DCT (per channel).
+    channels_last : bool, default=False
+        Images are ``(n, h, w, c)`` instead of ``(n, c, h, w)``.
+    clip : (low, high) or None, default=None
+        The images' valid range: results are clipped to it and relative levels are fractions
+        of it. None infers it from the reference at ``fit`` (:func:`valid_range`: [0, 1] for
+        data in [0, 1], [0, 255] for 8-bit data...); the description says which was used.
 
     Examples
     --------
@@ -107,6 +155,10 @@ class ImageCorruption(_ImagePerturbation):
     >>> blur = ImageCorruption(kind="blur").fit(X)
     >>> blur.apply(X, 3, seed=0).shape, bool(blur.apply(X, 3, seed=0).std() < X.std())
     ((4, 1, 8, 8), True)
+    >>> name, how = repr(blur).split(") ")
+    >>> name, how
+    ("ImageCorruption(channels_last=False, clip=None, kind='blur'", 'clipped to [0, 1] (the valid \
+range inferred from the reference)')
     """
 
     name = "image_corruption"
@@ -114,8 +166,14 @@ class ImageCorruption(_ImagePerturbation):
     default_severities = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
     max_severity = 5.0
 
-    def __init__(self, *, kind: str = "gaussian_noise", channels_last: bool = False):
-        super().__init__(channels_last=channels_last)
+    def __init__(self, *, kind: str = "corruption_gaussian_noise", channels_last: bool = False,
+                 clip: tuple[float, float] | None = None):
+        super().__init__(channels_last=channels_last, clip=clip)
+        if kind in RENAMED:
+            raise ValidationError(
+                f"ImageCorruption: kind {kind!r} is now {RENAMED[kind]!r} (noise at the "
+                "common-corruption levels 1-5); for Gaussian noise with sigma in pixel units "
+                "use the perturbation 'gaussian_noise' with relative=False.")
         self.kind = check_choice(self, "kind", kind, KINDS)
 
     def _level(self, severity: float) -> float:
@@ -129,7 +187,7 @@ class ImageCorruption(_ImagePerturbation):
         level = self._level(severity)
         span = self.high_ - self.low_
         size = min(X.shape[-2:])
-        if self.kind == "gaussian_noise":
+        if self.kind == "corruption_gaussian_noise":
             return X + level * span * rng.standard_normal(X.shape)
         if self.kind == "brightness":
             return X + level * span

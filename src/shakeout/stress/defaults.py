@@ -11,7 +11,7 @@ from shakeout.data.dataset import is_numeric_column
 from shakeout.models._base import Model
 from shakeout.perturb import (ActiveDropout, CategorySwap, FeatureShift, GaussianNoise,
                               ImageCorruption, MissingValues, SaltAndPepper, Scaling, WeightNoise)
-from shakeout.perturb.image import KINDS
+from shakeout.perturb.image import KINDS, valid_range
 from shakeout.stress.sweep import Sweep
 
 
@@ -25,20 +25,23 @@ def default_sweeps(model: Model, X: Any) -> list[Sweep]:
 
     Tables get Gaussian noise, multiplicative scaling, a feature-range shift, missing values
     (MCAR, mean-imputed) and, with categorical columns, category swaps. Images get
-    absolute pixel noise, salt-and-pepper and the six common corruptions at levels 1-5. Torch
+    absolute pixel noise, salt-and-pepper and the six common corruptions at levels 1-5, all
+    clipped to the images' valid range inferred from ``X`` (``perturb.image.valid_range``:
+    [0, 1], [0, 255]...), which the perturbations' descriptions state. Torch
     models also get weight noise, and active dropout when they have dropout layers.
 
     >>> from shakeout.models import wrap
     >>> m = wrap(lambda X: np.tile([0.5, 0.5], (len(X), 1)), task="classification")
     >>> [s.label for s in default_sweeps(m, np.zeros((4, 3)))]
     ['gaussian_noise', 'scaling', 'feature_shift', 'missing_values']
+    >>> [s.label for s in default_sweeps(m, np.full((4, 1, 8, 8), 0.5))][:4]
+    ['pixel_noise', 'salt_and_pepper', 'corruption_gaussian_noise', 'blur']
     """
     if is_image_batch(X):
-        low, high = float(np.min(X)), float(np.max(X))
-        span = high - low or 1.0
+        low, high = valid_range(np.asarray(X, dtype=np.float64))
         sweeps = [
             Sweep(GaussianNoise(relative=False, clip=(low, high)),
-                  tuple(span * s for s in (0.0, 0.05, 0.1, 0.2, 0.3)), "pixel_noise"),
+                  tuple((high - low) * s for s in (0.0, 0.05, 0.1, 0.2, 0.3)), "pixel_noise"),
             Sweep(SaltAndPepper(), SaltAndPepper.default_severities),
         ] + [Sweep(ImageCorruption(kind=k), ImageCorruption.default_severities, k) for k in KINDS]
     else:
