@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -37,7 +38,9 @@ def test_stress_seed_option_and_quiet(cli, entry, iris_csv, tmp_path, write_plan
     code, err = cli("stress", f"{entry}:model", iris_csv, "--target", "target", "--plan", plan,
                     "--out", a, "--seed", 7, "--quiet")
     assert code == 0
-    assert err.splitlines() == [f"Report written to {a / 'report.html'}"]
+    lines = err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("gaussian_noise: accuracy ")
+    assert lines[1] == f"Report written to {a / 'report.html'}"
     cli("stress", f"{entry}:model", iris_csv, "--target", "target", "--plan", plan, "--out", b,
         "--seed", 7, "--quiet")
     ra, rb = Result.load(a / "results.json"), Result.load(b / "results.json")
@@ -182,3 +185,101 @@ def test_repeats_option_reaches_the_run(cli, entry, iris_csv, tmp_path, write_pl
     result = Result.load(out / "results.json")
     assert result.manifest.parameters["repeats"] == 3
     assert result.select(metric="accuracy_drop")[0].details["draws"] == 3
+
+
+def table_rows(err: str) -> dict[tuple[str, float], tuple[float, ...]]:
+    """``(perturbation, severity) -> (value, low, high[, score, low, high])`` read back from
+    the printed table; the perturbation is named on its first row only."""
+    number = r"(-?\d+\.\d{3})"
+    pair = rf"{number} \[{number}, {number}\]"
+    rows, label = {}, None
+    for line in err.splitlines():
+        m = re.match(rf"^\s*([A-Za-z_]\S*)?\s+(\d+(?:\.\d+)?)\s+{pair}(?:\s+{pair})?\s*$", line)
+        if m:
+            label = m.group(1) or label
+            rows[(label, float(m.group(2)))] = tuple(float(v) for v in m.groups()[2:] if v)
+    return rows
+
+
+def test_stress_prints_the_headline_metric_and_robustness_as_in_results_json(
+        cli, entry, iris_csv, tmp_path, write_plan):
+    plan = write_plan(perturbations=[
+        {"name": "gaussian_noise", "severities": [0, 0.1, 0.5]},
+        {"name": "scaling", "severities": [0, 0.2]}])
+    out = tmp_path / "r"
+    code, err = cli("stress", f"{entry}:model", iris_csv, "--target", "target", "--plan", plan,
+                    "--out", out)
+    assert code == 0, err
+    assert "accuracy [95% CI]" in err and "robustness [95% CI]" in err
+    result = Result.load(out / "results.json")
+    expected = {}
+    for f in result.select(metric="accuracy"):
+        expected[(f.group, f.severity)] = (f.value, *f.ci)
+    for f in result.select(metric="robustness_score"):
+        first = min(s for g, s in expected if g == f.group)
+        expected[(f.group, first)] += (f.value, *f.ci)
+    assert len(expected) == 5
+    assert table_rows(err) == {k: tuple(round(v, 3) for v in vals)
+                               for k, vals in expected.items()}
+
+
+def test_quiet_stress_prints_one_line_per_perturbation_at_its_worst_level(
+        cli, entry, iris_csv, tmp_path, write_plan):
+    plan = write_plan(perturbations=[{"name": "gaussian_noise", "severities": [0, 0.1, 1.0]}])
+    out = tmp_path / "r"
+    code, err = cli("stress", f"{entry}:model", iris_csv, "--target", "target", "--plan", plan,
+                    "--out", out, "--quiet")
+    assert code == 0, err
+    result = Result.load(out / "results.json")
+    worst = min(result.select(metric="accuracy"), key=lambda f: f.value)
+    score = result.select(metric="robustness_score")[0]
+    assert worst.severity == 1.0
+    assert err.splitlines()[0] == (
+        f"gaussian_noise: accuracy {worst.value:.3f} [{worst.ci[0]:.3f}, {worst.ci[1]:.3f}] "
+        f"at worst (severity 1); robustness {score.value:.3f} [{score.ci[0]:.3f}, "
+        f"{score.ci[1]:.3f}]")
+
+
+def test_compare_prints_each_figure_as_in_results_json(cli, entry, iris_csv, tmp_path,
+                                                      write_plan):
+    out = tmp_path / "cmp"
+    code, err = cli("compare", f"{entry}:model", f"{entry}:tree", iris_csv, "--target",
+                    "target", "--plan", write_plan(), "--out", out)
+    assert code == 0, err
+    lines = err.splitlines()
+    for f in Result.load(out / "results.json").findings:
+        text = f"{f.value:.3f}" + ("" if f.ci is None else f" [{f.ci[0]:.3f}, {f.ci[1]:.3f}]")
+        assert any(line.split()[:1] == [f.metric] and text in line for line in lines), f.metric
+
+
+def test_the_stress_command_module_imports_no_library_at_the_top():
+    """``shakeout --help`` must not pay for pandas, pydantic or jinja2 through this module."""
+    import ast
+    from pathlib import Path
+
+    import shakeout.cli.stress as module
+
+    allowed = {"__future__", "typing", "typer", "rich", "shakeout.cli._app", "shakeout.errors"}
+    names = []
+    for node in ast.parse(Path(module.__file__).read_text()).body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names.append(node.module)
+    heavy = [n for n in names if n not in allowed and n.split(".")[0] not in allowed]
+    assert names and not heavy
+
+
+@pytest.mark.parametrize(("args", "heavy"), [
+    (["--help"], ("pandas", "pydantic", "jinja2")),
+    # typer (>= 0.29) itself imports pydantic to coerce a command's parameters
+    (["stress", "--help"], ("pandas", "jinja2")),
+    (["compare", "--help"], ("pandas", "jinja2"))])
+def test_help_loads_no_heavy_library(args, heavy):
+    import subprocess
+    import sys
+
+    code = (f"import sys\nfrom shakeout.cli import main\nmain({args!r})\n"
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip().splitlines()[-1] == "[]"

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
 
 from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Target, TrustPickle, app,
                                console, emit)
+
+if TYPE_CHECKING:
+    from shakeout.report.result import Finding, Result
 
 ModelArg = Annotated[str, typer.Argument(
     help="Model: package.module:attribute, a .onnx file, a TorchScript .pt, or a pickle "
@@ -44,6 +50,7 @@ def stress_command(model: ModelArg, data: DataArg, plan: Plan = None, target: Ta
                       highlight=False)
     result = stress.run(wrapped, ds.X, ds.y, seed=the_plan.seed if seed is None else seed,
                         quiet=quiet, data_name=ds.name, **kwargs)
+    print_stress(result, quiet=quiet)
     raise typer.Exit(emit(result, out, the_plan.gate if the_plan.gates else None, quiet=quiet))
 
 
@@ -67,4 +74,75 @@ def compare_command(
                      metrics=the_plan.stress.metrics, n_bootstrap=the_plan.stress.n_bootstrap,
                      level=the_plan.stress.level, alpha=the_plan.stress.alpha,
                      seed=the_plan.seed if seed is None else seed, data_name=ds.name)
+    print_compare(result, quiet=quiet)
     raise typer.Exit(emit(result, out, the_plan.gate if the_plan.gates else None, quiet=quiet))
+
+
+def with_interval(f: Finding) -> str:
+    """``value [low, high]`` to three decimals, or the value alone when there is no interval.
+
+    >>> from shakeout.report.result import Finding
+    >>> with_interval(Finding(name="a", metric="accuracy", value=0.9, ci=(0.85, 0.94)))
+    '0.900 [0.850, 0.940]'
+    """
+    if f.ci is None:
+        return f"{f.value:.3f}"
+    return f"{f.value:.3f} [{f.ci[0]:.3f}, {f.ci[1]:.3f}]"
+
+
+def headline(result: Result) -> dict[str, tuple[list[Finding], Finding | None]]:
+    """Per perturbation: the headline metric at each level, and the robustness score.
+
+    The headline metric is the run's primary metric (the first of ``metrics``: accuracy for
+    a classifier by default).
+    """
+    metric = result.manifest.parameters["metrics"][0]
+    out: dict[str, tuple[list[Finding], Finding | None]] = {}
+    for f in result.findings:
+        if f.metric == metric and f.severity is not None and f.drill == "stress":
+            out.setdefault(f.group, ([], None))[0].append(f)
+    for f in result.select(metric="robustness_score"):
+        if f.group in out:
+            out[f.group] = (out[f.group][0], f)
+    return out
+
+
+def print_stress(result: Result, *, quiet: bool) -> None:
+    """The headline metric per perturbation and level with its interval, and each robustness
+    score; ``quiet``: one line per perturbation, at its worst level."""
+    metric = result.manifest.parameters["metrics"][0]
+    rows = headline(result)
+    if quiet:
+        for label, (levels, score) in rows.items():
+            worst = min(levels, key=lambda f: f.value if f.details.get("higher_is_better", True)
+                        else -f.value)
+            line = f"{label}: {metric} {with_interval(worst)} at worst (severity {worst.severity:g})"
+            if score is not None:
+                line += f"; robustness {with_interval(score)}"
+            console.print(line, markup=False, highlight=False)
+        return
+    level = result.manifest.parameters.get("level", 0.95)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ("perturbation", "severity", f"{metric} [{level:.0%} CI]",
+                 f"robustness [{level:.0%} CI]"):
+        table.add_column(name, no_wrap=True)
+    for label, (levels, score) in rows.items():
+        for i, f in enumerate(sorted(levels, key=lambda f: f.severity)):
+            table.add_row(Text(label if i == 0 else ""), f"{f.severity:g}", with_interval(f),
+                          with_interval(score) if i == 0 and score is not None else "")
+    console.print(table)
+
+
+def print_compare(result: Result, *, quiet: bool) -> None:
+    """Each comparison figure with its interval and p-value; ``quiet``: agreement only."""
+    if quiet:
+        for f in result.select(metric="agreement"):
+            console.print(f"agreement {with_interval(f)}", markup=False, highlight=False)
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ("comparison", "value [CI]", "p-value", "status"):
+        table.add_column(name, no_wrap=True)
+    for f in result.findings:
+        table.add_row(Text(f.metric), with_interval(f),
+                      "" if f.p_value is None else f"{f.p_value:.3g}", f.status)
+    console.print(table)
