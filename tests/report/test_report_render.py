@@ -112,7 +112,7 @@ def test_html_has_ranked_bars_for_per_feature_findings(tmp_path):
     assert svg.count("<rect") == 3
     names = re.findall(r'class="yl">(\w+)</text>', svg)
     assert names == ["age", "zip", "income"]  # largest first
-    assert "feature_sensitivity by feature" in html
+    assert "feature sensitivity: feature sensitivity" in html
 
 
 def test_html_has_a_timeline_with_zones_for_windowed_findings(tmp_path):
@@ -159,34 +159,67 @@ def test_html_charts_every_kind_in_one_report_and_is_offline(tmp_path):
     assert "significant large degradation" in html  # the attention table
 
 
-def test_a_passing_gate_is_the_headline_beside_the_worst_finding(tmp_path):
-    result = _result(drop_findings())  # holds a failing finding
+def test_a_passing_gate_says_so_and_names_the_findings_that_fail_outside_it(tmp_path):
+    result = _result(drop_findings())  # holds a failing finding the gate does not judge
     gate = Gate(conditions=[GateCondition(metric="accuracy_drop", group="noise", severity=0.1,
                                           max=0.05)]).check(result)
     paths = render(result, tmp_path, gate=gate)
-    assert paths["md"].read_text().startswith("## shakeout: Stress test of <Model> & co — PASS")
+    both = "Gate passed (1 condition); 1 finding fails outside the gate."
+    md = paths["md"].read_text().splitlines()
+    assert md[0] == "## shakeout: Stress test of <Model> & co — gate passed"
+    assert both in md
     html = paths["html"].read_text()
-    assert 'Gate: <span class="badge pass">PASSED' in html
-    assert 'Worst finding: <span class="badge fail">FAIL' in html
+    assert '<span class="badge pass">GATE PASSED</span> ' + both in html
+    worst = html[html.index("Worst finding:"):]
+    assert worst.startswith('Worst finding: <span class="badge fail">FAIL</span>')
+    assert "accuracy falls" in worst[:400]  # the worst finding in words, not a bare status
+    junit = ET.parse(paths["junit"]).getroot()
+    assert {p.get("value") for p in junit.iter("property")} == {both}
+
+
+def test_without_a_gate_nothing_reads_as_passed(tmp_path):
+    # the demo's attack section: only info findings and a passing sanity check, at 0.2%
+    # robust accuracy; without a gate the header must not show a green PASS
+    findings = [Finding(name=f"attack/ensemble/robust_accuracy@{e:g}", metric="robust_accuracy",
+                        value=v, ci=(max(v - 0.01, 0), v + 0.01), drill="attack",
+                        group="ensemble", severity=e, unit="linf in input space")
+                for e, v in ((0.03, 0.9), (0.3, 0.002))]
+    findings.append(Finding(name="attack/sanity/monotone", metric="sanity", value=0.0,
+                            status="pass", drill="attack", group="sanity", feature="monotone"))
+    paths = render(Result(title="attack", findings=tuple(findings)), tmp_path)
+    html = paths["html"].read_text()
+    header = html[html.index("<header>"):html.index("</header>")]
+    assert "badge pass" not in header and "PASS" not in header
+    assert '<span class="badge none">NO GATE</span> No gate' in header
+    assert "none is marked warn or fail" in header
+    summary = html[html.index('<ul class="exec">'):html.index("</ul>")]
+    assert "robust accuracy under ensemble, linf in input space = 0.3: 0.002 [0, 0.012]" in summary
+    md = paths["md"].read_text()
+    assert md.startswith("## shakeout: attack — no gate\n") and "PASS" not in md
+    assert "No gate: nothing was judged against a threshold." in md
 
 
 def test_markdown_summary_lists_gate_results(tmp_path):
     result = _result(curve_findings(), drop_findings())
     md = render(result, tmp_path, gate=GATE.check(result))["md"].read_text()
     lines = md.splitlines()
-    assert lines[0] == "## shakeout: Stress test of <Model> & co — FAIL"
+    assert lines[0] == "## shakeout: Stress test of <Model> & co — gate failed"
+    assert "Gate failed (2 of 3 conditions)." in lines
     assert "**Gate failed**" in lines
     assert "- ✅ `accuracy_drop [group=noise, severity=0.1] <= 0.05`" in lines
     assert ("- ❌ `accuracy_drop [group=noise, severity=0.5] <= 0.05` — "
             "stress/noise/accuracy_drop@0.5: upper bound 0.3 > 0.05") in lines
     assert "- ❌ `accuracy [group=typo] >= 0.5` — no finding matches this condition" in lines
-    assert "| stress/noise/accuracy_drop@0.5 | 0.25 | [0.2, 0.3] | 1e-06 | fail |" in lines
+    assert ("| accuracy falls under noise, severity 0.5 (2 findings: accuracy, calibration "
+            "error (ECE)) | 0.25 | [0.2, 0.3] | 1e-06 | fail |") in lines
 
 
-def test_markdown_without_gate_reports_worst_status(tmp_path):
+def test_markdown_without_gate_says_no_gate(tmp_path):
     md = render(_result(curve_findings(), drop_findings()), tmp_path)["md"].read_text()
-    assert md.startswith("## shakeout: Stress test of <Model> & co — FAIL\n")
-    assert "Gate" not in md
+    assert md.startswith("## shakeout: Stress test of <Model> & co — no gate\n")
+    assert ("No gate: nothing was judged against a threshold; 1 finding is marked fail by its "
+            "drill.") in md
+    assert "**Gate" not in md
 
 
 def test_junit_failures_are_the_gate_conditions_only(tmp_path):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 from shakeout.report.result import Finding
@@ -27,14 +27,52 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
-def _ticks(lo: float, hi: float, n: int = 4) -> list[float]:
-    if hi <= lo:
+def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """Round ticks (steps of 1, 2 or 5 times a power of ten) covering ``[lo, hi]``.
+
+    >>> nice_ticks(0.0592, 0.394)
+    [0.0, 0.1, 0.2, 0.3, 0.4]
+    >>> nice_ticks(0.875, 0.968)
+    [0.86, 0.88, 0.9, 0.92, 0.94, 0.96, 0.98]
+    """
+    if not hi > lo:
         return [lo]
-    return [lo + (hi - lo) * i / n for i in range(n + 1)]
+    raw = (hi - lo) / n
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
+    digits = max(0, -math.floor(math.log10(step)))
+    return [round(i * step, digits + 1) for i in range(first, last + 1)]
+
+
+def _tick_label(v: float, ticks: Sequence[float]) -> str:
+    """A tick as its round number, with as many decimals as the step needs."""
+    step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else abs(v) or 1.0
+    if abs(v) >= 1e4 or 0 < step < 1e-4:
+        return f"{v:.1e}"
+    return f"{v:.{max(0, -math.floor(math.log10(step)))}f}"
+
+
+def _fit(text: str, chars: int) -> str:
+    """Cut a label to ``chars`` characters, marking the cut with an ellipsis.
+
+    >>> _fit("mean concave points", 12), _fit("age", 12)
+    ('mean concav…', 'age')
+    """
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
+def _spaced(ticks: Sequence[tuple[float, str]], px, min_gap: float) -> list[tuple[float, str]]:
+    """Keep ticks left to right whose labels do not overlap (``min_gap`` pixels apart)."""
+    kept: list[tuple[float, str]] = []
+    for v, label in ticks:
+        if not kept or px(v) - px(kept[-1][0]) >= min_gap + 3 * (len(label) + len(kept[-1][1])):
+            kept.append((v, label))
+    return kept
 
 
 class _Frame:
-    """Maps data to pixels and draws the axes."""
+    """Maps data to pixels on round ticks and draws the axes."""
 
     def __init__(self, xlo: float, xhi: float, ylo: float, yhi: float):
         if xhi <= xlo:
@@ -42,7 +80,9 @@ class _Frame:
         if yhi <= ylo:
             pad = abs(ylo) * 0.05 or 0.5
             ylo, yhi = ylo - pad, yhi + pad
-        self.xlo, self.xhi, self.ylo, self.yhi = xlo, xhi, ylo, yhi
+        self.yticks = nice_ticks(ylo, yhi, 4)
+        self.xlo, self.xhi = xlo, xhi
+        self.ylo, self.yhi = self.yticks[0], self.yticks[-1]
 
     def x(self, v: float) -> float:
         return LEFT + (v - self.xlo) / (self.xhi - self.xlo) * (WIDTH - LEFT - RIGHT)
@@ -51,22 +91,30 @@ class _Frame:
         return HEIGHT - BOTTOM - (v - self.ylo) / (self.yhi - self.ylo) * (HEIGHT - TOP - BOTTOM)
 
     def axes(self, title: str, xlabel: str, xticks: Sequence[tuple[float, str]]) -> list[str]:
-        out = [f'<text x="{WIDTH / 2}" y="14" class="t">{escape(title)}</text>']
-        for v in _ticks(self.ylo, self.yhi):
+        out = [_text(WIDTH / 2, 14, "t", title, 52)]
+        for v in self.yticks:
             y = self.y(v)
-            out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="g"/>')
-            out.append(f'<text x="{LEFT - 4}" y="{y + 3:.1f}" class="yl">{_fmt(v)}</text>')
-        for v, label in xticks:
-            out.append(f'<text x="{self.x(v):.1f}" y="{HEIGHT - BOTTOM + 13}" class="xl">'
-                       f'{escape(label)}</text>')
-        out.append(f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 4}" class="xl">'
-                   f'{escape(xlabel)}</text>')
+            out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
+                       'class="g"/>')
+            out.append(f'<text x="{LEFT - 4}" y="{y + 3:.1f}" class="yl">'
+                       f'{_tick_label(v, self.yticks)}</text>')
+        for v, label in _spaced(xticks, self.x, 4):
+            out.append(_text(self.x(v), HEIGHT - BOTTOM + 13, "xl", label, 10))
+        out.append(_text((LEFT + WIDTH - RIGHT) / 2, HEIGHT - 4, "xl", xlabel, 50))
         return out
 
 
-def _svg(parts: list[str], label: str) -> str:
+def _text(x: float, y: float, cls: str, text: str, chars: int) -> str:
+    """A label cut to ``chars`` characters; a cut label carries its full text as a tooltip."""
+    shown = _fit(text, chars)
+    tip = f"<title>{escape(text)}</title>" if shown != text else ""
+    return f'<text x="{x:.1f}" y="{y:.1f}" class="{cls}">{tip}{escape(shown)}</text>'
+
+
+def _svg(parts: list[str], label: str, width: int = WIDTH, height: int = HEIGHT) -> str:
+    """A chart that scales to its container's width (the viewBox keeps its proportions)."""
     body = "".join(parts)
-    return (f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" '
+    return (f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" '
             f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">{body}</svg>')
 
 
@@ -74,6 +122,16 @@ def _bounds(findings: Sequence[Finding]) -> tuple[float, float]:
     vals = [f.value for f in findings if math.isfinite(f.value)]
     vals += [v for f in findings if f.ci for v in f.ci if math.isfinite(v)]
     return (min(vals), max(vals)) if vals else (0.0, 1.0)
+
+
+def is_empty(findings: Sequence[Finding]) -> bool:
+    """Whether a chart of these findings would show nothing: every value zero, NaN or infinite.
+
+    >>> is_empty([Finding(name="a", metric="m", value=0.0),
+    ...           Finding(name="b", metric="m", value=float("nan"))])
+    True
+    """
+    return all(not math.isfinite(f.value) or f.value == 0 for f in findings)
 
 
 def curve(findings: Sequence[Finding], title: str) -> str:
@@ -89,7 +147,7 @@ def curve(findings: Sequence[Finding], title: str) -> str:
     ylo, yhi = _bounds(pts)
     frame = _Frame(pts[0].severity, pts[-1].severity, ylo, yhi)
     parts = frame.axes(title, pts[0].unit or "severity",
-                       [(f.severity, _fmt(f.severity)) for f in pts][:8])
+                       [(f.severity, _fmt(f.severity)) for f in pts])
     banded = [f for f in pts if f.ci and all(math.isfinite(v) for v in f.ci)]
     if len(banded) > 1:
         upper = [f"{frame.x(f.severity):.1f},{frame.y(f.ci[1]):.1f}" for f in banded]
@@ -108,34 +166,41 @@ def curve(findings: Sequence[Finding], title: str) -> str:
     return _svg(parts, title)
 
 
-def bars(findings: Sequence[Finding], title: str, limit: int = 15) -> str:
-    """Features ranked by value, with interval whiskers (largest first)."""
+def bars(findings: Sequence[Finding], title: str, limit: int = 15,
+         labels: Mapping[str, str] | None = None) -> str:
+    """Features ranked by value, with interval whiskers (largest first), on round ticks.
+
+    Long names are cut to fit with the full name as a tooltip; ``labels`` renames features
+    (a category's code to its value).
+    """
     rows = sorted(findings, key=lambda f: -f.value)[:limit]
-    height = TOP + 16 * len(rows) + 24
+    width, label_w = WIDTH + 160, 150
+    height = TOP + 16 * len(rows) + 30
     lo, hi = _bounds(rows)
-    lo = min(lo, 0.0)
-    label_w = 150
+    ticks = nice_ticks(min(lo, 0.0), max(hi, 0.0), 4)
+    lo, hi = ticks[0], ticks[-1]
     span = (hi - lo) or 1.0
 
     def px(v: float) -> float:
-        return label_w + (v - lo) / span * (WIDTH + 160 - label_w - RIGHT)
+        return label_w + (v - lo) / span * (width - label_w - RIGHT)
 
-    parts = [f'<text x="{(WIDTH + 160) / 2}" y="14" class="t">{escape(title)}</text>']
+    parts = [_text(width / 2, 14, "t", title, 70)]
+    for v in ticks:
+        parts.append(f'<line x1="{px(v):.1f}" x2="{px(v):.1f}" y1="{TOP}" '
+                     f'y2="{height - 20}" class="g"/>')
+        parts.append(f'<text x="{px(v):.1f}" y="{height - 6}" class="xl">'
+                     f'{_tick_label(v, ticks)}</text>')
     for i, f in enumerate(rows):
         y = TOP + 16 * i
-        name = (f.feature or f.name)[:24]
-        parts.append(f'<text x="{label_w - 4}" y="{y + 11}" class="yl">{escape(name)}</text>')
+        name = (labels or {}).get(f.feature or "", f.feature or f.name)
+        parts.append(_text(label_w - 4, y + 11, "yl", name, 24))
         parts.append(f'<rect x="{px(min(0.0, f.value)):.1f}" y="{y + 2}" height="11" '
                      f'width="{abs(px(f.value) - px(0.0)):.1f}" fill="{BAND}">'
                      f'<title>{escape(f"{name}: {f.value:.4g}")}</title></rect>')
         if f.ci and all(math.isfinite(v) for v in f.ci):
             parts.append(f'<line x1="{px(f.ci[0]):.1f}" x2="{px(f.ci[1]):.1f}" y1="{y + 7.5}" '
                          f'y2="{y + 7.5}" stroke="{LINE}" stroke-width="1.5"/>')
-    parts.append(f'<text x="{px(lo):.1f}" y="{height - 6}" class="xl">{_fmt(lo)}</text>')
-    parts.append(f'<text x="{px(hi):.1f}" y="{height - 6}" class="xl">{_fmt(hi)}</text>')
-    body = "".join(parts)
-    return (f'<svg viewBox="0 0 {WIDTH + 160} {height}" width="{WIDTH + 160}" height="{height}" '
-            f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">{body}</svg>')
+    return _svg(parts, title, width, height)
 
 
 def _window_label(window: str | None) -> str:
@@ -162,6 +227,7 @@ def timeline(findings: Sequence[Finding], title: str) -> str:
     fits = max(1, (WIDTH - LEFT - RIGHT) // (6 * max(map(len, labels)) + 10))  # ~6 px a char
     ticks = list(enumerate(labels))[::math.ceil(len(pts) / fits)]
     parts: list[str] = []
+    ylo, yhi = frame.ylo, frame.yhi  # the round ticks' range
     if bands:
         edges = [("pass", ylo, float(bands.get("warn", yhi)))]
         if "warn" in bands:

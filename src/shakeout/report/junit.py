@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
+from shakeout.report import readable
 from shakeout.report.gate import GateOutcome
-from shakeout.report.html import fmt
+from shakeout.report.readable import fmt
 from shakeout.report.result import Result
 
 
@@ -13,20 +14,33 @@ def render_junit(result: Result, gate: GateOutcome | None = None) -> str:
     """One test suite for the gate (a case per condition) and one per drill.
 
     The failures mirror the exit code: only the gate's failed conditions fail (the gate is
-    what CI obeys; no gate, no failure). Every finding is a case whose status and message
-    are in ``system-out``; ``info`` findings are not test cases.
+    what CI obeys; no gate, no failure). Every suite carries the verdict in words as the
+    property ``verdict`` ("No gate: ..." or "Gate passed (2 conditions); 3 findings fail
+    outside the gate."), so a green CI view never hides a finding marked fail. Every finding
+    is a case named by its machine name, whose status, description and message are in
+    ``system-out``; ``info`` findings are not test cases.
 
     >>> from shakeout.report.result import Finding
     >>> r = Result(title="t", findings=(Finding(name="a", metric="m", value=1.0, status="fail",
     ...                                          drill="stress"),))
-    >>> 'failures="0"' in render_junit(r), "[fail] m = 1" in render_junit(r)
+    >>> 'failures="0"' in render_junit(r), "[fail] m: m = 1" in render_junit(r)
     (True, True)
+    >>> 'name="verdict" value="No gate' in render_junit(r)
+    True
     """
     root = ET.Element("testsuites", name=f"shakeout: {result.title}")
+    line = readable.verdict_line(result, gate)
+
+    def suite_of(name: str, tests: int, failures: int) -> ET.Element:
+        suite = ET.SubElement(root, "testsuite", name=name, tests=str(tests),
+                              failures=str(failures))
+        props = ET.SubElement(suite, "properties")
+        ET.SubElement(props, "property", name="verdict", value=line)
+        return suite
+
     if gate is not None:
-        suite = ET.SubElement(root, "testsuite", name="shakeout.gate",
-                              tests=str(len(gate.outcomes)),
-                              failures=str(sum(not o.passed for o in gate.outcomes)))
+        suite = suite_of("shakeout.gate", len(gate.outcomes),
+                         sum(not o.passed for o in gate.outcomes))
         for o in gate.outcomes:
             case = ET.SubElement(suite, "testcase", classname="shakeout.gate", name=o.condition)
             if not o.passed:
@@ -39,11 +53,10 @@ def render_junit(result: Result, gate: GateOutcome | None = None) -> str:
         if f.status != "info":
             drills.setdefault(f.drill or "other", []).append(f)
     for drill, found in drills.items():
-        suite = ET.SubElement(root, "testsuite", name=f"shakeout.{drill}", tests=str(len(found)),
-                              failures="0")
+        suite = suite_of(f"shakeout.{drill}", len(found), 0)
         for f in found:
             case = ET.SubElement(suite, "testcase", classname=f"shakeout.{drill}", name=f.name)
-            text = (f"[{f.status}] {f.metric} = {fmt(f.value)}"
+            text = (f"[{f.status}] {readable.describe(f)}: {f.metric} = {fmt(f.value)}"
                     + (f" [{fmt(f.ci[0])}, {fmt(f.ci[1])}]" if f.ci else "")
                     + (f", p = {fmt(f.p_value)}" if f.p_value is not None else "")
                     + (f": {f.message}" if f.message else ""))

@@ -2,44 +2,91 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
+from shakeout.report import readable
 from shakeout.report.gate import GateOutcome
-from shakeout.report.html import fmt, sections, verdict
-from shakeout.report.result import Result
+from shakeout.report.html import NOT_CHARTED, Section, sections, verdict
+from shakeout.report.readable import fmt, interval
+from shakeout.report.result import Finding, Result
 
 MAX_ROWS = 15
+HEADINGS = {"none": "no gate", "pass": "gate passed", "fail": "gate failed"}
+
+
+def _row(f: Finding, label: str) -> str:
+    star = "*" if f.details.get("p_at_floor") else ""
+    return f"| {label} | {fmt(f.value)} | {interval(f)} | {fmt(f.p_value)}{star} | {f.status} |"
+
+
+def level_table(findings: list[Finding]) -> list[str]:
+    """Each metric's value and interval per perturbation and severity, as Markdown rows.
+
+    >>> fs = [Finding(name=f"a@{s}", metric="accuracy", value=1 - s, ci=(0.9 - s, 1.0 - s),
+    ...               group="noise", severity=s, unit="sigma") for s in (0.0, 0.5)]
+    >>> print("\\n".join(level_table(fs)))
+    | perturbation | severity | accuracy |
+    |---|---|---|
+    | noise | sigma 0 | 1 [0.9, 1] |
+    | noise | sigma 0.5 | 0.5 [0.4, 0.5] |
+    """
+    cells: dict[tuple, dict[str, str]] = defaultdict(dict)
+    for f in findings:
+        if f.severity is not None and f.feature is None and not f.metric.endswith(NOT_CHARTED):
+            cells[(f.group, f.severity, f.unit)][f.metric] = f"{fmt(f.value)} {interval(f)}".strip()
+    if len({sev for _, sev, _ in cells}) < 2:
+        return []
+    metrics = list(dict.fromkeys(m for row in cells.values() for m in row))
+    lines = ["| perturbation | severity | " + " | ".join(map(readable.metric_name, metrics)) + " |",
+             "|---|---|" + "---|" * len(metrics)]
+    for (group, sev, unit), row in cells.items():
+        values = " | ".join(row.get(m, "") for m in metrics)
+        lines.append(f"| {group} | {readable.severity_text(sev, unit)} | {values} |")
+    return lines
+
+
+def _section(section: Section) -> list[str]:
+    concerns = section.concerns
+    if not (section.headline or concerns):
+        return []
+    lines = [f"### {section.title}", "", "| finding | value | interval | p | status |",
+             "|---|---|---|---|---|"]
+    rows = [(f, readable.describe(f)) for f in section.headline]
+    rows += [(c.worst, readable.describe(c.worst) + (f" ({c.others})" if c.others else ""))
+             for c in concerns]
+    shown = rows[:MAX_ROWS]
+    lines += [_row(f, label) for f, label in shown]
+    if len(rows) > len(shown):
+        lines.append(f"\n…and {len(rows) - len(shown)} more in report.html.")
+    if section.p_at_floor:
+        lines += ["", f"<sub>{readable.FLOOR_NOTE}</sub>"]
+    return lines + [""]
 
 
 def render_markdown(result: Result, gate: GateOutcome | None = None) -> str:
-    """Verdict (the gate's, else the worst finding's), gate conditions, what needs attention
-    and the headline numbers.
+    """Verdict (the gate's, or "no gate"), one sentence per model and drill, gate conditions,
+    what needs attention, the headline numbers and each metric per perturbation and level.
 
     >>> from shakeout.report.result import Finding
     >>> r = Result(title="t", findings=(Finding(name="a", metric="m", value=1.0, status="warn"),))
     >>> print(render_markdown(r).splitlines()[0])
-    ## shakeout: t — WARN
+    ## shakeout: t — no gate
     """
-    status = verdict(result, gate)
-    lines = [f"## shakeout: {result.title} — {status.upper()}", ""]
+    found = sections(result)
+    lines = [f"## shakeout: {result.title} — {HEADINGS[verdict(result, gate)]}", "",
+             readable.verdict_line(result, gate), ""]
+    lines += [f"- **{s.title}** ({s.status}): {s.summary}." for s in found] + [""]
     if gate is not None:
         lines += [f"**Gate {'passed' if gate.passed else 'failed'}**", ""]
         lines += [f"- {'✅' if o.passed else '❌'} `{o.condition}`"
                   + ("" if o.passed else f" — {'; '.join(o.reasons[:3])}") for o in gate.outcomes]
         lines.append("")
-    for section in sections(result):
-        headline = section.headline
-        if not (headline or section.attention):
-            continue
-        lines += [f"### {section.title}", "", "| finding | value | interval | p | status |",
-                  "|---|---|---|---|---|"]
-        rows = headline + [f for f in section.attention if f not in headline]
-        shown = rows[:MAX_ROWS]
-        for f in shown:
-            ci = f"[{fmt(f.ci[0])}, {fmt(f.ci[1])}]" if f.ci else ""
-            lines.append(f"| {f.name} | {fmt(f.value)} | {ci} | {fmt(f.p_value)} | {f.status} |")
-        more = len(rows) - len(shown)
-        if more > 0:
-            lines.append(f"\n…and {more} more in report.html.")
-        lines.append("")
+    for section in found:
+        lines += _section(section)
+        levels = level_table(section.findings)
+        if levels:
+            lines += ["<details><summary>Metrics per perturbation and level</summary>", "",
+                      *levels, "", "</details>", ""]
     m = result.manifest
     lines.append(f"<sub>{len(result.findings)} findings · model `{m.model}` "
                  f"({m.model_fingerprint}) · data `{m.data}` ({m.data_fingerprint}) · "
