@@ -49,7 +49,7 @@ def test_drift_command_with_a_plan(tables, tmp_path):
     assert main(["drift", str(tables["ref"]), str(tables["same"]), "--plan", str(plan),
                  "--out", str(out), "--quiet"]) == 0
     data = json.loads((out / "results.json").read_text())
-    assert {f["group"] for f in data["findings"]} == {"psi", "chi2", "decision"}
+    assert {f["group"] for f in data["findings"]} == {"psi", "chi2", "units", "decision"}
     assert main(["drift", str(tables["ref"]), str(tables["moved"]), "--plan", str(plan),
                  "--out", str(out), "--quiet", "--fail-on", "never"]) == 1
 

@@ -2,7 +2,8 @@
 
 Tests compare one feature (``KSTest``, ``ADTest``, ``Chi2Test``) or all features at once
 (``MMDTest``, ``ClassifierTest``, ``ProjectionTest``); distances measure how far (``PSI``,
-``KLDivergence``, ``JSDivergence``, ``Wasserstein``). ``run`` applies them to a table, with
+``KLDivergence``, ``JSDivergence``, ``Wasserstein``); ``UnitChange`` names a feature that
+arrives multiplied by a power of ten. ``run`` applies them to a table, with
 multiple-testing control, output, label and performance drift, and ends with a decision.
 ``ProfileSpec`` / ``Profile`` compare data larger than memory; ``ADWIN``, ``PageHinkley``
 and ``DDM`` watch streams.
@@ -24,9 +25,11 @@ from shakeout.drift.psi import PSI
 from shakeout.drift.run import run
 from shakeout.drift.streaming import ADWIN, DDM, PageHinkley
 from shakeout.drift.suite import DriftSuite
+from shakeout.drift.units import UnitChange
 from shakeout.drift.wasserstein import Wasserstein
 
 __all__ = ["ACTIONS", "ADTest", "ADWIN", "Chi2Test", "ClassifierTest", "DDM", "DecisionPolicy",
            "DriftPlan", "DriftSuite", "JSDivergence", "KLDivergence", "KSTest", "MMDTest",
-           "PSI", "PageHinkley", "Profile", "ProfileSpec", "ProjectionTest", "Wasserstein",
+           "PSI", "PageHinkley", "Profile", "ProfileSpec", "ProjectionTest", "UnitChange",
+           "Wasserstein",
            "compare_profiles", "decide", "feature_importance", "run", "sample_parquet"]

@@ -119,6 +119,30 @@ def band_status(value: float, warn: float, fail: float) -> str:
     return "fail" if value >= fail else ("warn" if value >= warn else "pass")
 
 
+def in_band(value: float, edges: Sequence[float], digits: int = 3, *,
+            percent: bool = False) -> str:
+    """``value`` printed with the fewest digits (at least ``digits`` significant ones) that
+    keep it on the same side of every band edge as the real value (edges count as ``>=``).
+
+    A PSI of 0.2496 printed as ``0.25`` beside a 0.25 "major" edge reads as major while it
+    is moderate; this prints ``0.2496``. ``percent`` prints a share as a percentage.
+
+    >>> in_band(0.2496, (0.1, 0.2, 0.25)), in_band(0.31, (0.1, 0.25)), in_band(0.25, (0.25,))
+    ('0.2496', '0.31', '0.25')
+    >>> in_band(0.02996, (0.03,), 1, percent=True)
+    '2.996%'
+    """
+    value = float(value)
+    if not np.isfinite(value):
+        return str(value)
+    for d in range(digits, 18):
+        text = f"{value:.{d}%}" if percent else f"{value:.{d}g}"
+        shown = float(text[:-1]) / 100 if percent else float(text)
+        if all((shown >= e) == (value >= e) for e in edges):
+            return text
+    return repr(value)
+
+
 def judge_test(p_value: float, alpha: float, effect: str | None) -> str:
     """Verdict of a hypothesis test from significance and effect size.
 
@@ -171,7 +195,9 @@ def adjust_findings(findings: Sequence[Finding], method: str, alpha: float) -> l
     """Correct the p-values of hypothesis-test findings for multiple testing, re-judged.
 
     The adjusted p-value replaces ``p_value``; the raw one moves to ``details["p_raw"]``.
-    Findings without a p-value pass through unchanged.
+    The message is written again with the adjusted p-value, followed by the finding's
+    ``details["notes"]`` (sentences a test adds after its verdict). Findings without a
+    p-value pass through unchanged.
 
     >>> fs = [Finding(name=f"drift/ks/x{i}", metric="ks", value=0.3, p_value=0.02,
     ...               status="fail", effect="large", drill="drift", group="ks")
@@ -190,8 +216,10 @@ def adjust_findings(findings: Sequence[Finding], method: str, alpha: float) -> l
         details.update(p_raw=f.p_value, correction=method, n_tests=len(idx))
         statistic = details.get("statistic_text", f"{f.metric}={f.value:.3g}")
         test = details.get("test", f.group or f.metric)
+        message = describe_test(test, f.feature or "", statistic, float(p), alpha, f.effect,
+                                method)
+        if details.get("notes"):
+            message += " " + details["notes"]
         out[i] = replace(f, p_value=float(p), status=judge_test(float(p), alpha, f.effect),
-                         message=describe_test(test, f.feature or "", statistic, float(p),
-                                              alpha, f.effect, method),
-                         details=details)
+                         message=message, details=details)
     return out

@@ -21,7 +21,8 @@ from scipy import stats
 from shakeout._validation import (as_generator, check_choice, check_number,
                                   check_positive_int)
 from shakeout.data import is_numeric_column
-from shakeout.drift._base import DriftTest, band_status, check_bands, judge_test, make_finding
+from shakeout.drift._base import (DriftTest, band_status, check_bands, in_band, judge_test,
+                                  make_finding)
 from shakeout.drift._columns import (category_strings, column_name, one_dimensional,
                                      refuse_infinite)
 from shakeout.errors import ValidationError
@@ -139,6 +140,20 @@ class Binning:
         present = strings[~missing]
         new = present[self.category_index.get_indexer(present) < 0]
         return {str(k): int(v) for k, v in pd.Series(new).value_counts().items()}
+
+
+def category_moves(labels: Any, reference_counts: np.ndarray, current_counts: np.ndarray,
+                   top: int = 3) -> str:
+    """The categories whose share moved most, by value: ``'b' 20.0% -> 50.0%``.
+
+    >>> category_moves(["a", "b", "c"], np.array([50, 20, 30]), np.array([30, 50, 20]))
+    "'b' 20.0% -> 50.0%, 'a' 50.0% -> 30.0%, 'c' 30.0% -> 20.0%"
+    """
+    r, _ = proportions(reference_counts, 1.0)
+    c, _ = proportions(current_counts, 1.0)
+    order = np.argsort(-np.abs(c - r), kind="stable")[:top]
+    return ", ".join(f"{labels[i]!r} {r[i]:.1%} -> {c[i]:.1%}" for i in order
+                     if r[i] != c[i])
 
 
 def value_counts(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -416,6 +431,11 @@ class BinnedDistance(BinnedReference):
         }
         message = self.describe(feature, value)
         notes = []
+        if self.binning_.kind == "categorical":
+            details["categories"] = list(labels)
+            moved = category_moves(labels, reference_counts, current_counts)
+            if moved and self.effect(value) != "negligible":
+                notes.append(f"largest moves: {moved}")
         if unseen:
             top = sorted(unseen, key=unseen.get, reverse=True)[:5]
             share = sum(unseen.values()) / max(n_cur, 1)
@@ -491,4 +511,5 @@ class BinnedDistance(BinnedReference):
         verdict = {"pass": "below", "warn": "above the warning band",
                    "fail": "above the failure band"}[band_status(value, self.warn, self.fail)]
         tail = f" ({self.warn:g})" if verdict == "below" else ""
-        return f"{self.metric.upper()} on {feature!r} is {value:.4g}, {verdict}{tail}."
+        return (f"{self.metric.upper()} on {feature!r} is "
+                f"{in_band(value, (self.warn, self.fail))}, {verdict}{tail}.")

@@ -10,8 +10,8 @@ import numpy as np
 from scipy import optimize, stats
 
 from shakeout._validation import as_generator, check_open_interval, check_positive_int
-from shakeout.drift._base import (SortedReference, check_thresholds, make_finding, describe_test,
-                                  judge_test)
+from shakeout.drift._base import (SortedReference, check_thresholds, describe_test, in_band,
+                                  judge_test, make_finding)
 from shakeout.drift.ks import ks_distance, tie_blocks, tied_labellings
 from shakeout.report.result import Finding
 from shakeout.stats import effect_label
@@ -190,7 +190,7 @@ class ADTest(SortedReference):
             if p <= P_FLOOR:
                 p = min(P_FLOOR, ad_inf_sf(1.0 + statistic * AD_INF_SD))
                 how = "asymptotic tail (beyond the table)"
-        text = f"A2={statistic:.3g}, D={d:.3g}"
+        text = f"A2={statistic:.3g}, D={in_band(d, self.effect_thresholds)}"
         details.update(statistic_text=text, p_clipped=clipped, p_method=how)
         return make_finding(self, feature=feature, value=statistic, p_value=p, effect=effect,
                             status=judge_test(p, self.alpha, effect), details=details,

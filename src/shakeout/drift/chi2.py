@@ -9,9 +9,10 @@ from scipy import stats
 
 from shakeout._validation import (as_generator, check_choice, check_open_interval,
                                   check_positive_int)
-from shakeout.drift._base import check_thresholds, make_finding, describe_test, judge_test
+from shakeout.drift._base import check_thresholds, describe_test, in_band, judge_test, make_finding
 from shakeout.drift._binning import (BINNINGS, KINDS, N_DRAWS, SIMULATE_BELOW,
-                                     BinnedReference, min_expected, simulated_p_value)
+                                     BinnedReference, category_moves, min_expected,
+                                     simulated_p_value)
 from shakeout.drift._columns import column_name
 from shakeout.errors import ValidationError
 from shakeout.report.result import Finding
@@ -137,15 +138,24 @@ class Chi2Test(BinnedReference):
                     reference_counts, current_counts,
                     lambda R, C: pearson_statistic(R, C, yates=yates))
                 p = simulated_p_value(null, statistic)[0]
-        text = f"chi2={statistic:.3g}, dof={dof}, TVD={tvd:.3g}"
-        message = describe_test("Chi-square", feature, text, p, self.alpha, effect)
+        text = f"chi2={statistic:.3g}, dof={dof}, TVD={in_band(tvd, self.effect_thresholds)}"
+        categorical = self.binning_.kind == "categorical"
+        notes = []
+        if categorical and effect != "negligible":
+            notes.append(f"Largest moves: {category_moves(labels, table[0], table[1])}.")
         if low and method == "chi-square law":
-            message += (f" {low} expected counts are below 5, so the p-value is approximate;"
-                        " merge rare categories or use larger windows.")
+            notes.append(f"{low} expected counts are below 5, so the p-value is approximate; "
+                         "merge rare categories or use larger windows.")
+        message = " ".join([describe_test("Chi-square", feature, text, p, self.alpha, effect),
+                            *notes])
         details = {"test": "Chi-square", "statistic_text": text, "dof": dof, "tvd": tvd,
                    "low_expected": low, "p_method": method, "bins": labels.tolist(),
                    "reference_counts": table[0].astype(int).tolist(),
                    "current_counts": table[1].astype(int).tolist()}
+        if categorical:
+            details["categories"] = labels.tolist()
+        if notes:
+            details["notes"] = " ".join(notes)
         return make_finding(self, feature=feature, value=statistic, p_value=p, effect=effect,
                             status=judge_test(p, self.alpha, effect), message=message,
                             details=details)

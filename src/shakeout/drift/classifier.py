@@ -10,8 +10,8 @@ from scipy import stats
 
 from shakeout._validation import as_generator, check_open_interval, check_positive_int
 from shakeout.data import is_numeric_column
-from shakeout.drift._base import (DriftTest, check_thresholds, describe_test, judge_test,
-                                  make_finding)
+from shakeout.drift._base import (DriftTest, check_thresholds, describe_test, in_band,
+                                  judge_test, make_finding)
 from shakeout.drift._columns import as_frame
 from shakeout.errors import ValidationError
 from shakeout.report.result import Finding
@@ -210,7 +210,7 @@ class ClassifierTest(DriftTest):
         t_ref, t_cur = len(ref_test), len(cur_test)
         auc, p = mann_whitney_auc(scores[held == 1], scores[held == 0])
         effect = effect_label(max(auc - 0.5, 0.0), [t - 0.5 for t in self.effect_thresholds])
-        text = f"AUC={auc:.3f}"
+        text = f"AUC={in_band(auc, self.effect_thresholds)}"
         message = describe_test("Domain classifier", "", text, p, self.alpha, effect)
         details = {"test": "Domain classifier", "statistic_text": text, "n_reference": n_ref,
                    "n_current": n_cur, "n_test_reference": t_ref, "n_test_current": t_cur,

@@ -25,13 +25,18 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shakeout.drift.psi import psi_band
+from shakeout.drift._base import in_band
+from shakeout.drift.performance import VERDICTS, verdict
+from shakeout.drift.psi import psi_band, psi_text
+from shakeout.drift.units import factor_text
 from shakeout.report.result import Finding
 from shakeout.stats import adjust_p_values
 
 ACTIONS = ("continue monitoring", "investigate first", "retrain now")
 NO_DECISION = "no decision"
 MULTIVARIATE = ("mmd", "classifier", "projection")
+NAMED = 8
+"""Drifted features the decision's sentence names before "and N more"."""
 
 
 class DecisionPolicy(BaseModel):
@@ -125,12 +130,13 @@ def _candidates(findings: Sequence[Finding], policy: DecisionPolicy,
             band = psi_band(f.value)[0]
             where = "model output" if f.group == "output" else "feature"
             out.append((f, f.value > policy.psi_alert and not _chance(f, policy), f.value,
-                        f"PSI {f.value:.3g} ({band}) on {where} {f.feature!r}"))
+                        f"PSI {psi_text(f.value)} ({band}) on {where} {f.feature!r}"))
         elif f.group == "kl" and f.feature in important and (
                 f.details.get("method") == "gaussian"
                 or f.details.get("binning") != "categories"):
             out.append((f, f.value > policy.kl_alert and not _chance(f, policy), policy.psi_alert,
-                        f"KL {f.value:.3g} nats on continuous feature {f.feature!r}"))
+                        f"KL {in_band(f.value, (policy.kl_alert,))} nats on continuous "
+                        f"feature {f.feature!r}"))
         elif f.group == "ks" and f.feature in important and _p_value(f) is not None:
             big = not (policy.ignore_negligible and f.effect == "negligible")
             out.append((f, big, policy.psi_alert, f"KS D={f.value:.3g} on {f.feature!r}"))
@@ -145,9 +151,10 @@ def _candidates(findings: Sequence[Finding], policy: DecisionPolicy,
 
 
 def _alerts(findings: Sequence[Finding], policy: DecisionPolicy,
-            important: set[str]) -> tuple[list[tuple[float, str, str]], list[Finding], int]:
-    """(PSI-equivalent severity, feature, sentence) for every alert, the label findings
-    that count (a shifted label mix), and the size of the corrected family.
+            important: set[str]) -> tuple[list[tuple[float, str, str, float]], list[Finding],
+                                          int]:
+    """(PSI-equivalent severity, feature, sentence, Holm p-value or 1) for every alert, the
+    label findings that count (a shifted label mix), and the size of the corrected family.
 
     An alert needs both: an effect above its threshold, and a p-value below ``alpha``
     after Holm's correction over the whole family the decision reads (Holm 1979), so that
@@ -167,7 +174,8 @@ def _alerts(findings: Sequence[Finding], policy: DecisionPolicy,
             labels.append(f)
         else:
             out.append((severity, f.feature or "",
-                        text + (f" (Holm p={p:.2g})" if p is not None else "")))
+                        text + (f" (Holm p={p:.2g})" if p is not None else ""),
+                        1.0 if p is None else p))
     return out, labels, len(tested)
 
 
@@ -180,17 +188,24 @@ def decide(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
     ``n_rows`` (the current window's rows) below ``policy.min_rows`` there is no decision:
     ``value`` is NaN (a gate on it fails) and the action is ``"no decision"``.
 
+    A feature that looks like a unit change (a failing ``units`` finding, see
+    :class:`~shakeout.drift.UnitChange`) is decisive: retrain now, whatever else, since
+    it is a pipeline bug. The sentence names every drifted feature, important to the
+    model or not (unit changes first, then by importance and strength; the first
+    ``NAMED`` and how many more), and repeats the performance finding's own verdict
+    (significant and material, significant but small, not significant).
+
     Examples
     --------
     >>> f = Finding(name="drift/psi/age", metric="psi", value=0.31, drill="drift", group="psi",
     ...             feature="age", status="fail")
     >>> d = decide([f])
-    >>> d.details["action"], d.details["evidence"][0]
-    ('retrain now', "PSI 0.31 (major) on feature 'age'")
+    >>> d.details["action"], d.details["evidence"][0], d.details["drifted_features"]
+    ('retrain now', "PSI 0.31 (major) on feature 'age'", ['age'])
     """
     policy = policy or DecisionPolicy()
     features = sorted({f.feature for f in findings if f.drill == "drift" and f.feature
-                       and f.group in ("psi", "kl", "ks")})
+                       and f.group in ("psi", "kl", "ks", "units")})
     important = important_features(importance, policy, features)
     if n_rows is not None and n_rows < policy.min_rows:
         return _no_decision(n_rows, policy, important)
@@ -198,49 +213,132 @@ def decide(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
     alerts = sorted(found, key=lambda a: -a[0])
     evidence = [a[2] for a in alerts]
     drift = bool(alerts)
+    units = [f for f in findings if f.drill == "drift" and f.group == "units"
+             and f.status == "fail"]
     perf = next((f for f in findings if f.group == "performance" and f.metric == "degradation"),
                 None)
+    phrase = None
     if perf is not None:
-        degraded = perf.value > policy.max_degradation and perf.ci is not None and perf.ci[0] > 0
+        action, diagnosis, phrase = _with_performance(perf, drift, label_shift, policy)
         evidence.append(perf.message)
-        if degraded and drift:
-            action, diagnosis = "retrain now", "performance degraded together with data drift"
-        elif drift:
-            action, diagnosis = ("investigate first", "data drifted but performance is stable: "
-                                 "monitor and investigate the source")
-        elif degraded:
-            action = policy.on_degradation_without_drift
-            diagnosis = ("performance degraded without input drift: suspect concept drift"
-                         + (" or label shift" if not label_shift else "; the label mix shifted"))
-        else:
-            action, diagnosis = "continue monitoring", "no drift alert and performance is stable"
-        if degraded and perf.details.get("baseline") == "reference":
-            diagnosis += (" (unless the reference is the model's training data, whose score is "
-                          "optimistic: give held-out labelled rows as the holdout)")
     else:
-        worst = alerts[0][0] if alerts else 0.0
-        if worst >= policy.psi_retrain:
-            action, diagnosis = "retrain now", ("major drift on an important feature (no "
-                                                 "performance measured)")
-        elif drift:
-            action, diagnosis = "investigate first", ("drift alerts without measured "
-                                                       "performance to judge their impact")
-        elif label_shift:
-            action, diagnosis = "investigate first", ("the label mix shifted; no performance "
-                                                       "measured to judge its impact")
-        else:
-            action, diagnosis = "continue monitoring", "no drift alert"
+        action, diagnosis = _without_performance(alerts, label_shift, policy)
+    if not drift and set(features) - important and action == "continue monitoring":
+        diagnosis = diagnosis.replace("no drift alert", "no drift alert on a feature the "
+                                      "model relies on", 1)
+    if units:
+        action, diagnosis = "retrain now", _unit_text(units) + (f"; {phrase}" if phrase else "")
+        evidence = [f.message.split(": ")[0] for f in units] + evidence
     evidence += [f.message for f in label_shift]  # class priors moved: context, not an alert
+    drifted = _drifted(findings, policy, importance, features, important, units)
     level = ACTIONS.index(action)
     top = "; ".join(e.rstrip(".") for e in evidence[:3]) if evidence else "no alert fired"
+    named = _named(drifted, units, important, importance is not None)
     return Finding(
         name="drift/decision", metric="decision", value=float(level),
         status=("pass", "warn", "fail")[level], drill="drift", group="decision",
-        message=f"{action.capitalize()}: {diagnosis}. Evidence: {top}.",
+        message=f"{action.capitalize()}: {diagnosis}. {named}Evidence: {top}.",
         details={"action": action, "diagnosis": diagnosis, "evidence": evidence,
+                 "drifted_features": drifted, "unit_changes": [f.feature for f in units],
                  "important_features": sorted(important), "labels": perf is not None,
                  "family_size": family, "policy": policy.model_dump(),
                  "bands": {"warn": 1, "fail": 2}})
+
+
+def _with_performance(perf: Finding, drift: bool, label_shift: list[Finding],
+                      policy: DecisionPolicy) -> tuple[str, str, str]:
+    """Action, diagnosis and the performance phrase, in the words of the finding's verdict."""
+    said = perf.details.get("verdict") or verdict(
+        perf.value, perf.ci if perf.ci is not None else (0.0, 0.0), policy.max_degradation)
+    threshold = perf.details.get("threshold", policy.max_degradation)
+    shown = in_band(perf.value, (threshold,), 1, percent=True)
+    phrase = {VERDICTS[0]: f"performance degraded {shown} ({said}; threshold {threshold:.0%})",
+              VERDICTS[1]: f"performance dropped {shown}, {said} (below the {threshold:.0%} "
+                           "threshold)",
+              VERDICTS[2]: f"no significant performance loss (change {shown})"}[said]
+    degraded = said == VERDICTS[0]
+    if degraded and drift:
+        action, diagnosis = "retrain now", f"{phrase} together with data drift"
+    elif drift:
+        action, diagnosis = ("investigate first", f"data drifted and {phrase}: monitor and "
+                             "investigate the source")
+    elif degraded:
+        action = policy.on_degradation_without_drift
+        diagnosis = (f"{phrase} without input drift: suspect concept drift"
+                     + (" or label shift" if not label_shift else "; the label mix shifted"))
+    else:
+        action, diagnosis = "continue monitoring", f"no drift alert and {phrase}"
+    if degraded and perf.details.get("baseline") == "reference":
+        diagnosis += (" (unless the reference is the model's training data, whose score is "
+                      "optimistic: give held-out labelled rows as the holdout)")
+    return action, diagnosis, phrase
+
+
+def _without_performance(alerts: list, label_shift: list[Finding],
+                         policy: DecisionPolicy) -> tuple[str, str]:
+    """Action and diagnosis from drift alone (no labels or no model)."""
+    worst = alerts[0][0] if alerts else 0.0
+    if worst >= policy.psi_retrain:
+        return "retrain now", "major drift on an important feature (no performance measured)"
+    if alerts:
+        return "investigate first", "drift alerts without measured performance to judge " \
+                                    "their impact"
+    if label_shift:
+        return "investigate first", ("the label mix shifted; no performance measured to judge "
+                                     "its impact")
+    return "continue monitoring", "no drift alert"
+
+
+def _unit_text(units: list[Finding]) -> str:
+    """The diagnosis of unit changes: which features, by which factor."""
+    if len(units) == 1:
+        named = (f"{units[0].feature!r} looks like a unit change "
+                 f"({factor_text(units[0].details['factor'])})")
+    else:
+        named = ", ".join(f"{f.feature!r} ({factor_text(f.details['factor'])})"
+                          for f in units) + " look like unit changes"
+    return f"{named}, a pipeline bug: fix the units upstream now (or retrain on the new ones)"
+
+
+def _drifted(findings: Sequence[Finding], policy: DecisionPolicy,
+             importance: Mapping[str, float] | None, features: list[str], important: set[str],
+             units: list[Finding]) -> list[str]:
+    """Every drifted feature, important or not: unit changes, then by importance, strength.
+
+    A feature drifted when it alerts by the decision's rules, read over every feature
+    (one Holm family), or in the decision's own family of important features.
+    """
+    everywhere = _alerts(findings, policy, set(features))[0]
+    ours = _alerts(findings, policy, important)[0]
+    strength: dict[str, tuple[float, float]] = {}
+    for severity, feature, _, p in everywhere + ours:
+        if feature in features:
+            old = strength.get(feature, (-np.inf, 1.0))
+            strength[feature] = (max(old[0], severity), min(old[1], p))
+    for f in units:
+        strength.setdefault(f.feature, (np.inf, 0.0))
+    unit = {f.feature for f in units}
+    weight = dict(importance or {})
+    return sorted(strength, key=lambda c: (c not in unit, -weight.get(c, 0.0), -strength[c][0],
+                                           strength[c][1], c))
+
+
+def _named(drifted: list[str], units: list[Finding], important: set[str],
+           known: bool) -> str:
+    """A sentence naming the drifted features: the first ``NAMED`` and how many more."""
+    if not drifted:
+        return ""
+    factor = {f.feature: factor_text(f.details["factor"]) for f in units}
+
+    def name(c: str) -> str:
+        notes = ([f"unit change {factor[c]}"] if c in factor else []) + (
+            ["not important to the model"] if known and c not in important else [])
+        return repr(c) + (f" ({', '.join(notes)})" if notes else "")
+
+    more = len(drifted) - NAMED
+    tail = f" and {more} more" if more > 0 else ""
+    return (f"Drifted features ({len(drifted)}): "
+            f"{', '.join(name(c) for c in drifted[:NAMED])}{tail}. ")
 
 
 def _no_decision(n_rows: int, policy: DecisionPolicy, important: set[str]) -> Finding:

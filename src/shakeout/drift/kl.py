@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from shakeout._validation import as_generator, check_choice, check_open_interval
-from shakeout.drift._base import band_status, judge_test, make_finding
+from shakeout.drift._base import band_status, in_band, judge_test, make_finding
 from shakeout.drift._binning import N_DRAWS, BinnedDistance, proportions, simulated_p_value
 from shakeout.drift._permutation import moments_null, subsample
 from shakeout.drift._columns import numeric_column
@@ -155,7 +155,7 @@ class KLDivergence(BinnedDistance):
         status = "fail" if not np.isfinite(value) else band_status(value, self.warn, self.fail)
         if p_value is not None:
             status = judge_test(p_value, self.alpha, effect)
-            details.update(test="Gaussian KL", statistic_text=f"KL={value:.3g}",
+            details.update(test="Gaussian KL", statistic_text=f"KL={in_band(value, (self.warn, self.fail))}",
                            p_method="permutation", n_permutations=self.n_permutations)
             message += f" Permutation p={p_value:.3g}" + (
                 ": within what chance gives at this size, so it passes."
@@ -171,4 +171,5 @@ class KLDivergence(BinnedDistance):
 
     def describe(self, feature: str, value: float) -> str:
         band = BAND_NAMES[band_status(value, self.warn, self.fail)]
-        return f"KL divergence on {feature!r} is {value:.4g} nats: {band}."
+        return (f"KL divergence on {feature!r} is {in_band(value, (self.warn, self.fail))} nats: "
+                f"{band}.")

@@ -10,8 +10,8 @@ from scipy import special, stats
 
 from shakeout._validation import (as_generator, check_choice, check_open_interval,
                                   check_positive_int)
-from shakeout.drift._base import (SortedReference, check_thresholds, describe_test, judge_test,
-                                  make_finding)
+from shakeout.drift._base import (SortedReference, check_thresholds, describe_test, in_band,
+                                  judge_test, make_finding)
 from shakeout.report.result import Finding
 from shakeout.stats import effect_label
 
@@ -315,7 +315,7 @@ class KSTest(SortedReference):
         n1, n2 = len(self.reference_), len(cur)
         d, p, how = self._p_value(cur)
         effect = effect_label(d, self.effect_thresholds)
-        text = f"D={d:.3g}"
+        text = f"D={in_band(d, self.effect_thresholds)}"
         details = {"test": "KS", "statistic_text": text, "n_reference": n1, "n_current": n2,
                    "missing_reference": self.n_missing_, "missing_current": col.n_missing,
                    "p_method": how,

@@ -13,11 +13,28 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from shakeout.drift._base import in_band
 from shakeout.models import Model
 from shakeout.report.result import Finding
 from shakeout.stats import clopper_pearson
 
 GROUP = "performance"
+VERDICTS = ("significant and material", "significant but small", "not significant")
+"""What a degradation finding says, and what the decision repeats: a loss whose interval
+excludes zero and that exceeds the threshold, one that excludes zero below it, or none."""
+
+
+def verdict(value: float, ci: tuple[float, float], threshold: float) -> str:
+    """The verdict on a relative performance loss ``value`` with interval ``ci``.
+
+    >>> verdict(0.05, (0.02, 0.08), 0.03), verdict(0.026, (0.01, 0.04), 0.03)
+    ('significant and material', 'significant but small')
+    >>> verdict(0.05, (-0.01, 0.11), 0.03)
+    'not significant'
+    """
+    if not ci[0] > 0:
+        return VERDICTS[2]
+    return VERDICTS[0] if value > threshold else VERDICTS[1]
 
 
 @dataclass(frozen=True)
@@ -101,18 +118,19 @@ def performance_findings(reference: Score, current: Score, *, max_degradation: f
                  "baseline": baseline})
     value, ci = degradation(reference, current)
     significant = ci[0] > 0
+    said = verdict(value, ci, max_degradation)
     if value > max_degradation:
         status = "fail" if significant else "warn"
     else:
         status = "pass"
-    sig = "significant" if significant else "not significant"
+    shown = in_band(value, (max_degradation,), 1, percent=True)
     drop = Finding(
         name=f"drift/{GROUP}/degradation", metric="degradation", value=value, ci=ci,
         ci_level=0.95, status=status, drill="drift", group=GROUP, unit="relative",
-        message=(f"Performance degradation {value:.1%} [{ci[0]:.1%}, {ci[1]:.1%}] of the "
-                 f"{baseline} {name} ({sig}; threshold {max_degradation:.0%})."),
+        message=(f"Performance degradation {shown} [{ci[0]:.1%}, {ci[1]:.1%}] of the "
+                 f"{baseline} {name}: {said} (threshold {max_degradation:.0%})."),
         details={"bands": {"warn": max_degradation / 2, "fail": max_degradation},
                  "metric": name, "reference": reference.value, "current": current.value,
-                 "significant": significant, "threshold": max_degradation,
+                 "significant": significant, "verdict": said, "threshold": max_degradation,
                  "baseline": baseline})
     return [score_finding, drop]

@@ -6,12 +6,24 @@ from typing import Any
 
 import numpy as np
 
+from shakeout.drift._base import in_band
 from shakeout.drift._binning import N_DRAWS, BinnedDistance, proportions
 
 BANDS = ((0.1, "negligible", "negligible"), (0.2, "minor", "small"),
          (0.25, "moderate", "medium"), (np.inf, "major", "large"))
 """PSI bands: (upper limit, band name, effect label). < 0.1 monitor, 0.1-0.2 investigate,
 0.2-0.25 consider retraining, >= 0.25 retrain."""
+EDGES = tuple(limit for limit, _, _ in BANDS[:-1])
+"""The PSI band edges, for printing values on the right side of them."""
+
+
+def psi_text(value: float) -> str:
+    """A PSI value printed so that it reads in its own band.
+
+    >>> psi_text(0.2496), psi_text(0.31)
+    ('0.2496', '0.31')
+    """
+    return in_band(value, EDGES)
 
 
 def psi_band(value: float) -> tuple[str, str]:
@@ -97,4 +109,4 @@ class PSI(BinnedDistance):
         band = psi_band(value)[0]
         advice = {"negligible": "monitor", "minor": "investigate",
                   "moderate": "consider retraining", "major": "retrain"}[band]
-        return f"PSI on {feature!r} is {value:.4g}: {band} shift ({advice})."
+        return f"PSI on {feature!r} is {psi_text(value)}: {band} shift ({advice})."

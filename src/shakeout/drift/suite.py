@@ -33,6 +33,7 @@ from shakeout.drift.ks import KSTest
 from shakeout.drift.mmd import MMDTest
 from shakeout.drift.projection import ProjectionTest
 from shakeout.drift.psi import PSI
+from shakeout.drift.units import UnitChange
 from shakeout.drift.wasserstein import Wasserstein
 from shakeout.errors import ShakeoutError, ValidationError
 from shakeout.report.result import Finding, Manifest, Result, fingerprint
@@ -58,7 +59,8 @@ class DriftSuite:
     ----------
     tests : sequence of str, default=("psi", "ks", "kl")
         Tests for numeric columns: ``psi``, ``ks``, ``kl``, ``js``, ``wasserstein``,
-        ``anderson``, ``chi2``.
+        ``anderson``, ``chi2``. Every numeric feature is also checked for a unit change
+        (:class:`~shakeout.drift.UnitChange`, group ``units``), whatever the tests.
     categorical_tests : sequence of str, default=("psi", "chi2")
         Tests for categorical columns: ``psi``, ``kl``, ``js``, ``chi2``.
     multivariate : sequence of str, default=("mmd",)
@@ -124,6 +126,8 @@ class DriftSuite:
         self._make("psi", numeric=True)  # validate the shared binning parameters now
 
     def _make(self, name: str, *, numeric: bool) -> DriftTest:
+        if name == "units":
+            return UnitChange()
         cls = {**UNIVARIATE, **MULTIVARIATE}[name]
         kind = "numeric" if numeric else "categorical"
         seed = self._child_seed()
@@ -155,12 +159,17 @@ class DriftSuite:
         return self.n_jobs or max(1, min(4, os.cpu_count() or 1))
 
     # -- fit ---------------------------------------------------------------------------
-    def _fit_columns(self, frame: pd.DataFrame) -> tuple[dict, dict]:
-        """Fit every applicable univariate test on every column; errors are kept, not raised."""
+    def _fit_columns(self, frame: pd.DataFrame, *, units: bool = False) -> tuple[dict, dict]:
+        """Fit every applicable univariate test on every column; errors are kept, not raised.
+
+        ``units`` adds the unit-change check to every numeric column (features only: a
+        probability or a label has no unit to change).
+        """
         jobs = []
         for col in frame.columns:
             numeric = is_numeric_column(frame[col]) and col not in self.categorical
             names = self.tests if numeric else self.categorical_tests
+            names = (*names, "units") if units and numeric else names
             for name in names:
                 jobs.append((col, name, self._make(name, numeric=numeric)))
 
@@ -214,7 +223,7 @@ class DriftSuite:
                     f"its columns are {self.columns_[:20]}. Fix the names (they are "
                     "case-sensitive)."
                 )
-        self.tests_, self.fit_errors_ = self._fit_columns(frame)
+        self.tests_, self.fit_errors_ = self._fit_columns(frame, units=True)
         numeric = [c for c in self.columns_
                    if is_numeric_column(frame[c]) and c not in self.categorical]
         self.numeric_ = numeric

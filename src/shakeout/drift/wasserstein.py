@@ -8,7 +8,7 @@ import numpy as np
 
 from shakeout._validation import (as_generator, check_choice, check_open_interval,
                                   check_positive_int)
-from shakeout.drift._base import (SortedReference, band_status, check_bands, judge_test,
+from shakeout.drift._base import (SortedReference, band_status, check_bands, in_band, judge_test,
                                   make_finding)
 from shakeout.drift._binning import simulated_p_value
 from shakeout.drift._permutation import subsample, wasserstein_null
@@ -110,10 +110,12 @@ class Wasserstein(SortedReference):
         observed = raw if (len(a), len(b)) == (len(self.reference_), len(cur)) else (
             wasserstein_sorted(a, b))
         p, _ = simulated_p_value(wasserstein_null(a, b, self.n_permutations, rng), observed)
+        bands = (self.warn, self.fail)
         if self.spread_ > 0:
             value = raw / self.spread_
             unit = {"std": "reference std", "iqr": "reference IQR", "none": "feature units"}
-            message = f"Wasserstein distance on {feature!r} is {value:.4g} {unit[self.scale]}."
+            message = (f"Wasserstein distance on {feature!r} is {in_band(value, bands)} "
+                       f"{unit[self.scale]}.")
         else:
             value = 0.0 if raw == 0 else float("inf")
             message = (f"Wasserstein distance on {feature!r}: the reference is constant "
@@ -126,7 +128,7 @@ class Wasserstein(SortedReference):
             if band != "pass" and status == "pass" else "."))
         details = {"bands": {"warn": self.warn, "fail": self.fail}, "raw": raw,
                    "scale": self.scale, "spread": self.spread_, "test": "Wasserstein",
-                   "statistic_text": f"W={value:.3g}", "p_method": "permutation",
+                   "statistic_text": f"W={in_band(value, bands)}", "p_method": "permutation",
                    "n_permutations": self.n_permutations, "rows_tested": [len(a), len(b)],
                    "missing_reference": self.n_missing_, "missing_current": col.n_missing}
         return make_finding(self, feature=feature, value=value, status=status, effect=effect,
