@@ -128,3 +128,30 @@ def test_drift_command_prints_what_it_left_out_and_refuses_text(ref, tmp_path, c
     err = capsys.readouterr().err
     assert "error: current column 'b' is numeric in the reference" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_onsets_are_ordered_by_evidence_and_say_when_they_became_decisive():
+    """Issue #9 item 5: an output-KS warning from week 4 (D = 0.067, a week before the real
+    change) headed the "where and when drift began" table, ahead of the real cause."""
+    from shakeout.monitor import onset
+    from shakeout.report import Finding
+
+    weeks = ["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22", "2024-01-29"]
+
+    def series(group, feature, points):
+        return [Finding(name=f"drift/{group}/{feature}@{w}", metric=group, value=v,
+                        p_value=p, status=s, drill="drift", group=group, feature=feature,
+                        window=w, details={"bands": {"warn": 0.05, "fail": 0.1}})
+                for w, (v, p, s) in zip(weeks, points)]
+
+    calm = (0.01, 0.9, "pass")
+    early = series("output_ks", "p(1)", [calm, calm, calm, (0.067, 0.02, "warn"),
+                                         (0.06, 0.03, "warn")])
+    cause = series("ks", "x2", [calm, calm, calm, calm, (0.4, 1e-40, "fail")])
+    slow = series("psi", "x5", [calm, calm, (0.12, 1e-3, "warn"), (0.3, 1e-9, "fail"),
+                                (0.2, 1e-6, "warn")])
+    found = onset(early + cause + slow)
+    assert [f.feature for f in found] == ["x2", "x5", "p(1)"]
+    assert [f.details["decisive_window"] for f in found] == [weeks[4], weeks[3], None]
+    assert found[1].details["first_window"] == weeks[2]
+    assert "decisive since 2024-01-22" in found[1].message
