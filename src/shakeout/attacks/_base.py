@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -52,6 +52,9 @@ CATALOG: dict[str, tuple[str, str, dict[str, Any]]] = {
     "hopskipjump": ("hopskipjump", "HopSkipJump", {}),
     "transfer": ("transfer", "TransferAttack", {}),
 }
+
+# The threat model: the drill sets it for every attack it runs.
+THREAT = ("eps", "norm", "bounds", "constraints")
 
 
 class Attack:
@@ -281,24 +284,96 @@ def attack_class(name: str) -> tuple[type[Attack], dict[str, Any]]:
 
 
 def make(name: str, **params: Any) -> Attack:
-    """Build an attack by name; parameters it does not take are left out.
+    """Build an attack by its catalogued name with its keyword parameters.
 
-    So one set of settings (``eps``, ``norm``, ``bounds``, ``steps``...) can build every
-    attack of an ensemble.
+    ``norm`` is checked against the norms the attack measures; an attack that measures one
+    only (``cw``, ``ead``, ``jsma``) takes no ``norm`` and ignores a matching one, so one set
+    of threat-model settings builds every attack of an ensemble. Any other parameter the
+    attack does not take is refused with the list of those it takes.
 
     >>> make("square", eps=0.1, steps=50).name
     'square-linf'
+    >>> make("square", eps=0.1, queries=50)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ValidationError: attack 'square': unknown parameter(s) queries; SquareAttack takes eps, ...
     """
     cls, preset = attack_class(name)
-    accepted = set(inspect.signature(cls.__init__).parameters)
+    takes = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     norm = params.get("norm")
     if norm is not None and norm not in cls.norms:
         raise ValidationError(
             f"attack {name!r} measures {' or '.join(cls.norms)}, not {norm!r}; choose another "
             "norm or another attack."
         )
-    return cls(**{k: v for k, v in {**params, **preset}.items() if k in accepted})
+    if "norm" not in takes:
+        params.pop("norm", None)
+    unknown = sorted(set(params) - set(takes))
+    if unknown:
+        raise ValidationError(
+            f"attack {name!r}: unknown parameter(s) {', '.join(unknown)}; {cls.__name__} takes "
+            f"{', '.join(takes)}."
+        )
+    for key, value in preset.items():
+        if key in params and params[key] != value:
+            raise ValidationError(
+                f"attack {name!r} means {key}={value!r}, got {key}={params[key]!r}; name the "
+                f"attack that uses another {key} (known: {', '.join(CATALOG)})."
+            )
+    return cls(**{**params, **preset})
 
 
-__all__ = ["CATALOG", "NORMS", "Attack", "GradientAttack", "attack_class", "check_steps",
-           "load", "make"]
+def drill_attack(name: str, eps: float, norm: str, threat: Mapping[str, Any],
+                 settings: Mapping[str, Any]) -> Attack:
+    """Attack ``name`` as a drill runs it: budget ``eps`` (none for a minimal-perturbation
+    attack, which reports the smallest change it finds), the drill's ``norm`` and ``threat``
+    (``bounds``, ``constraints``, ``batch_size``), then the attack's own ``settings``.
+
+    >>> drill_attack("hopskipjump", 0.1, "l2", {"bounds": None}, {"steps": 5})
+    HopSkipJump(eps=None, norm='l2', steps=5, init_evals=100, max_evals=1000, gamma=1.0, \
+init_tries=100, bounds=None, constraints=None, batch_size=256)
+    """
+    cls, _ = attack_class(name)
+    return make(name, **{"eps": None if cls.minimal else eps, "norm": norm, **threat,
+                         **settings})
+
+
+def check_params(owner: str, params: Mapping[str, Any] | None,
+                 names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per-attack settings by catalogued name (``{"square": {"steps": 500}}``), each name one
+    of ``names`` (the attacks that run) and none setting the threat model, which is the
+    drill's.
+
+    >>> check_params("attacks.run", {"square": {"steps": 500}}, ["square", "transfer"])
+    {'square': {'steps': 500}}
+    """
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise ValidationError(
+            f"{owner}: params must map attack names to their settings, e.g. "
+            f"{{'square': {{'steps': 500}}}}, got {type(params).__name__}."
+        )
+    out = {}
+    for name, settings in params.items():
+        if name not in names:
+            raise ValidationError(
+                f"{owner}: params names {name!r}, an attack this run does not use (it runs "
+                f"{', '.join(names)}); remove it, or add {name!r} to the attacks."
+            )
+        if not isinstance(settings, Mapping):
+            raise ValidationError(
+                f"{owner}: params[{name!r}] must map parameter names to values, e.g. "
+                f"{{'steps': 500}}, got {settings!r}."
+            )
+        drill = sorted(set(settings) & set(THREAT))
+        if drill:
+            raise ValidationError(
+                f"{owner}: params[{name!r}] sets {', '.join(drill)}, which every attack of the "
+                "run shares; set the drill's eps, norm, bounds or constraints instead."
+            )
+        out[name] = dict(settings)
+    return out
+
+
+__all__ = ["CATALOG", "NORMS", "THREAT", "Attack", "GradientAttack", "attack_class",
+           "check_params", "check_steps", "drill_attack", "load", "make"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from shakeout.attacks._base import Attack, attack_class, make
+from shakeout.attacks._base import Attack, check_params, drill_attack
 from shakeout.errors import ValidationError
 from shakeout.models import Model
 
@@ -46,7 +47,9 @@ def default_eps(norm: str, span: float) -> tuple[float, ...]:
     return tuple(float(np.round(m * span, 12)) for m in EPS_GRID[norm])
 
 
-def default_attacks(model: Model, norm: str, eps: float, **threat: Any) -> list[Attack]:
+def default_attacks(model: Model, norm: str, eps: float, *,
+                    params: Mapping[str, Mapping[str, Any]] | None = None,
+                    **threat: Any) -> list[Attack]:
     """A strong ensemble for ``norm``: parameter-free APGD with two losses, FGSM (for the
     sanity checks), a score-based black-box attack and a minimal-perturbation attack for
     torch models; for other models the black-box attacks (with a transfer attack when torch
@@ -54,16 +57,33 @@ def default_attacks(model: Model, norm: str, eps: float, **threat: Any) -> list[
 
     Budgeted attacks get ``eps``; minimal-perturbation attacks get none (they report the
     smallest change they find). ``threat`` holds shared settings (``bounds``,
-    ``constraints``, ``batch_size``).
+    ``constraints``, ``batch_size``); ``params`` changes an attack's own settings by its
+    name (``{"square": {"steps": 200}}``), and names an attack of this ensemble.
 
     >>> from shakeout.models import wrap
     >>> from sklearn.linear_model import LogisticRegression
     >>> clf = wrap(LogisticRegression().fit([[0.0], [1.0]], [0, 1]))
     >>> [a.name for a in default_attacks(clf, "l2", 0.5)][:2]
     ['square-l2', 'hopskipjump-l2']
+    >>> default_attacks(clf, "linf", 0.5, params={"square": {"steps": 200}})[0].steps
+    200
+    """
+    chosen = default_settings(model, norm)
+    own = check_params("the default ensemble", params, list(chosen))
+    return [drill_attack(name, eps, norm, threat, {**settings, **own.get(name, {})})
+            for name, settings in chosen.items()]
+
+
+def default_settings(model: Model, norm: str) -> dict[str, dict[str, Any]]:
+    """The attacks of the default ensemble for ``model`` and ``norm``, with their settings.
+
+    >>> from shakeout.models import wrap
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> default_settings(wrap(LogisticRegression().fit([[0.0], [1.0]], [0, 1])), "l2")["square"]
+    {'steps': 1000, 'p_init': 0.1}
     """
     table = WHITE_BOX if model.supports_gradients else BLACK_BOX
-    chosen = dict(table[norm])
+    chosen = {name: dict(settings) for name, settings in table[norm].items()}
     if "transfer" in chosen and not _has_torch():
         chosen.pop("transfer")
     if not chosen:
@@ -71,11 +91,7 @@ def default_attacks(model: Model, norm: str, eps: float, **threat: Any) -> list[
             f"no default attack for norm {norm!r} on {model.name}, a model without gradients. "
             "Use norm='linf' or 'l2' (score- and decision-based attacks), or a torch model."
         )
-    out = []
-    for name, settings in chosen.items():
-        cls, _ = attack_class(name)
-        out.append(make(name, eps=None if cls.minimal else eps, norm=norm, **settings, **threat))
-    return out
+    return chosen
 
 
 def _has_torch() -> bool:

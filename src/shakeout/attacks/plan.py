@@ -13,20 +13,24 @@ class AttackPlan(BaseModel):
     """Settings of the attack drill as a plan file states them.
 
     ``bounds`` is ``[low, high]``, ``"data"`` (per-feature range of the attacked data) or
-    null (no range). Empty ``attacks`` and ``eps`` mean the defaults.
+    null (no range). Empty ``attacks`` and ``eps`` mean the defaults. ``params`` sets an
+    attack's own parameters by its name, e.g. ``{square: {steps: 500}}`` (Square's budget of
+    queries per point) or ``{hopskipjump: {steps: 10}}`` (its iterations).
 
     Examples
     --------
     >>> plan = AttackPlan.model_validate({"attacks": ["pgd"], "eps": [0.03, 0.1],
-    ...                                   "immutable": ["age"]})
+    ...                                   "immutable": ["age"],
+    ...                                   "params": {"pgd": {"steps": 20}}})
     >>> kwargs = plan.run_kwargs(None)
-    >>> kwargs["attacks"], kwargs["eps"], kwargs["constraints"]
-    (['pgd'], [0.03, 0.1], Constraints(immutable=['age']))
+    >>> kwargs["attacks"], kwargs["eps"], kwargs["constraints"], kwargs["params"]
+    (['pgd'], [0.03, 0.1], Constraints(immutable=['age']), {'pgd': {'steps': 20}})
     """
 
     model_config = ConfigDict(extra="forbid")
 
     attacks: list[str] = Field(default_factory=list)
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     eps: list[float] = Field(default_factory=list)
     norm: Literal["linf", "l2", "l1", "l0"] = "linf"
     bounds: tuple[float, float] | Literal["data"] | None = (0.0, 1.0)
@@ -43,7 +47,7 @@ class AttackPlan(BaseModel):
         rules = Constraints(immutable=self.immutable, integer=self.integer,
                             categorical=self.categorical or None)
         has_rules = bool(self.immutable or self.integer or self.categorical)
-        return {"attacks": self.attacks or None, "eps": self.eps or None, "norm": self.norm,
+        return {"attacks": self.attacks or None, "params": self.params or None, "eps": self.eps or None, "norm": self.norm,
                 "bounds": data_bounds(X) if self.bounds == "data" else self.bounds,
                 "constraints": rules if has_rules else None, "tolerance": self.tolerance,
                 "level": self.level, "sanity": self.sanity, "batch_size": self.batch_size}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 from shakeout._progress import progress
 from shakeout._validation import (Seed, as_generator, check_choice, check_grid, check_number,
                                   check_open_interval, check_positive_int)
-from shakeout.attacks._base import Attack, make
+from shakeout.attacks._base import Attack, check_params, drill_attack
 from shakeout.attacks._inputs import Inputs
 from shakeout.attacks.ensemble import default_attacks, default_eps
 from shakeout.attacks.sanity import Outcome, sanity_findings
@@ -27,6 +28,7 @@ DRILL = "attack"
 
 
 def run(model: Any, X: Any, y: Any, *, attacks: Sequence[Attack | str] | None = None,
+        params: Mapping[str, Mapping[str, Any]] | None = None,
         eps: Sequence[float] | float | None = None, norm: str = "linf",
         bounds: Any = (0.0, 1.0), constraints: Constraints | None = None, seed: Seed = 0,
         batch_size: int | None = None, level: float = 0.95, tolerance: float = 0.02,
@@ -61,6 +63,12 @@ def run(model: Any, X: Any, y: Any, *, attacks: Sequence[Attack | str] | None = 
         those of ``shakeout.attacks.CATALOG`` (``"pgd"``, ``"apgd-ce"``, ``"square"``...).
         Each attack is given the drill's ``bounds``, ``constraints`` (and ``batch_size``);
         its norm must be ``norm``.
+    params : mapping of attack name to settings, or None
+        Settings of attacks built by name, the default ensemble's included, e.g.
+        ``{"square": {"steps": 200}, "hopskipjump": {"steps": 10}}`` (Square's ``steps`` is
+        its budget of queries per point). Each name must be one the run uses; a parameter
+        the attack does not take is refused with the list of those it takes; the threat
+        model (``eps``, ``norm``, ``bounds``, ``constraints``) is the drill's.
     eps : float or increasing list of floats, or None
         Budgets in ``norm``, in the model's input space (L0: numbers of values). None:
         :func:`~shakeout.attacks.default_eps` of the valid range.
@@ -129,7 +137,7 @@ def run(model: Any, X: Any, y: Any, *, attacks: Sequence[Attack | str] | None = 
     threat = {"bounds": bounds, "constraints": constraints}
     if batch_size is not None:
         threat["batch_size"] = batch_size
-    ensemble = _resolve(attacks, model, norm, grid[0], threat)
+    ensemble = _resolve(attacks, params, model, norm, grid[0], threat)
     rng = as_generator(seed)
 
     t = time.perf_counter()
@@ -175,22 +183,25 @@ def run(model: Any, X: Any, y: Any, *, attacks: Sequence[Attack | str] | None = 
                   findings=tuple(findings), manifest=manifest)
 
 
-def _resolve(attacks: Sequence[Attack | str] | None, model: Model, norm: str, eps: float,
-             threat: dict[str, Any]) -> list[Attack]:
-    """Attack objects for the drill, each carrying the drill's threat model."""
+def _resolve(attacks: Sequence[Attack | str] | None, params: Mapping[str, Any] | None,
+             model: Model, norm: str, eps: float, threat: dict[str, Any]) -> list[Attack]:
+    """Attack objects for the drill, each carrying the drill's threat model and, when built
+    by name, its settings from ``params``."""
     if attacks is None:
-        return default_attacks(model, norm, eps, **threat)
+        return default_attacks(model, norm, eps, params=params, **threat)
     if isinstance(attacks, (str, Attack)):
         attacks = [attacks]
+    own = check_params("attacks.run", params, [a for a in attacks if isinstance(a, str)])
     out = []
     for a in attacks:
         if isinstance(a, str):
-            a = make(a, eps=eps, norm=norm, **threat)
-        elif not isinstance(a, Attack):
+            out.append(drill_attack(a, eps, norm, threat, own.get(a, {})))
+            continue
+        if not isinstance(a, Attack):
             raise ValidationError(
                 f"attacks.run: attacks must be Attack objects or names, got {type(a).__name__}."
             )
-        elif a.norm != norm:
+        if a.norm != norm:
             raise ValidationError(
                 f"attacks.run: {a.name} measures {a.norm}, but the drill's norm is {norm!r}; "
                 f"pass norm={a.norm!r} or an attack in {norm}."
@@ -225,8 +236,7 @@ def _campaign(ensemble: list[Attack], grid: Sequence[float], big: float | None, 
         probe = next((a for a in ensemble if not a.minimal), ensemble[0])
         tasks.append((probe if probe.minimal else probe.replace(eps=big), "unbounded"))
     clean = Inputs(X).array
-    for (attack, e), child in zip(progress(tasks, total=len(tasks), description="attack",
-                                           quiet=quiet), rng.spawn(len(tasks)), strict=True):
+    for (attack, e), child in zip(_shown(tasks, quiet), rng.spawn(len(tasks)), strict=True):
         started = time.perf_counter()
         if e == "unbounded":
             unbounded, _ = _attack(attack, model, X, y, codes, child, big)
@@ -247,6 +257,15 @@ def _campaign(ensemble: list[Attack], grid: Sequence[float], big: float | None, 
         key = f"{attack.name}_s"
         timings[key] = timings.get(key, 0.0) + time.perf_counter() - started
     return outcomes, unbounded, sizes
+
+
+def _shown(tasks: list[tuple[Attack, Any]], quiet: bool) -> Iterator[tuple[Attack, Any]]:
+    """``tasks`` in order, with a progress bar per attack: its name and budgets done."""
+    for (attack, sanity), group in itertools.groupby(
+            tasks, key=lambda task: (task[0], task[1] == "unbounded")):
+        runs = list(group)
+        label = f"{attack.name} (sanity: whole range)" if sanity else attack.name
+        yield from progress(runs, total=len(runs), description=label, quiet=quiet)
 
 
 def _rows(X: Any, keep: np.ndarray) -> Any:

@@ -17,6 +17,11 @@ AttackOpt = Annotated[list[str] | None, typer.Option(
     "--attack", help="Attack to run, repeatable or comma-separated: fgsm, pgd, bim, apgd-ce, "
                      "apgd-dlr, cw, deepfool, jsma, ead, square, hopskipjump, transfer. "
                      "Default: a strong ensemble for the norm and model.")]
+ParamOpt = Annotated[list[str] | None, typer.Option(
+    "--attack-param", metavar="NAME.PARAM=VALUE",
+    help="An attack's own setting, repeatable: square.steps=500 (Square's queries per point), "
+         "hopskipjump.steps=10 (its iterations), apgd-ce.restarts=2. Overrides the plan's "
+         "attack.params; see docs/attacks.md for each attack's parameters.")]
 NormOpt = Annotated[str | None, typer.Option("--norm", help="linf, l2, l1 or l0 (default linf).")]
 EpsOpt = Annotated[str | None, typer.Option(
     "--eps", help="Budgets in the norm, comma-separated, in the model's input space, e.g. "
@@ -33,7 +38,7 @@ NoSanity = Annotated[bool, typer.Option("--no-sanity", help="Skip the gradient-m
 
 @app.command("attack")
 def attack_command(model: ModelArg, data: DataArg, attack: AttackOpt = None,
-                   norm: NormOpt = None, eps: EpsOpt = None, bounds: BoundsOpt = None,
+                   attack_param: ParamOpt = None, norm: NormOpt = None, eps: EpsOpt = None, bounds: BoundsOpt = None,
                    immutable: ImmutableOpt = None, plan: Plan = None, target: Target = None,
                    out: Out = DEFAULT_OUT, seed: SeedOpt = None, batch_size: BatchOpt = None,
                    no_sanity: NoSanity = False, trust_pickle: TrustPickle = False,
@@ -54,6 +59,8 @@ def attack_command(model: ModelArg, data: DataArg, attack: AttackOpt = None,
     changes: dict = {}
     if attack:
         changes["attacks"] = [a.strip() for item in attack for a in item.split(",") if a.strip()]
+    if attack_param:
+        changes["params"] = _params(section.params, attack_param)
     if norm is not None:
         changes["norm"] = norm
     if eps is not None:
@@ -91,6 +98,30 @@ def _numbers(option: str, text: str) -> list[float]:
         raise ValidationError(
             f"{option} must be comma-separated numbers such as 0.03,0.1, got {text!r}."
         ) from None
+
+
+def _params(plan: dict[str, dict], items: list[str]) -> dict[str, dict]:
+    """The plan's per-attack settings with each ``NAME.PARAM=VALUE`` applied (YAML values).
+
+    >>> _params({"square": {"p_init": 0.1}}, ["square.steps=500", "apgd-ce.loss=ce"])
+    {'square': {'p_init': 0.1, 'steps': 500}, 'apgd-ce': {'loss': 'ce'}}
+    """
+    import yaml
+
+    out = {name: dict(settings) for name, settings in plan.items()}
+    for item in items:
+        head, equals, text = item.partition("=")
+        name, dot, key = head.strip().partition(".")
+        if not (equals and dot and name and key):
+            raise ValidationError(
+                f"--attack-param must be NAME.PARAM=VALUE, e.g. square.steps=500, got {item!r}."
+            )
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        out.setdefault(name, {})[key.strip()] = value
+    return out
 
 
 def _bounds(text: str) -> tuple[float, float] | str | None:
