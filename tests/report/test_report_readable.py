@@ -103,6 +103,10 @@ def test_the_page_opens_with_one_sentence_per_model_and_drill_and_a_table_of_con
                      subject="weekly LR", group="psi", feature="x2", window=w, status=s,
                      details={"bands": {"warn": 0.1, "fail": 0.25}})
              for w, v, s in (("2026-01-05", 0.01, "pass"), ("2026-01-12", 0.31, "fail"))]
+    drift += [Finding(name="w/drift/decision@2026-01-12", metric="decision", value=2.0,
+                      status="fail", drill="drift", subject="weekly LR", group="decision",
+                      window="2026-01-12", message="Retrain now: performance degraded together "
+                      "with data drift. Evidence: PSI 0.31 on 'x2'.")]
     result = Result(title="t", findings=tuple(stress_findings() + stress_findings("GBM") + drift))
     html = render(result, tmp_path)["html"].read_text()
     summary = html[html.index('<h2 id="summary">'):html.index("<nav")]
@@ -110,7 +114,8 @@ def test_the_page_opens_with_one_sentence_per_model_and_drill_and_a_table_of_con
     assert len(sentences) == 3
     assert ("accuracy falls from 0.97 to 0.62 [0.58, 0.66] under gaussian noise, level 5."
             in sentences[0])
-    assert "PSI on x2, window 2026-01-12: 0.31." in sentences[2]
+    assert ("Retrain now: performance degraded together with data drift; worst: PSI on x2, "
+            "window 2026-01-12: 0.31.") in sentences[2]
     assert '<span class="badge fail">fail</span>' in sentences[0]
     toc = html[html.index("<nav"):html.index("</nav>")]
     anchors = re.findall(r'href="#([^"]+)"', toc)

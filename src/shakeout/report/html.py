@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 
 from shakeout.report import charts, readable
 from shakeout.report.gate import GateOutcome
-from shakeout.report.readable import fmt
+from shakeout.report.readable import ONSET_GROUP, fmt
 from shakeout.report.result import Finding, Result
 
 TITLES = {"stress": "Stress test", "drift": "Drift", "attack": "Adversarial attacks",
@@ -69,16 +69,21 @@ class Section:
 
     @property
     def summary(self) -> str:
-        """The worst figure with its interval: the worst finding that needs attention, else
-        the lowest headline figure that has an interval."""
+        """The decision and the worst figure with its interval.
+
+        The decision is the first sentence of a headline finding of the latest window that
+        has no interval (a monitor's decision); the figure is the worst finding that needs
+        attention, else the lowest headline figure that has an interval.
+        """
+        decided = next((f.message.split(". ")[0] for f in self.headline if self.latest_window
+                        and f.window == self.latest_window and f.ci is None and f.message), "")
         lead = worst(self.attention)
         if lead is None:
             banded = [f for f in self.headline if f.ci and math.isfinite(f.value)
                       and f.window in (None, self.latest_window)]
             lead = min(banded, key=lambda f: f.value, default=None)
-        if lead is None:
-            return "no finding out of bounds"
-        return readable.figure(lead, self.findings)
+        text = "no finding out of bounds" if lead is None else readable.figure(lead, self.findings)
+        return f"{decided.rstrip('.')}; worst: {text}" if decided else text
 
     @property
     def p_at_floor(self) -> bool:
@@ -109,7 +114,7 @@ def verdict(result: Result, gate: GateOutcome | None) -> str:
 
 def worst(findings: list[Finding]) -> Finding | None:
     """The worst finding marked warn or fail (None when none is): the one a reader sees first."""
-    judged = [f for f in findings if f.status in ("warn", "fail") and f.group != "onset"]
+    judged = [f for f in findings if f.status in ("warn", "fail") and f.group != ONSET_GROUP]
     return min(judged, key=readable.rank_key) if judged else None
 
 
@@ -182,7 +187,7 @@ def _blocks(findings: list[Finding]) -> list[Block]:
     ranked: dict[tuple, list[Finding]] = defaultdict(list)
     timelines: dict[tuple, list[Finding]] = defaultdict(list)
     for f in findings:
-        if f.group == "onset":  # a table of its own
+        if f.group == ONSET_GROUP:  # a table of its own
             continue
         if f.window is not None:
             timelines[(f.group, f.metric, f.feature)].append(f)
@@ -212,9 +217,8 @@ def sections(result: Result) -> list[Section]:
     for i, ((drill, subject), found) in enumerate(by_drill.items(), start=1):
         # a history: attention goes to the latest window; onsets say where each alarm began
         latest = max((f.window for f in found if f.window is not None), default=None)
-        onsets = [f for f in found if f.group == "onset"]
-        attention = [f for f in found if f.status in ("warn", "fail")
-                     and f.window in (None, latest) and f.group != "onset"]
+        onsets = [f for f in found if f.group == ONSET_GROUP]
+        attention = [f for f in readable.current(found) if f.status in ("warn", "fail")]
         title = TITLES.get(drill, drill.title()) + (f" — {subject}" if subject else "")
         out.append(Section(title, found, attention, _blocks(found), onsets, latest,
                            anchor=_slug(title, i)))

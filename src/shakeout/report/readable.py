@@ -33,6 +33,8 @@ FLOOR_NOTE = ("p-values marked * sit at the bootstrap floor 1/(B+1) (times the m
               "correction): the resamples cannot show a smaller one. Raise n_bootstrap "
               "(--resamples) for smaller ones.")
 """The note under a table whose findings say ``details["p_at_floor"]``."""
+ONSET_GROUP = "onset"
+"""The group of findings that summarise where a monitored alarm began (a table of their own)."""
 STATUS_RANK = {"fail": 0, "warn": 1, "pass": 2, "info": 3}
 EFFECT_RANK = {"large": 0, "medium": 1, "small": 2, None: 3, "negligible": 4}
 
@@ -227,6 +229,24 @@ def concerns(findings: Sequence[Finding]) -> list[Concern]:
     return sorted(out, key=lambda c: rank_key(c.worst))
 
 
+def current(findings: Sequence[Finding]) -> list[Finding]:
+    """What holds now: findings without a window, and those of the latest window of their
+    drill and subject (a history's earlier windows are the past); onset summaries excluded.
+
+    >>> fs = [Finding(name=w, metric="psi", value=0.1, drill="drift", window=w)
+    ...       for w in ("w1", "w2")]
+    >>> [f.name for f in current(fs)]
+    ['w2']
+    """
+    latest: dict[tuple, str] = {}
+    for f in findings:
+        if f.window is not None:
+            key = (f.drill, f.subject)
+            latest[key] = max(latest.get(key, f.window), f.window)
+    return [f for f in findings if f.group != ONSET_GROUP
+            and (f.window is None or f.window == latest[(f.drill, f.subject)])]
+
+
 def judged(gate: GateOutcome) -> set[str]:
     """Names of the findings a gate judged (each reason starts with the finding's name)."""
     return {r.partition(": ")[0] for o in gate.outcomes for r in o.reasons}
@@ -235,13 +255,15 @@ def judged(gate: GateOutcome) -> set[str]:
 def verdict_line(result: Result, gate: GateOutcome | None) -> str:
     """The headline in words: the gate's verdict, or "no gate"; never an all-clear nobody asked for.
 
+    Findings that fail are counted as they stand now (:func:`current`).
+
     >>> r = Result(title="t", findings=(Finding(name="a", metric="m", value=1.0, status="fail"),))
     >>> verdict_line(r, None)
     'No gate: nothing was judged against a threshold; 1 finding is marked fail by its drill.'
     >>> verdict_line(r, GateOutcome(()))
     'Gate passed (0 conditions); 1 finding fails outside the gate.'
     """
-    fails = [f for f in result.findings if f.status == "fail"]
+    fails = [f for f in current(result.findings) if f.status == "fail"]
     if gate is None:
         head = "No gate: nothing was judged against a threshold"
         marked = "1 finding is" if len(fails) == 1 else f"{len(fails)} findings are"
