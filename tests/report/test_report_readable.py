@@ -183,17 +183,6 @@ def test_p_values_at_the_bootstrap_floor_are_marked_with_one_note(tmp_path):
     assert "| 0.005994* |" in md and md.count("sit at the bootstrap floor") == 1
 
 
-def test_category_values_label_the_per_category_shift(tmp_path):
-    chi2 = Finding(name="drift/chi2/colour", metric="chi2", value=40.0, p_value=1e-6,
-                   status="fail", drill="drift", group="chi2", feature="colour",
-                   details={"bins": ["0", "1", "2"], "categories": ["red", "green", "blue"],
-                            "reference_counts": [50, 30, 20], "current_counts": [50, 10, 40]})
-    html = render(Result(title="t", findings=(chi2,)), tmp_path)["html"].read_text()
-    attention = html[html.index("<h3>Needs attention"):]
-    attention = attention[:attention.index("</table>")]
-    assert "most moved: &#39;blue&#39; 20.0% -&gt; 40.0%" in attention
-
-
 def test_summary_md_has_the_metric_per_perturbation_and_level(tmp_path):
     md = render(Result(title="t", findings=tuple(stress_findings())), tmp_path)["md"].read_text()
     assert "| perturbation | severity | accuracy |" in md

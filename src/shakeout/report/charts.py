@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from html import escape
 
 from shakeout.report.result import Finding
@@ -166,12 +166,10 @@ def curve(findings: Sequence[Finding], title: str) -> str:
     return _svg(parts, title)
 
 
-def bars(findings: Sequence[Finding], title: str, limit: int = 15,
-         labels: Mapping[str, str] | None = None) -> str:
+def bars(findings: Sequence[Finding], title: str, limit: int = 15) -> str:
     """Features ranked by value, with interval whiskers (largest first), on round ticks.
 
-    Long names are cut to fit with the full name as a tooltip; ``labels`` renames features
-    (a category's code to its value).
+    Long names are cut to fit, with the full name as a tooltip.
     """
     rows = sorted(findings, key=lambda f: -f.value)[:limit]
     width, label_w = WIDTH + 160, 150
@@ -192,7 +190,7 @@ def bars(findings: Sequence[Finding], title: str, limit: int = 15,
                      f'{_tick_label(v, ticks)}</text>')
     for i, f in enumerate(rows):
         y = TOP + 16 * i
-        name = (labels or {}).get(f.feature or "", f.feature or f.name)
+        name = f.feature or f.name
         parts.append(_text(label_w - 4, y + 11, "yl", name, 24))
         parts.append(f'<rect x="{px(min(0.0, f.value)):.1f}" y="{y + 2}" height="11" '
                      f'width="{abs(px(f.value) - px(0.0)):.1f}" fill="{BAND}">'

@@ -128,12 +128,8 @@ def row(f: Finding, label: str | None = None, note: str = "") -> Markup:
     name = Markup(f'<span title="{escape(f.name)}">{escape(label or readable.describe(f))}</span>')
     if note:
         name += Markup(f'<div class="muted small">{escape(note)}</div>')
-    message = escape(f.message)
-    shift = readable.category_shift(f)
-    if shift:
-        message += Markup(f'<div class="muted small">{escape(shift)}</div>')
     cells = [name, fmt(f.value), readable.interval(f), _p_cell(f), escape(f.effect or ""),
-             Markup(f'<span class="badge {f.status}">{f.status}</span>'), message]
+             Markup(f'<span class="badge {f.status}">{f.status}</span>'), escape(f.message)]
     tds = "".join(f'<td class="num">{c}</td>' if i in (1, 2, 3) else f"<td>{c}</td>"
                   for i, c in enumerate(cells))
     return Markup(f"<tr>{tds}</tr>")

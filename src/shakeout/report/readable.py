@@ -153,29 +153,6 @@ def figure(f: Finding, findings: Sequence[Finding] = ()) -> str:
     return f"{describe(f)}: {fmt(f.value)}{' ' + interval(f) if f.ci else ''}"
 
 
-def category_shift(f: Finding) -> str:
-    """The category (or bin) whose share moved most, named by its value when the finding
-    carries ``details["categories"]``, else by its bin label.
-
-    >>> f = Finding(name="c", metric="chi2", value=9.0, details={
-    ...     "bins": ["0", "1", "2"], "categories": ["red", "green", "blue"],
-    ...     "reference_counts": [50, 30, 20], "current_counts": [50, 10, 40]})
-    >>> category_shift(f)
-    "most moved: 'blue' 20.0% -> 40.0%"
-    """
-    ref, cur = f.details.get("reference_counts"), f.details.get("current_counts")
-    bins = list(f.details.get("bins") or [])
-    cats = list(f.details.get("categories") or [])
-    labels = cats + bins[len(cats):]
-    if not ref or not cur or len(ref) != len(cur) or len(labels) < len(ref):
-        return ""
-    n_ref, n_cur = sum(ref), sum(cur)
-    if not n_ref or not n_cur:
-        return ""
-    i = max(range(len(ref)), key=lambda k: abs(cur[k] / n_cur - ref[k] / n_ref))
-    return f"most moved: {labels[i]!r} {ref[i] / n_ref:.1%} -> {cur[i] / n_cur:.1%}"
-
-
 def rank_key(f: Finding) -> tuple:
     """Worst first: status, then effect size, then p-value (smallest), then severity (largest)."""
     p = f.p_value if f.p_value is not None and not math.isnan(f.p_value) else 1.0
