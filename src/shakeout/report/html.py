@@ -118,17 +118,12 @@ def worst(findings: list[Finding]) -> Finding | None:
     return min(judged, key=readable.rank_key) if judged else None
 
 
-def _p_cell(f: Finding) -> str:
-    star = "*" if f.details.get("p_at_floor") else ""
-    return f"{fmt(f.p_value)}{star}"
-
-
-def row(f: Finding, label: str | None = None, note: str = "") -> Markup:
+def row(f: Finding, note: str = "") -> Markup:
     """A table row: the finding in words (its machine name as the tooltip), numbers, verdict."""
-    name = Markup(f'<span title="{escape(f.name)}">{escape(label or readable.describe(f))}</span>')
+    name = Markup(f'<span title="{escape(f.name)}">{escape(readable.describe(f))}</span>')
     if note:
         name += Markup(f'<div class="muted small">{escape(note)}</div>')
-    cells = [name, fmt(f.value), readable.interval(f), _p_cell(f), escape(f.effect or ""),
+    cells = [name, fmt(f.value), readable.interval(f), readable.p_text(f), escape(f.effect or ""),
              Markup(f'<span class="badge {f.status}">{f.status}</span>'), escape(f.message)]
     tds = "".join(f'<td class="num">{c}</td>' if i in (1, 2, 3) else f"<td>{c}</td>"
                   for i, c in enumerate(cells))

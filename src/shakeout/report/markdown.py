@@ -15,8 +15,7 @@ HEADINGS = {"none": "no gate", "pass": "gate passed", "fail": "gate failed"}
 
 
 def _row(f: Finding, label: str) -> str:
-    star = "*" if f.details.get("p_at_floor") else ""
-    return f"| {label} | {fmt(f.value)} | {interval(f)} | {fmt(f.p_value)}{star} | {f.status} |"
+    return f"| {label} | {fmt(f.value)} | {interval(f)} | {readable.p_text(f)} | {f.status} |"
 
 
 def level_table(findings: list[Finding]) -> list[str]:

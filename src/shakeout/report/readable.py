@@ -61,6 +61,16 @@ def interval(f: Finding) -> str:
     return f"[{fmt(f.ci[0])}, {fmt(f.ci[1])}]" if f.ci else ""
 
 
+def p_text(f: Finding) -> str:
+    """The p-value, marked ``*`` when it sits at the bootstrap floor (see ``FLOOR_NOTE``).
+
+    >>> p_text(Finding(name="a", metric="m", value=1.0, p_value=0.005994,
+    ...                details={"p_at_floor": True}))
+    '0.005994*'
+    """
+    return fmt(f.p_value) + ("*" if f.details.get("p_at_floor") else "")
+
+
 def metric_name(metric: str) -> str:
     """A metric identifier as words.
 
