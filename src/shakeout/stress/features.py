@@ -87,6 +87,18 @@ def feature_sensitivity(model: Model, X: Any, y: np.ndarray, *, sigma: float = 0
         Size of the shift up and down, as a fraction of the feature's range (0.1: +-10%).
     level : float, default=0.95
         Interval level; ``1 - level`` is the significance level of the direction test.
+
+    Examples
+    --------
+    A regressor that underestimates by 1: a shift up moves its prediction as much as a shift
+    down, but only down adds error.
+
+    >>> from shakeout.models import wrap
+    >>> X = np.column_stack([np.linspace(0, 1, 100), np.zeros(100)])
+    >>> model = wrap(lambda X: 10 * np.asarray(X)[:, 0], task="regression")
+    >>> top = feature_sensitivity(model, X, 10 * X[:, 0] + 1, rng=np.random.default_rng(0))[0]
+    >>> top.feature, round(top.details["change_shift"], 3), top.details["worst_direction"]
+    ('x0', 1.0, 'down')
     """
     check_number("feature_sensitivity", "shift", shift, 0.0, 1.0, low_open=True)
     X, y = _subsample(X, y, rng)
