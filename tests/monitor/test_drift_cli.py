@@ -102,3 +102,38 @@ def test_drift_command_takes_a_holdout_as_the_performance_baseline(tables, tmp_p
     data = json.loads((out / "results.json").read_text())
     (drop,) = [f for f in data["findings"] if f["metric"] == "degradation"]
     assert drop["details"]["baseline"] == "holdout"
+
+
+def test_showing_the_history_writes_nothing(tables, tmp_path, monkeypatch, capsys):
+    """Issue #9: `shakeout monitor --store URL` wrote a report folder as a side effect."""
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    assert main(["monitor", str(tables["ref"]), str(tables["stream"]), "--timestamp", "t",
+                 "--every", "day", "--target", "y", "--store", url, "--out",
+                 str(tmp_path / "mon"), "--quiet", "--multivariate", "none"]) == 1
+    show = tmp_path / "show"
+    show.mkdir()
+    monkeypatch.chdir(show)
+    capsys.readouterr()
+    assert main(["monitor", "--store", url]) == 0
+    err = capsys.readouterr().err
+    assert "2024-01-05" in err and "Latest window 2024-01-05" in err
+    assert list(show.iterdir()) == []  # no report folder, nothing written
+    assert main(["monitor", "--store", url, "--out", str(show / "r"), "--quiet"]) == 1
+    assert (show / "r" / "results.json").is_file()  # with --out: the report and the gate
+
+
+def test_drift_cli_imports_only_the_light_modules_at_the_top():
+    """`shakeout --help` must not import pandas, pydantic or jinja2 through this module."""
+    import ast
+    from pathlib import Path
+
+    import shakeout.cli.drift as module
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    top = {(n.module if isinstance(n, ast.ImportFrom) else a.name).split(".")[0]
+           + ("" if not isinstance(n, ast.ImportFrom) or not n.module.startswith("shakeout")
+              else "." + n.module.split(".", 1)[1])
+           for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+           for a in getattr(n, "names", [])}
+    assert top <= {"__future__", "pathlib", "typing", "typer", "rich", "shakeout.cli._app",
+                   "shakeout.errors"}, top

@@ -155,3 +155,56 @@ def test_onsets_are_ordered_by_evidence_and_say_when_they_became_decisive():
     assert [f.details["decisive_window"] for f in found] == [weeks[4], weeks[3], None]
     assert found[1].details["first_window"] == weeks[2]
     assert "decisive since 2024-01-22" in found[1].message
+
+
+def test_a_decision_does_not_flap_from_one_calm_window():
+    """Issue #9: a weekly decision flipped Retrain, Investigate, Retrain. It now escalates
+    at once and steps down only after two consecutive calmer windows."""
+    import numpy as np
+    import pandas as pd
+
+    from shakeout import monitor
+
+    rng = np.random.default_rng(4)
+    ref = pd.DataFrame({"a": rng.normal(size=1500), "b": rng.normal(size=1500)})
+    days = pd.date_range("2024-01-01", periods=5, freq="D").repeat(400)
+    moved = np.isin(days.day, [1, 3])  # drift on days 1 and 3; calm on 2, 4 and 5
+    cur = pd.DataFrame({"t": days, "a": rng.normal(size=2000) + 1.5 * moved,
+                        "b": rng.normal(size=2000)})
+    store = monitor.HistoryStore("sqlite://")
+    result = monitor.run(ref, cur, timestamp="t", store=store, multivariate=())
+    decisions = sorted(result.select(metric="decision"), key=lambda f: f.window)
+    assert [f.details["hysteresis"]["raw_action"] for f in decisions] == [
+        "retrain now", "continue monitoring", "retrain now", "continue monitoring",
+        "continue monitoring"]
+    assert [f.details["action"] for f in decisions] == ["retrain now"] * 4 + [
+        "continue monitoring"]
+    assert [f.details["hysteresis"]["held"] for f in decisions] == [False, True, False, True,
+                                                                    False]
+    assert "Held at 'retrain now'" in decisions[1].message
+    assert decisions[1].message.startswith("Retrain now")
+    assert store.summary()["action"].tolist()[:2] == ["retrain now", "retrain now"]
+    flapping = monitor.run(ref, cur, timestamp="t", store="sqlite://", multivariate=(),
+                           deescalate_after=1)
+    assert [f.details["action"] for f in sorted(flapping.select(metric="decision"),
+                                                key=lambda f: f.window)][:3] == [
+        "retrain now", "continue monitoring", "retrain now"]
+
+
+def test_a_resumed_monitor_keeps_the_rule_across_runs(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from shakeout import monitor
+
+    rng = np.random.default_rng(5)
+    ref = pd.DataFrame({"a": rng.normal(size=1000)})
+    days = pd.date_range("2024-01-01", periods=3, freq="D").repeat(400)
+    cur = pd.DataFrame({"t": days, "a": rng.normal(size=1200) + 1.5 * (days.day == 1)})
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    monitor.run(ref, cur[cur.t < "2024-01-02"], timestamp="t", store=url, multivariate=())
+    monitor.run(ref, cur[cur.t < "2024-01-03"], timestamp="t", store=url, multivariate=())
+    again = monitor.run(ref, cur, timestamp="t", store=url, multivariate=())
+    actions = [f.details["action"] for f in sorted(again.select(metric="decision"),
+                                                   key=lambda f: f.window)]
+    assert actions == ["retrain now", "retrain now", "continue monitoring"]

@@ -75,3 +75,24 @@ def test_bad_urls_and_drivers():
     except ImportError:
         with pytest.raises(MissingDependencyError, match="pip install"):
             _ = HistoryStore("postgresql+pg8000://u@localhost/db").engine
+
+
+def test_store_urls_that_cannot_work_are_one_clear_error(tmp_path, capsys):
+    """Issue #9: an unknown dialect in a store URL exited 3 with an internal error."""
+    from shakeout.cli import main
+
+    with pytest.raises(ValidationError, match=r"'nosuchdb://x' names a database SQLAlchemy "
+                                              r"does not know.*SQLite path"):
+        HistoryStore("nosuchdb://x")
+    with pytest.raises(ValidationError, match="does not know"):
+        HistoryStore("postgresql+nosuchdriver://u@h/db")
+    assert main(["monitor", "--store", "nosuchdb://x"]) == 2
+    assert "nosuchdb" in capsys.readouterr().err
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database at all, but long enough to have a header" * 10)
+    with pytest.raises(ValidationError, match="is not a SQLite database"):
+        HistoryStore(f"sqlite:///{text}").windows()
+    with pytest.raises(ValidationError, match="is a folder"):
+        HistoryStore(f"sqlite:///{tmp_path}").windows()
+    with pytest.raises(ValidationError, match="does not exist; create it"):
+        HistoryStore(f"sqlite:///{tmp_path / 'no' / 'such' / 'h.db'}").windows()

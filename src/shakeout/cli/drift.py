@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Target, TrustPickle, app,
-                               console, emit)
+                               check_out, console, emit)
 from shakeout.errors import ValidationError
 
 ModelOpt = Annotated[str | None, typer.Option(
@@ -28,6 +28,17 @@ HoldoutOpt = Annotated[str | None, typer.Option(
 FailOn = Annotated[str, typer.Option(
     "--fail-on", help="Exit 1 when the decision is at least: retrain, investigate, or never.")]
 FAIL_LEVELS = {"retrain": 1.0, "investigate": 0.0}
+
+
+def _check_out_given(out: Path | None) -> Path | None:
+    return None if out is None else check_out(out)
+
+
+MonitorOut = Annotated[Path | None, typer.Option(
+    "--out", callback=_check_out_given,
+    help="Folder for report.html, results.json, summary.md and junit.xml (default when "
+         f"running windows: {DEFAULT_OUT}). Showing the history writes a report only when "
+         "--out is given.")]
 
 
 def _options(plan: Any, tests: str | None, multivariate: str | None,
@@ -129,10 +140,14 @@ def monitor_command(
     target: Target = None, model: ModelOpt = None, holdout: HoldoutOpt = None,
     plan: Plan = None, tests: TestsOpt = None,
     multivariate: MultiOpt = None, correction: CorrectionOpt = None,
-    fail_on: FailOn = "retrain", out: Out = DEFAULT_OUT, seed: SeedOpt = None,
+    fail_on: FailOn = "retrain", out: MonitorOut = None, seed: SeedOpt = None,
     trust_pickle: TrustPickle = False, quiet: Quiet = False,
 ) -> None:
-    """Run each window of CURRENT against REFERENCE into the store; report the history."""
+    """Run each window of CURRENT against REFERENCE into the store; report the history.
+
+    Without REFERENCE and CURRENT, show the stored history on the console: nothing is
+    written unless --out is given (then the report too, and the gates' verdict).
+    """
     from shakeout import monitor
     from shakeout.data import load_dataset
     from shakeout.plan import load_plan
@@ -164,6 +179,7 @@ def monitor_command(
             model=_model(model, trust_pickle), y_reference=ref.y,
             holdout=_holdout(holdout, target, model), store=history,
             seed=the_plan.seed if seed is None else seed, quiet=quiet, resume=not rerun,
+            deescalate_after=the_plan.drift.deescalate_after,
             **_options(the_plan, tests, multivariate, correction))
         done = result.manifest.parameters
         skipped = (f", skipped {done['windows_skipped']} already in the store (--rerun to "
@@ -172,17 +188,15 @@ def monitor_command(
         console.print(f"Ran {done['windows_run']} window{plural}{skipped}.", highlight=False,
                       markup=False)
     _print_history(history)
-    latest = [f for f in result.findings if f.metric == "decision"]
-    latest = max(latest, key=lambda f: f.window or "") if latest else None
-    scoped = None
-    if latest is not None:
-        # Gates judge the latest window: an old alarm that has cleared does not fail the run.
-        scoped = type(result)(title=result.title, manifest=result.manifest, findings=tuple(
-            f for f in result.findings if f.window in (None, latest.window)))
-        _print_notes([f for f in result.findings if f.window == latest.window])
+    scoped = monitor.latest_window(result)  # gates judge the latest window only
+    if scoped is not None:
+        latest = next(f for f in scoped.findings if f.metric == "decision" and f.window)
+        _print_notes([f for f in scoped.findings if f.window == latest.window])
         console.print(f"Latest window {latest.window}: {latest.message}", highlight=False,
                       markup=False)
-    raise typer.Exit(emit(result, out, gate, quiet=quiet, scope=scoped,
+    if reference is None and out is None:
+        raise typer.Exit(0)  # showing writes nothing
+    raise typer.Exit(emit(result, out or DEFAULT_OUT, gate, quiet=quiet, scope=scoped,
                           scope_name="latest window" if scoped is not None else ""))
 
 

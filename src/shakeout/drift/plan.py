@@ -41,7 +41,11 @@ class DriftPlan(BaseModel):
     """Monitoring: window length, a pandas frequency (``1D``, ``1W``) or a row count (``5000``)."""
     store: str | None = None
     """Monitoring: SQLAlchemy URL of the history store (default ``sqlite:///shakeout-history.db``)."""
+    deescalate_after: int = Field(2, ge=1)
+    """Monitoring: consecutive calmer windows before a decision steps down (it escalates
+    at once)."""
 
     def suite_options(self) -> dict[str, Any]:
         """Keyword arguments for :class:`~shakeout.drift.DriftSuite`."""
-        return self.model_dump(exclude={"timestamp", "every", "store"}) | {"policy": self.policy}
+        return self.model_dump(exclude={"timestamp", "every", "store", "deescalate_after"}) | {
+            "policy": self.policy}

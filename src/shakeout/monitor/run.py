@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 
 from shakeout._progress import progress
+from shakeout._validation import check_positive_int
 from shakeout.drift.suite import DriftSuite
 from shakeout.errors import ValidationError
+from shakeout.monitor.hysteresis import DEESCALATE_AFTER, hold
 from shakeout.monitor.onset import onset
 from shakeout.monitor.store import DEFAULT_URL, HistoryStore
 from shakeout.monitor.windows import Window, parse_every, split_windows
@@ -81,11 +83,22 @@ def _join(a: Window, b: Window) -> Window:
                   min(a.start, b.start), max(a.end, b.end))
 
 
+def _held(result: Result, decisions: dict, deescalate_after: int) -> Result:
+    """The window's Result with its decision under the rule; ``decisions`` (window ->
+    decision of the earlier windows) gains this one."""
+    label = next(f.window for f in result.findings if f.metric == "decision")
+    previous = [decisions[w] for w in sorted(decisions) if w < label]
+    findings = tuple(hold(f, previous, deescalate_after=deescalate_after)
+                     if f.metric == "decision" else f for f in result.findings)
+    decisions[label] = next(f for f in findings if f.metric == "decision")
+    return replace(result, findings=findings)
+
+
 def run(reference: Any, current: Any, *, timestamp: str | None = None, every: Any = None,
         target: str | None = None, model: Any = None, y_reference: Any = None,
         holdout: tuple[Any, Any] | None = None, store: HistoryStore | str | None = None,
         stream: str = "default", seed: Any = 0, resume: bool = True, quiet: bool = True,
-        **options: Any) -> Result:
+        deescalate_after: int = DEESCALATE_AFTER, **options: Any) -> Result:
     """Run every window of ``current`` against ``reference``, storing each one as it completes.
 
     The reference work is done once (:class:`~shakeout.drift.DriftSuite`, ``options`` are
@@ -96,6 +109,11 @@ def run(reference: Any, current: Any, *, timestamp: str | None = None, every: An
     ended inside it (a day still in progress, a partial row window). Returns the whole
     stored history plus onset findings (when and where drift began) as one Result, ready
     for a report with a chart per statistic over time.
+
+    Decisions do not flap: each window's decision escalates at once but steps down only
+    after ``deescalate_after`` consecutive calmer windows (see
+    :func:`~shakeout.monitor.hysteresis.hold`); the window's decision finding says when
+    the rule held it.
 
     Examples
     --------
@@ -114,9 +132,12 @@ def run(reference: Any, current: Any, *, timestamp: str | None = None, every: An
     if timestamp is not None and isinstance(reference, pd.DataFrame) and (
             timestamp in reference.columns):
         reference = reference.drop(columns=[timestamp])  # not a feature, as in the windows
+    check_positive_int("monitor.run", "deescalate_after", deescalate_after)
     start = time.perf_counter()
     stored = store.windows()  # opens the store before the work, so a bad URL fails fast
     done = set(stored) - {max(stored)} if resume and stored else set()
+    decisions = {f.window: f for f in (store.findings() if done else ())
+                 if f.metric == "decision" and f.window in done}
     suite = DriftSuite(seed=seed, **options).fit(reference, y=y_reference, model=model,
                                                  holdout=holdout)
     ran, skipped, seen = 0, 0, set()
@@ -132,7 +153,8 @@ def run(reference: Any, current: Any, *, timestamp: str | None = None, every: An
         if window.label in done:
             skipped += 1
             continue
-        result = suite.run(window.frame, y=window.y, window=window.label)
+        result = _held(suite.run(window.frame, y=window.y, window=window.label), decisions,
+                       deescalate_after)
         store.write(window.label, result, start=window.start, end=window.end)
         ran += 1
     history = store.findings()
@@ -141,6 +163,7 @@ def run(reference: Any, current: Any, *, timestamp: str | None = None, every: An
         n_rows=None, timings={"fit": suite.fit_seconds_, "total": time.perf_counter() - start},
         parameters={"store": store._safe_url(), "stream": store.stream, "timestamp": timestamp,
                     "every": every, "windows_run": ran, "windows_skipped": skipped,
+                    "deescalate_after": deescalate_after,
                     "windows_stored": len(store.windows())})
     return Result(title=f"Drift monitor: {store.stream}",
                   findings=tuple(history) + tuple(onset(history)), manifest=manifest)

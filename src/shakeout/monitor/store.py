@@ -74,7 +74,14 @@ class HistoryStore:
 
     def __init__(self, url: str = DEFAULT_URL, *, stream: str = "default"):
         try:
-            sa.engine.make_url(url)
+            sa.engine.make_url(url).get_dialect()
+        except sa.exc.NoSuchModuleError:
+            raise ValidationError(
+                f"HistoryStore: {url!r} names a database SQLAlchemy does not know "
+                f"({url.split(':')[0]!r}); use a SQLite path such as '{DEFAULT_URL}', or "
+                "the URL of an installed SQLAlchemy dialect, e.g. "
+                "'postgresql+psycopg://user@host/db'."
+            ) from None
         except sa.exc.ArgumentError:
             raise ValidationError(
                 f"HistoryStore: {url!r} is not a database URL; use e.g. "
@@ -117,10 +124,18 @@ class HistoryStore:
         url = sa.engine.make_url(self.url)
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            folder = Path(url.database).expanduser().absolute().parent
-            if not folder.is_dir():
+            path = Path(url.database).expanduser().absolute()
+            if not path.parent.is_dir():
                 return (f"HistoryStore: cannot create {url.database!r}: the folder "
-                        f"{str(folder)!r} does not exist; create it or choose another path.")
+                        f"{str(path.parent)!r} does not exist; create it or choose another "
+                        "path.")
+            if path.is_dir():
+                return (f"HistoryStore: {url.database!r} is a folder; give the path of a "
+                        "database file in it, e.g. 'sqlite:///drift/history.db'.")
+            if path.is_file() and "not a database" in reason:
+                return (f"HistoryStore: {url.database!r} is not a SQLite database ({reason}); "
+                        "give a new path (the store is created there) or an existing "
+                        "shakeout history database.")
             return (f"HistoryStore: cannot open {url.database!r} ({reason}); choose a path "
                     "you can write to.")
         return (f"HistoryStore: cannot open the store {self._safe_url()!r} ({reason}). Check "
