@@ -10,9 +10,12 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from shakeout.report.gate import GateOutcome
 from shakeout.report.result import Finding, Result
+
+if TYPE_CHECKING:  # annotations only: the gate's module loads pydantic
+    from shakeout.report.gate import GateOutcome
 
 METRIC_NAMES = {"log_loss": "log-loss", "ece": "calibration error (ECE)", "macro_f1": "macro-F1",
                 "prediction_ks": "prediction shift (KS)", "psi": "PSI", "ks": "KS", "kl": "KL",
@@ -247,6 +250,7 @@ def verdict_line(result: Result, gate: GateOutcome | None) -> str:
     >>> r = Result(title="t", findings=(Finding(name="a", metric="m", value=1.0, status="fail"),))
     >>> verdict_line(r, None)
     'No gate: nothing was judged against a threshold; 1 finding is marked fail by its drill.'
+    >>> from shakeout.report.gate import GateOutcome
     >>> verdict_line(r, GateOutcome(()))
     'Gate passed (0 conditions); 1 finding fails outside the gate.'
     """
