@@ -32,7 +32,7 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     stress: StressPlan = Field(default_factory=StressPlan)
     drift: DriftPlan = Field(default_factory=DriftPlan)
     attack: AttackPlan = Field(default_factory=AttackPlan)
@@ -63,10 +63,9 @@ def load_plan(path: str | Path | None) -> Plan:
     if path is None:
         return Plan()
     path = Path(path)
-    if not path.is_file():
-        raise ValidationError(f"plan file {str(path)!r} does not exist.")
+    text = _plan_text(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:  # its text spans lines; the CLI prints one
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -76,3 +75,28 @@ def load_plan(path: str | Path | None) -> Plan:
             "and brackets there."
         ) from None
     return parse_plan(data, source=f"plan file {path.name!r}")
+
+
+def _plan_text(path: Path) -> str:
+    """The text of a plan file, or a one-line error saying why it is not one.
+
+    >>> _plan_text(Path("/"))
+    Traceback (most recent call last):
+    ...
+    shakeout.errors.ValidationError: plan file '/' is a folder; pass a YAML plan file.
+    """
+    fix = "pass a YAML plan file"
+    if path.is_dir():
+        raise ValidationError(f"plan file {str(path)!r} is a folder; {fix}.")
+    if not path.exists():
+        raise ValidationError(f"plan file {str(path)!r} does not exist.")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"plan file {str(path)!r} is not a text file (byte {exc.start} is not UTF-8); {fix}."
+        ) from None
+    except OSError as exc:
+        raise ValidationError(
+            f"plan file {str(path)!r} cannot be read ({exc.strerror}); {fix} you can read."
+        ) from None

@@ -44,3 +44,12 @@ def test_demo_writes_a_self_contained_report(cli, tmp_path):
     failed_conditions = sum(not c["passed"] for c in data["gate"]["conditions"])
     assert len(list(root.iter("failure"))) == failed_conditions  # the gate is the verdict
     assert (out / "summary.md").read_text().startswith("## shakeout: shakeout demo")
+
+
+def test_demo_refuses_a_negative_seed_in_python_too():
+    from shakeout.demo.run import run_demo
+    from shakeout.errors import ValidationError
+
+    with pytest.raises(ValidationError, match=r"run_demo: seed must be in \[0, inf\], got -1"):
+        run_demo(seed=-1)
+

@@ -199,3 +199,176 @@ def test_an_unusable_out_is_refused_before_any_work(cli, tmp_path, blocker):
         assert out.read_text() == "not a folder"
     else:
         assert [p.name for p in out.iterdir()] == [blocker]  # nothing written beside it
+
+
+# ---------------------------------------------------------------- issue 9: crashes that exited 3
+FACTORIES = '''
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+_X, _y = load_iris(return_X_y=True, as_frame=True)
+
+
+def raising():
+    raise RuntimeError("the weights file is gone")
+
+
+def on_codes():  # fitted on the integer codes 0, 1, 2
+    return LogisticRegression(max_iter=1000).fit(_X, _y)
+
+
+def on_text_codes():  # fitted on the labels "0", "1", "2" as text
+    return LogisticRegression(max_iter=1000).fit(_X, _y.astype(str))
+
+
+def on_names():  # fitted on the labels "no" and "yes"
+    return LogisticRegression(max_iter=1000).fit(_X, (_y == 0).map({True: "yes", False: "no"}))
+'''
+
+
+@pytest.fixture
+def factories(tmp_path, monkeypatch):
+    """Name of a module of model factories; a module beside it has a syntax error."""
+    import sys
+    import uuid
+
+    name = f"so_cli_factories_{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / "factories"
+    folder.mkdir()
+    (folder / f"{name}.py").write_text(FACTORIES)
+    (folder / f"{name}_broken.py").write_text("model = (\n")
+    monkeypatch.syspath_prepend(str(folder))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def _labelled(iris_frame, tmp_path, labels):
+    frame = iris_frame.copy()
+    frame["target"] = labels
+    path = tmp_path / "labelled.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_text_labels_that_the_model_was_not_fitted_on(cli, factories, iris_frame, tmp_path):
+    path = _labelled(iris_frame, tmp_path, np.where(iris_frame["target"] == 0, "yes", "no"))
+    code, err = cli("stress", f"{factories}:on_codes", path, "--target", "target", "--quiet",
+                    "--out", tmp_path / "r")
+    assert code == 2
+    line = _one_line(err)
+    assert "labels ['no', 'yes'] are not among the model's classes ['0', '1', '2']" in line
+    assert "Check the target column: it must hold the labels the model was fitted on" in line
+
+
+@pytest.mark.parametrize(("factory", "labels"), [
+    ("on_names", lambda t: np.where(t == 0, "yes", "no")),
+    ("on_text_codes", lambda t: t),  # the csv reads 0, 1, 2 back as numbers
+])
+def test_text_labels_map_through_the_models_classes(cli, factories, iris_frame, tmp_path,
+                                                   factory, labels, write_plan):
+    path = _labelled(iris_frame, tmp_path, labels(iris_frame["target"]))
+    code, err = cli("stress", f"{factories}:{factory}", path, "--target", "target", "--quiet",
+                    "--plan", write_plan(), "--out", tmp_path / "r")
+    assert code == 0, err
+    import json
+
+    found = json.loads((tmp_path / "r" / "results.json").read_text())["findings"]
+    clean = [f for f in found if f["metric"] == "accuracy" and not f.get("severity")]
+    assert clean and clean[0]["value"] > 0.9  # the labels were matched, not all wrong
+
+
+def test_model_factory_that_raises(cli, factories, iris_csv, tmp_path):
+    code, err = cli("stress", f"{factories}:raising", iris_csv, "--target", "target", "--quiet",
+                    "--out", tmp_path / "r")
+    assert code == 2
+    line = _one_line(err)
+    assert (f"model '{factories}:raising': calling {factories}.raising() raised RuntimeError: "
+            "the weights file is gone") in line
+    assert "fix the function" in line
+
+
+def test_model_module_with_a_syntax_error(cli, factories, iris_csv, tmp_path):
+    code, err = cli("stress", f"{factories}_broken:model", iris_csv, "--target", "target",
+                    "--quiet", "--out", tmp_path / "r")
+    assert code == 2
+    line = _one_line(err)
+    assert f"model '{factories}_broken:model': importing '{factories}_broken' failed" in line
+    assert "SyntaxError: '(' was never closed" in line and "line 1" in line
+
+
+@pytest.mark.parametrize("kind", ["folder", "binary"])
+def test_plan_that_is_a_folder_or_binary(cli, entry, iris_csv, tmp_path, kind):
+    plan = tmp_path / "plan.yaml"
+    if kind == "folder":
+        plan.mkdir()
+    else:
+        plan.write_bytes(bytes(range(128, 256)))
+    code, err = _stress(cli, entry, iris_csv, "--target", "target", "--plan", plan)
+    assert code == 2
+    line = _one_line(err)
+    what = "is a folder" if kind == "folder" else "is not a text file"
+    assert f"plan file {str(plan)!r} {what}" in line
+    assert "pass a YAML plan file" in line
+
+
+def test_text_in_a_numeric_column_is_named(cli, entry, iris_frame, tmp_path):
+    frame = iris_frame.astype(object)
+    frame.loc[3, "sepal width (cm)"] = "abc"
+    frame.loc[7, "sepal width (cm)"] = "?"
+    path = tmp_path / "mixed.csv"
+    frame.to_csv(path, index=False)
+    code, err = _stress(cli, entry, path, "--target", "target", "--out", tmp_path / "r")
+    assert code == 2
+    line = _one_line(err)
+    assert ("Column 'sepal width (cm)' holds 2 values that are not numbers: 'abc' (row 3), "
+            "'?' (row 7)") in line
+    assert "could not convert string to float" in line  # what the model said
+    assert "replace them" in line
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+def test_torchscript_model_of_the_wrong_width(cli, iris_csv, tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "wide.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Sequential(torch.nn.Linear(7, 3))), str(path))
+    code, err = cli("stress", path, iris_csv, "--target", "target", "--quiet",
+                    "--out", tmp_path / "r")
+    assert code == 2
+    line = _one_line(err)
+    assert "TorchScript interpreter" not in line
+    assert "the model expects input of shape (n, 7) but got (1, 4)" in line
+    assert "mat1 and mat2 shapes cannot be multiplied" in line
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda d: d["findings"][0].update(value="high"),
+     "finding 0 ('a'): value must be a number, got 'high'"),
+    (lambda d: d["findings"][0].update(ci=["low", 1]),
+     "finding 0 ('a'): ci must be two numbers, got ['low', 1]"),
+    (lambda d: d.pop("findings"), "missing 'findings'"),
+    (lambda d: d.update(findings=[]), "holds no findings"),
+    (lambda d: d.update(findings={"a": 1}), "findings must be a list"),
+    (lambda d: d["findings"][0].pop("metric"), "finding 0 ('a'): missing 'metric'"),
+])
+def test_results_file_with_bad_content(cli, tmp_path, edit, message):
+    import json
+
+    from shakeout.report.result import Finding, Result
+
+    data = Result(title="t", findings=(Finding(name="a", metric="m", value=1.0),)).to_dict()
+    edit(data)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    code, err = cli("report", path, "--quiet", "--out", tmp_path / "r")
+    assert code == 2
+    line = _one_line(err)
+    assert message in line and "results.json" in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_negative_seed_is_refused_when_parsed(cli, tmp_path):
+    code, err = cli("demo", "--seed", "-1", "--quiet", "--out", tmp_path / "r")
+    assert code == 2
+    line = _one_line(err)
+    assert "Invalid value for '--seed'" in line
+    assert "a seed is a non-negative integer (0, 1, 2, ...), got -1" in line

@@ -113,9 +113,9 @@ def test_wrong_number_of_features_gives_a_clear_message(array_model, wine):
 def test_torch_model_with_the_wrong_width(wine):
     torch = pytest.importorskip("torch")
     model = wrap(torch.nn.Linear(13, 3))
-    with pytest.raises(ValidationError, match=r"cannot predict on X of shape \(178, 12\): "
-                                              r"RuntimeError: mat1 and mat2 shapes cannot be "
-                                              r"multiplied"):
+    with pytest.raises(ValidationError, match=r"Linear: the model expects input of shape "
+                                              r"\(n, 13\) but got \(1, 12\) \(mat1 and mat2 "
+                                              r"shapes cannot be multiplied"):
         check_features(model, wine.data.to_numpy()[:, :12])
 
 
@@ -191,3 +191,26 @@ def test_classifier_without_classes_refuses_labels_that_are_not_indices(y, shown
                                               rf"must be class indices 0, 1, ...; got {shown}\. "
                                               rf"Pass classes=\[...\] to wrap"):
         check_target(model, y, len(y))
+
+
+def test_text_in_a_column_of_numbers_is_named_with_rows(frame_model, wine):
+    X = wine.data.astype({"alcohol": object})
+    X.loc[[5, 9, 11, 40], "alcohol"] = ["n/a", "?", "13,2", "-"]
+    with pytest.raises(ValidationError, match=r"could not convert string to float: 'n/a'\. "
+                                              r"Column 'alcohol' holds 4 values that are not "
+                                              r"numbers: 'n/a' \(row 5\), '\?' \(row 9\), "
+                                              r"'13,2' \(row 11\), \.\.\.; replace them"):
+        check_features(frame_model, X)
+
+
+def test_text_that_the_model_reads_as_categories_passes(wine):
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    X = wine.data.astype({"alcohol": str})
+    X.loc[[5, 9], "alcohol"] = "unknown"
+    est = make_pipeline(make_column_transformer((OneHotEncoder(handle_unknown="ignore"),
+                                                 ["alcohol"]), remainder=StandardScaler()),
+                        LogisticRegression(max_iter=500))
+    model = wrap(est.fit(X, wine.target))
+    assert check_features(model, X) is X

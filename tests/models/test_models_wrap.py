@@ -119,6 +119,21 @@ def test_unknown_labels_are_named(clf):
         wrap(clf).encode_labels(["setosa", "daisy"])
 
 
+
+def test_labels_of_another_type_than_the_classes():
+    """Text labels against integer classes were a TypeError ('<' not supported) from sorting."""
+    on_codes = wrap(LogisticRegression(max_iter=1000).fit(X_IRIS, Y_IRIS))
+    with pytest.raises(ValidationError, match=r"labels \['no', 'yes'\] are not among the "
+                                              r"model's classes \['0', '1', '2'\]"):
+        on_codes.encode_labels(np.array(["yes", "no", 1], dtype=object))
+    assert on_codes.encode_labels(np.array([True, False, 2.0], dtype=object)).tolist() == [1, 0, 2]
+    on_text = wrap(LogisticRegression(max_iter=1000).fit(X_IRIS, Y_IRIS.astype(str)))
+    assert on_text.encode_labels(Y_IRIS).tolist() == Y_IRIS.tolist()  # a csv read "1" as 1
+    on_names = wrap(LogisticRegression(max_iter=1000).fit(X_IRIS, NAMES[Y_IRIS]))
+    assert on_names.encode_labels(pd.Series(NAMES[Y_IRIS], dtype="string")).tolist() == \
+        Y_IRIS.tolist()
+
+
 # ---------------------------------------------------------------- LightGBM
 def test_lightgbm_classifier_through_its_sklearn_api():
     lgb = pytest.importorskip("lightgbm")
@@ -248,6 +263,23 @@ def test_torch_classifier_with_bad_output_shape(torch):
 def test_torch_refuses_text_input(torch):
     with pytest.raises(ValidationError, match="a torch model needs numeric input"):
         wrap(torch.nn.Linear(1, 2)).predict_proba(np.array([["a"], ["b"]], dtype=object))
+
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+def test_torch_model_given_the_wrong_shape_says_which_it_expects(torch):
+    """TorchScript's own traceback used to leak; now the layer's expected shape is named."""
+    cnn = torch.jit.script(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten()))
+    with pytest.raises(ValidationError, match=r"Sequential: the model expects input "
+                                              r"of shape \(n, 3, height, width\) but got "
+                                              r"\(2, 1, 8, 8\) \(Given groups=1, weight of size"):
+        wrap(cnn).predict_proba(np.zeros((2, 1, 8, 8)))
+    flat = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3), torch.nn.Unflatten(
+        1, (3, 1)), torch.nn.Conv1d(2, 1, 1))  # right width, fails later: no shape is claimed
+    with pytest.raises(ValidationError, match=r"Sequential: the model failed on input of shape "
+                                              r"\(2, 8, 8\) \(Given groups=1, weight of size "
+                                              r".*Check that the data has the shape"):
+        wrap(flat).predict_proba(np.zeros((2, 8, 8)))
 
 
 # ---------------------------------------------------------------- ONNX

@@ -24,7 +24,6 @@ app = typer.Typer(
 console = Console(stderr=True, soft_wrap=True)
 
 
-
 def check_out(out: Path) -> Path:
     """Refuse an unusable ``--out`` when the command line is parsed, before any work starts.
 
@@ -57,7 +56,24 @@ def check_out(out: Path) -> Path:
 Out = Annotated[Path, typer.Option("--out", callback=check_out,
                                    help="Folder for report.html, results.json, summary.md and "
                                    "junit.xml; checked before the work starts.")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed for every random draw.")]
+def check_seed(seed: int | None) -> int | None:
+    """Refuse a negative ``--seed`` when the command line is parsed.
+
+    >>> check_seed(3)
+    3
+    >>> check_seed(-1)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    BadParameter: a seed is a non-negative integer (0, 1, 2, ...), got -1.
+    """
+    if seed is not None and seed < 0:
+        raise typer.BadParameter(f"a seed is a non-negative integer (0, 1, 2, ...), got {seed}; "
+                                 "pass --seed 0, for instance.")
+    return seed
+
+
+Seed = Annotated[int | None, typer.Option(
+    "--seed", callback=check_seed, help="Seed for every random draw, 0 or more (default: the "
+    "plan's where a --plan is given, else 0); the same seed gives the same numbers.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="Hide progress bars.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 Target = Annotated[str | None, typer.Option("--target", help="Target column of a table.")]

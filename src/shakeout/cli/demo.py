@@ -16,7 +16,7 @@ def demo_command(out: Out = DEFAULT_OUT, seed: Seed = 0, quiet: Quiet = False) -
         console.print("Training a gradient-boosted model (breast cancer), a CNN (digits) and a "
                       "logistic regression (a weekly stream that drifts), then running the "
                       "drills...", highlight=False)
-    result = run_demo(seed=seed, quiet=quiet)
+    result = run_demo(seed=0 if seed is None else seed, quiet=quiet)
     weekly = [f for f in result.findings if f.metric == "decision" and f.window is not None]
     if weekly and not quiet:
         latest = max(weekly, key=lambda f: f.window)

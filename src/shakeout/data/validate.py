@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from shakeout.data.dataset import is_numeric_column
-from shakeout.errors import ShakeoutError, ValidationError
+from shakeout.errors import ShakeoutError, ValidationError, first_line
 from shakeout.models._base import Model
 
 BLOCK = 65_536
@@ -48,21 +48,50 @@ def check_features(model: Model, X: Any, *, allow_nan: bool = False, name: str =
         blocks = (X[i:i + BLOCK].reshape(len(X[i:i + BLOCK]), -1) for i in range(0, len(X), BLOCK))
     nan_row = _check_values(zip(range(0, len(X), BLOCK), blocks), labels, allow_nan, name)
     # the trial row holds NaN when NaN is allowed, so a model that cannot take it fails here
-    probe = slice(0, 1) if nan_row is None else slice(nan_row, nan_row + 1)
+    _probe(model, X, [0 if nan_row is None else nan_row], name,
+           "Check the number and order of features." if nan_row is None else
+           f"Row {nan_row} holds NaN (allowed by allow_nan=True / --allow-nan): impute the "
+           "missing values, or use a model that handles NaN.")
+    if isinstance(X, pd.DataFrame):  # text in a column of numbers fails only on its own rows
+        for column, (rows, values) in _text_among_numbers(X).items():
+            shown = ", ".join(f"{v!r} (row {r})" for r, v in zip(rows[:3], values[:3]))
+            _probe(model, X, rows[:3], name,
+                   f"Column {column!r} holds {len(rows)} values that are not numbers: {shown}"
+                   f"{', ...' if len(rows) > 3 else ''}; replace them with numbers, or read them "
+                   "as missing (pandas' na_values) and impute them.")
+    return X
+
+
+def _probe(model: Model, X: Any, rows: list[int], name: str, fix: str) -> None:
+    """Predict on a few rows of X; whatever the model raises becomes one line ending in ``fix``."""
     try:
-        model.outputs(X.iloc[probe] if isinstance(X, pd.DataFrame) else X[probe])
+        model.outputs(X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows])
     except ShakeoutError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever the model raises means "does not fit"
-        shape = X.shape
-        fix = ("Check the number and order of features." if nan_row is None else
-               f"Row {nan_row} holds NaN (allowed by allow_nan=True / --allow-nan): impute the "
-               "missing values, or use a model that handles NaN.")
         raise ValidationError(
-            f"the model cannot predict on {name} of shape {shape}: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:300].rstrip('.')}. {fix}"
+            f"the model cannot predict on {name} of shape {X.shape}: {first_line(exc)}. {fix}"
         ) from None
-    return X
+
+
+def _text_among_numbers(X: pd.DataFrame) -> dict[str, tuple[list[int], list[Any]]]:
+    """Text columns holding mostly numbers: for each, the rows that are not numbers (and the
+    first three such values).
+
+    >>> _text_among_numbers(pd.DataFrame({"a": ["1.5", "?", "2"], "b": ["x", "y", "1"]}))
+    {'a': ([1], ['?'])}
+    """
+    found = {}
+    for column in X.columns:
+        values = X[column]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        text = (numbers.isna() & values.notna()).to_numpy()
+        if text.any() and numbers.notna().sum() > text.sum():
+            rows = np.flatnonzero(text)
+            found[str(column)] = (rows.tolist(), values.iloc[rows[:3]].tolist())
+    return found
 
 
 def _check_columns(model: Model, X: pd.DataFrame, name: str) -> None:

@@ -31,8 +31,10 @@ def run_demo(*, seed: int = 0, quiet: bool = True, n_bootstrap: int = 1000) -> R
     store in a temporary folder.
     """
     from shakeout import stress
+    from shakeout._validation import check_number
     from shakeout.demo.models import breast_cancer_gbm
 
+    check_number("run_demo", "seed", seed, 0, integer=True)
     tab = breast_cancer_gbm(seed)
     parts = [(TABULAR, stress.run(tab.model, tab.X_test, tab.y_test, seed=seed, quiet=quiet,
                                   n_bootstrap=n_bootstrap,

@@ -101,17 +101,15 @@ class Model:
                 )
             return codes
         classes = np.asarray(classes)
-        order = np.argsort(classes)
-        pos = np.searchsorted(classes[order], y)
-        pos = np.clip(pos, 0, len(classes) - 1)
-        found = classes[order][pos] == y
-        if not np.all(found):
-            unknown = sorted({str(v) for v in np.asarray(y)[~found]})[:5]
+        codes = _match_labels(classes, y.ravel())
+        if np.any(codes < 0):
+            unknown = sorted({str(v) for v in y.ravel()[codes < 0].tolist()})[:5]
             raise ValidationError(
                 f"{self.name}: labels {unknown} are not among the model's classes "
-                f"{[str(c) for c in classes][:10]}. Check the target column."
+                f"{[str(c) for c in classes][:10]}. Check the target column: it must hold the "
+                "labels the model was fitted on (encoded as they were for training)."
             )
-        return order[pos]
+        return codes.reshape(y.shape)
 
     def logits(self, x: Any) -> Any:
         """Differentiable scores; only torch models have them."""
@@ -137,3 +135,43 @@ class Model:
         if self.classes_ is None:
             return "None"
         return str(len(self.classes_))
+
+
+def _match_labels(classes: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The column of each label among ``classes``, -1 where it has none.
+
+    Equal values match first (without sorting, so labels and classes of different types never
+    meet ``<``); then labels that differ from a class only in type: the same number (``True``
+    for ``1``, ``1.0`` for ``1``) or the same text (``1`` read from a csv for a model fitted
+    on ``"1"``), as long as that reading tells the classes apart.
+
+    >>> _match_labels(np.array(["0", "1"]), np.array([1, 0, 2])).tolist()
+    [1, 0, -1]
+    >>> _match_labels(np.array([0, 1]), np.array(["yes", True], dtype=object)).tolist()
+    [-1, 1]
+    """
+    import pandas as pd
+
+    codes = pd.Index(classes).get_indexer(y)
+    for key in (_as_numbers, _as_text):
+        if np.all(codes >= 0):
+            break
+        keys, values = key(classes), key(y)
+        if keys is None or values is None or not pd.Index(keys).is_unique:
+            continue
+        codes = np.where(codes >= 0, codes, pd.Index(keys).get_indexer(values))
+    return codes
+
+
+def _as_numbers(values: np.ndarray) -> np.ndarray | None:
+    """Booleans and numbers as floats; None for anything else."""
+    import pandas as pd
+
+    numeric = ("boolean", "integer", "floating", "mixed-integer-float")
+    if pd.api.types.infer_dtype(values, skipna=False) in numeric:
+        return values.astype(np.float64)
+    return None
+
+
+def _as_text(values: np.ndarray) -> np.ndarray:
+    return values.astype(str)

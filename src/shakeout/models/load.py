@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from shakeout.errors import ValidationError
+from shakeout.errors import ValidationError, first_line
 from shakeout.models._base import Model
 from shakeout.models.wrap import wrap
 
@@ -27,15 +27,28 @@ def _from_entry_point(spec: str) -> Any:
         sys.path.insert(0, str(Path.cwd()))
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
+    except ModuleNotFoundError as exc:
         raise ValidationError(f"model {spec!r}: cannot import {module_name!r} ({exc}).") from None
+    except Exception as exc:  # noqa: BLE001 - the module's own code failed while importing
+        raise ValidationError(
+            f"model {spec!r}: importing {module_name!r} failed with {first_line(exc)}; fix the "
+            "module (python -c \"import " + module_name + "\" shows the traceback)."
+        ) from None
     try:
         obj = getattr(module, attr)
     except AttributeError:
         raise ValidationError(
             f"model {spec!r}: module {module_name!r} has no attribute {attr!r}."
         ) from None
-    return obj() if inspect.isfunction(obj) else obj
+    if not inspect.isfunction(obj):
+        return obj
+    try:
+        return obj()
+    except Exception as exc:  # noqa: BLE001 - the user's factory raised: say so, in one line
+        raise ValidationError(
+            f"model {spec!r}: calling {module_name}.{attr}() raised {first_line(exc)}; fix the "
+            "function so that it returns a model (run it in Python to see the traceback)."
+        ) from None
 
 
 def load_model(spec: str | Path, *, trust_pickle: bool = False, task: str | None = None) -> Model:

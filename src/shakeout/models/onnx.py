@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from shakeout._validation import check_choice
-from shakeout.errors import MissingDependencyError, ValidationError
+from shakeout.errors import MissingDependencyError, ValidationError, first_line
 from shakeout.models._base import TASKS, Model
 from shakeout.report.result import fingerprint
 
@@ -48,8 +48,7 @@ class OnnxModel(Model):
             self.session = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own hierarchy
             raise ValidationError(
-                f"{str(path)!r} is not a loadable ONNX model ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0][:200]})."
+                f"{str(path)!r} is not a loadable ONNX model ({first_line(exc, limit=200)})."
             ) from None
         self.input_name = self.session.get_inputs()[0].name
         outputs = [o.name for o in self.session.get_outputs()]

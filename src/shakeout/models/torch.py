@@ -90,9 +90,14 @@ class TorchModel(Model):
         torch = self._torch
         was_training = self.module.training
         self.module.eval()
+        x = self.to_tensor(X)
         try:
             with torch.no_grad():
-                out = self.module(self.to_tensor(X))
+                out = self.module(x)
+        except torch.OutOfMemoryError:
+            raise
+        except RuntimeError as exc:  # a shape the module cannot take: say which it expects
+            raise ValidationError(self._shape_message(tuple(x.shape), exc)) from None
         finally:
             self.module.train(was_training)
         if self.task == "regression":
@@ -107,9 +112,24 @@ class TorchModel(Model):
             return torch.cat([1 - p, p], dim=1).cpu().numpy()
         return torch.softmax(out.double(), dim=1).cpu().numpy()
 
+    def _shape_message(self, got: tuple[int, ...], exc: RuntimeError) -> str:
+        lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+        # TorchScript prints its own traceback first; the cause is the last line
+        reason = (lines[-1] if lines else type(exc).__name__).removeprefix("RuntimeError: ")
+        expected = expected_input(self.module)
+        if expected is not None and _mismatch(expected, got):
+            shown = "(" + ", ".join(map(str, expected)) + ")"
+            return (f"{self.name}: the model expects input of shape {shown} but got {got} "
+                    f"({reason[:200].rstrip('.')}). Pass data with the features (or image "
+                    "channels) the model was built for, in its order.")
+        return (f"{self.name}: the model failed on input of shape {got} "
+                f"({reason[:200].rstrip('.')}). Check that the data has the shape and layout "
+                "the model was built for.")
+
     @property
     def name(self) -> str:
-        return type(self.module).__name__
+        """The module's class; a TorchScript file's original class, not its script wrapper."""
+        return getattr(self.module, "original_name", type(self.module).__name__)
 
     def fingerprint(self) -> str:
         import hashlib
@@ -121,6 +141,38 @@ class TorchModel(Model):
         return h.hexdigest()[:16]
 
 
+SPATIAL = {"Conv1d": ("length",), "Conv2d": ("height", "width"),
+           "Conv3d": ("depth", "height", "width")}
+
+
+def expected_input(module: Any) -> tuple[int | str, ...] | None:
+    """The input shape the module's first layer takes, when it is a linear or conv layer.
+
+    >>> import torch
+    >>> expected_input(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)))
+    ('n', 64)
+    >>> expected_input(torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU()))
+    ('n', 1, 'height', 'width')
+    """
+    for sub in module.modules():
+        kind = getattr(sub, "original_name", type(sub).__name__)  # scripted modules too
+        if kind == "Linear":
+            return ("n", int(sub.in_features))
+        if kind in SPATIAL:
+            return ("n", int(sub.in_channels), *SPATIAL[kind])
+        if kind not in ("Sequential", "Flatten", "Identity", "Dropout") and \
+                next(sub.parameters(recurse=False), None) is not None:
+            return None  # the first layer with weights is of another kind: no guess
+    return None
+
+
+def _mismatch(expected: tuple[int | str, ...], got: tuple[int, ...]) -> bool:
+    """Whether ``got`` cannot be what ``expected`` describes (a flattened image can)."""
+    if len(expected) == 2:  # (n, features): the last axis, or all of them flattened
+        return int(np.prod(got[1:])) != expected[1] and got[-1] != expected[1]
+    return len(got) != len(expected) or got[1] != expected[1]
+
+
 def is_torch_module(obj: Any) -> bool:
     """True for an ``nn.Module`` (scripted ones too), checked without importing torch."""
     return any(cls.__module__.startswith("torch.") and cls.__name__ in
@@ -128,4 +180,4 @@ def is_torch_module(obj: Any) -> bool:
                for cls in type(obj).__mro__)
 
 
-__all__ = ["TorchModel", "import_torch", "is_torch_module", "fingerprint"]
+__all__ = ["TorchModel", "expected_input", "import_torch", "is_torch_module", "fingerprint"]

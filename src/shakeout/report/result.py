@@ -130,15 +130,42 @@ class Finding:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Finding":
-        """Read back what :meth:`to_dict` wrote."""
+        """Read back what :meth:`to_dict` wrote; a field of the wrong type is named.
+
+        >>> Finding.from_dict({"name": "a", "metric": "m", "value": "high"})
+        Traceback (most recent call last):
+        ...
+        shakeout.errors.ValidationError: value must be a number, got 'high'
+        """
+        if not isinstance(data, Mapping):
+            raise ValidationError(f"a finding must be a JSON object, got {type(data).__name__}")
+        for key in ("name", "metric"):
+            if key not in data:
+                raise ValidationError(f"missing {key!r}")
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        known["value"] = _float_or_none(known.get("value"))
-        if known.get("value") is None:
+        for key in ("value", "p_value", "ci_level", "severity"):
+            known[key] = _number(known.get(key), key)
+        if known["value"] is None:
             known["value"] = math.nan
         if known.get("ci") is not None:
-            known["ci"] = tuple(_float_or_none(v) for v in known["ci"])
-        known["details"] = dict(known.get("details") or {})
+            ci = known["ci"]
+            try:
+                lo, hi = (_float_or_none(v) for v in ci)
+            except (TypeError, ValueError):
+                raise ValidationError(f"ci must be two numbers, got {ci!r}") from None
+            known["ci"] = (lo, hi)
+        details = known.get("details") or {}
+        if not isinstance(details, Mapping):
+            raise ValidationError(f"details must be a JSON object, got {type(details).__name__}")
+        known["details"] = dict(details)
         return cls(**known)
+
+
+def _number(value: Any, key: str) -> float | None:
+    try:
+        return _float_or_none(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{key} must be a number, got {value!r}") from None
 
 
 @functools.cache  # installed versions do not change while a process runs
@@ -255,28 +282,48 @@ class Result:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Result":
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "results") -> "Result":
+        """Read back what :meth:`to_dict` wrote; anything else is named, with its place.
+
+        >>> Result.from_dict({"schema_version": "1.0", "findings": [{"name": "a"}]})
+        Traceback (most recent call last):
+        ...
+        shakeout.errors.ValidationError: results: finding 0 ('a'): missing 'metric'. ...
+        """
+        fix = "Pass a results.json written by shakeout, or correct that field."
         if not isinstance(data, Mapping):
             raise ValidationError(
-                "not a shakeout results file: expected a JSON object with schema_version and "
-                f"findings, got {type(data).__name__}. Pass a results.json written by shakeout."
+                f"{source}: not a shakeout results file: expected a JSON object with "
+                f"schema_version and findings, got {type(data).__name__}. {fix}"
             )
-        try:
-            version = str(data["schema_version"])
-            findings = tuple(Finding.from_dict(f) for f in data["findings"])
-        except (KeyError, TypeError) as exc:
-            raise ValidationError(
-                f"not a shakeout results file: missing {exc}. Pass a results.json written "
-                "by shakeout."
-            ) from None
+        for key in ("schema_version", "findings"):
+            if key not in data:
+                raise ValidationError(f"{source}: not a shakeout results file: missing {key!r}. "
+                                      f"{fix}")
+        version = str(data["schema_version"])
         if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
             raise ValidationError(
                 f"results schema {version} is not readable by this shakeout "
                 f"(schema {SCHEMA_VERSION}); re-run the drill with this version."
             )
-        manifest = Manifest(**{k: v for k, v in dict(data.get("manifest", {})).items()
+        items = data["findings"]
+        if not isinstance(items, list):
+            raise ValidationError(f"{source}: findings must be a list, got "
+                                  f"{type(items).__name__}. {fix}")
+        findings = []
+        for i, item in enumerate(items):
+            try:
+                findings.append(Finding.from_dict(item))
+            except ValidationError as exc:
+                name = f" ({item.get('name')!r})" if isinstance(item, Mapping) else ""
+                raise ValidationError(f"{source}: finding {i}{name}: {exc}. {fix}") from None
+        manifest = data.get("manifest") or {}
+        if not isinstance(manifest, Mapping):
+            raise ValidationError(f"{source}: manifest must be a JSON object, got "
+                                  f"{type(manifest).__name__}. {fix}")
+        manifest = Manifest(**{k: v for k, v in manifest.items()
                                if k in Manifest.__dataclass_fields__})
-        return cls(title=str(data.get("title", "")), findings=findings, manifest=manifest,
+        return cls(title=str(data.get("title", "")), findings=tuple(findings), manifest=manifest,
                    schema_version=version)
 
     @classmethod
@@ -293,7 +340,7 @@ class Result:
                 f"results file {str(path)!r} cannot be read ({exc.strerror}); pass the path of "
                 "a results.json file."
             ) from None
-        return cls.from_dict(data)
+        return cls.from_dict(data, source=repr(str(path)))
 
     @staticmethod
     def merge(title: str, parts: Sequence[tuple[str, "Result"]],
