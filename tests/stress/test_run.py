@@ -179,3 +179,68 @@ def test_compare_identical_and_different_models():
     expected = (deep.predict(X) == y).mean() - (stump.predict(X) == y).mean()
     assert change.value == pytest.approx(expected) and change.status == "warn"
     assert diff.select(metric="flip_rate")[0].value == pytest.approx((deep.predict(X) != stump.predict(X)).mean())
+
+
+def test_robustness_score_runs_on_numpy_1_26_without_trapezoid(monkeypatch):
+    """numpy >= 1.26 is the declared floor; numpy.trapezoid exists only from 2.0."""
+    monkeypatch.delattr(np, "trapezoid", raising=False)
+    X, y = grid_data(400)
+    result = run(threshold_model(), X, y, n_bootstrap=100, sensitivity=False, seed=0,
+                 sweeps=[Sweep(FeatureShift(features=[0]), (0, 0.1, 0.3))])
+    score = result.select(metric="robustness_score")[0]
+    curve = sorted((f.severity, f.value) for f in result.select(metric="accuracy"))
+    sev, acc = np.array(curve).T
+    rel = acc / acc[0]
+    by_hand = sum((rel[i] + rel[i + 1]) / 2 * (sev[i + 1] - sev[i])
+                  for i in range(len(sev) - 1)) / (sev[-1] - sev[0])
+    assert score.value == pytest.approx(by_hand)
+
+
+def test_bootstrap_p_at_its_floor_is_marked_and_more_resamples_lower_it():
+    X, y = grid_data(400)
+    sweeps = lambda: [Sweep(FeatureShift(features=[0]), (0, 0.15))]  # noqa: E731
+    for n_bootstrap in (100, 400):
+        result = run(threshold_model(), X, y, sweeps=sweeps(), n_bootstrap=n_bootstrap,
+                     sensitivity=False, seed=0)
+        f1 = result.select(metric="macro_f1_drop")[0]
+        assert f1.details["p_raw"] == pytest.approx(1 / (n_bootstrap + 1))
+        assert f1.details["p_at_floor"] is True
+        assert "bootstrap floor" in f1.message and "n_bootstrap" in f1.message
+        exact = result.select(metric="accuracy_drop")[0]  # exact McNemar: no floor
+        assert "p_at_floor" not in exact.details and "floor" not in exact.message
+
+
+def improving_model_data(n=600):
+    """Clean predictions are wrong in the band 0.3 < x0 < 0.7 (60% accuracy); noise on x0
+    mostly flips the rows near the threshold, which are the wrong ones: accuracy rises."""
+    X, _ = grid_data(n)
+    x0 = X[:, 0]
+    y = np.where((x0 > 0.3) & (x0 < 0.7), x0 <= 0.5, x0 > 0.5).astype(int)
+    return X, y
+
+
+def test_robustness_score_above_one_says_the_metric_improved():
+    X, y = improving_model_data()
+    result = run(threshold_model(), X, y, n_bootstrap=200, sensitivity=False, seed=0,
+                 sweeps=[Sweep(GaussianNoise(relative=False), (0, 0.1, 0.2))])
+    score = result.select(metric="robustness_score")[0]
+    assert score.value > 1 and score.ci[0] > 1
+    assert "above 1" in score.message and "improved" in score.message
+    assert score.details["improved"] is True
+    degraded = run(threshold_model(), *grid_data(400), n_bootstrap=100, sensitivity=False,
+                   seed=0, sweeps=[Sweep(FeatureShift(features=[0]), (0, 0.1, 0.2))])
+    below = degraded.select(metric="robustness_score")[0]
+    assert below.value < 1 and "above 1" not in below.message
+
+
+def test_robustness_score_above_one_within_noise_says_so():
+    X, _ = grid_data(400)
+    y = np.random.default_rng(3).integers(0, 2, 400)  # labels unrelated: any change is noise
+    scores = [run(threshold_model(), X, y, n_bootstrap=200, sensitivity=False, seed=seed,
+                  sweeps=[Sweep(GaussianNoise(relative=False), (0, 0.05))]
+                  ).select(metric="robustness_score")[0] for seed in range(6)]
+    above = [s for s in scores if s.value > 1]
+    assert above, "some seed puts the score above 1"
+    for s in above:
+        assert s.ci[0] <= 1 <= s.ci[1]
+        assert "within noise" in s.message and s.details["improved"] is False

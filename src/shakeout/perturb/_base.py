@@ -110,16 +110,14 @@ class Perturbation:
         dtype = np.asarray(X).dtype
         return out.astype(dtype, copy=False) if np.issubdtype(dtype, np.floating) else out
 
-    def apply_grid(self, X: Any, severities: Any, rng: np.random.Generator, *,
-                   reuse: bool = False) -> Any:
+    def apply_grid(self, X: Any, severities: Any, rng: np.random.Generator) -> Any:
         """``(severity, apply(X, severity))`` for each severity, all from the same random state.
 
         Common random numbers: every severity sees the same draw (Gaussian noise is one
         standard-normal draw scaled per severity), so a degradation curve is smooth and its
         points are compared draw for draw. ``rng`` is not advanced. Subclasses whose draw
-        does not depend on the severity override this to draw once. ``reuse=True`` allows
-        an override to write every severity into one array (the caller drops each result
-        before asking for the next); here every result is a new array.
+        does not depend on the severity override this to draw once. Every result is a new
+        array: the caller may hold several at once.
 
         >>> from shakeout.perturb import Scaling
         >>> X = np.ones((2, 2))

@@ -1,15 +1,17 @@
 """Additive and multiplicative noise on numeric features.
 
 Noise is drawn in float32 (twice as fast as float64, and far finer than any severity grid)
-and added to the data in its own precision.
+and added to the data in its own precision. Gaussian noise is the Box-Muller transform of
+float32 uniforms (:func:`standard_normal`), over twice as fast as numpy's float32
+ziggurat.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
-
 import pandas as pd
 
 from shakeout._validation import check_choice, check_number
@@ -21,6 +23,36 @@ def _spread(X: np.ndarray) -> np.ndarray:
     """Per-feature standard deviation; 0 for constant features (they get no noise)."""
     std = np.nanstd(X, axis=0)
     return np.where(np.isfinite(std), std, 0.0)
+
+
+def standard_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Independent standard-normal float32 numbers, by the Box-Muller transform.
+
+    Pairs of float32 uniforms ``u, v`` give ``sqrt(-2 log(1 - u)) * (cos, sin)(2 pi v)``,
+    two exact normals per pair (Box & Muller 1958, Ann. Math. Statist. 29(2)); with 24-bit
+    uniforms the largest magnitude is 5.8 (a normal exceeds it with probability 7e-9).
+    Numpy's own float32 normals (a ziggurat) cost over twice as much, and the noise is the
+    stress sweep's largest cost after the model.
+
+    >>> z = standard_normal(np.random.default_rng(0), (200_000,))
+    >>> round(float(z.mean()), 2), round(float(z.std()), 2), z.dtype
+    (0.0, 1.0, dtype('float32'))
+    """
+    size = math.prod(shape)
+    half = (size + 1) // 2
+    u = rng.random(2 * half, dtype=np.float32)
+    radius, angle = u[:half], u[half:]
+    np.subtract(np.float32(1), radius, out=radius)  # in (0, 1]: the log is finite
+    np.log(radius, out=radius)
+    radius *= np.float32(-2)
+    np.sqrt(radius, out=radius)
+    angle *= np.float32(2 * np.pi)
+    z = np.empty(2 * half, dtype=np.float32)
+    np.cos(angle, out=z[:half])
+    np.sin(angle, out=z[half:])
+    z[:half] *= radius
+    z[half:] *= radius
+    return z[:size].reshape(shape)
 
 
 def _check_clip(owner: Any, clip: Any) -> tuple[float, float] | None:
@@ -50,19 +82,23 @@ class _AdditiveNoise(Perturbation):
         self.scale_ = _spread(X) if self.relative else np.ones(X.shape[1:])
 
     def _apply_array(self, X: np.ndarray, severity: float, rng: np.random.Generator) -> np.ndarray:
+        return self._noisy(X, self._unit_noise(X, rng), severity)
+
+    def _unit_noise(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Noise of severity 1 for ``X``: float32 standard noise times the feature scale."""
         noise = self._standard_noise(rng, X.shape)
-        noise *= (severity * self.scale_).astype(noise.dtype)  # in place: no float64 temporary
-        out = X + noise
-        return np.clip(out, *self.clip) if self.clip else out
+        noise *= self.scale_.astype(noise.dtype)  # in place: no float64 temporary
+        return noise
 
-    def apply_grid(self, X: Any, severities: Any, rng: np.random.Generator, *,
-                   reuse: bool = False) -> Any:
+    def _noisy(self, X: np.ndarray, unit: np.ndarray, severity: float) -> np.ndarray:
+        out = np.multiply(unit, severity, dtype=np.result_type(X, np.float32))
+        out += X
+        return np.clip(out, *self.clip, out=out) if self.clip else out
+
+    def apply_grid(self, X: Any, severities: Any, rng: np.random.Generator) -> Any:
         """Every severity from one standard-noise draw, scaled: the same numbers as ``apply``
-        with a copy of ``rng``, at the cost of one draw.
-
-        With ``reuse=True`` every severity is written into the same output array (scale and
-        add in place, no allocation per severity): the caller must be done with one before
-        asking for the next.
+        with a copy of ``rng``, at the cost of one draw and two passes over the data per
+        severity (scale, add).
 
         >>> X = np.zeros((3, 2))
         >>> noise = GaussianNoise(relative=False).fit(X)
@@ -79,20 +115,14 @@ class _AdditiveNoise(Perturbation):
         copy.bit_generator.state = rng.bit_generator.state
         arr = np.asarray(X, dtype=np.float64)
         dtype = np.asarray(X).dtype
-        noise = scaled = out = None
+        unit = None
         for severity in severities:
             if severity == 0:
                 yield severity, X
                 continue
-            if noise is None:
-                noise = self._standard_noise(copy, arr.shape)
-                scaled = np.empty_like(noise)
-            np.multiply(noise, (severity * self.scale_).astype(noise.dtype), out=scaled)
-            if out is None or not reuse:
-                out = np.empty(arr.shape, dtype=np.result_type(arr, scaled))
-            np.add(arr, scaled, out=out)
-            if self.clip:
-                np.clip(out, *self.clip, out=out)
+            if unit is None:
+                unit = self._unit_noise(arr, copy)
+            out = self._noisy(arr, unit, severity)
             yield severity, (out.astype(dtype, copy=False)
                              if np.issubdtype(dtype, np.floating) else out)
 
@@ -125,7 +155,7 @@ class GaussianNoise(_AdditiveNoise):
     name = "gaussian_noise"
 
     def _standard_noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-        return rng.standard_normal(shape, dtype=np.float32)
+        return standard_normal(rng, shape)
 
 
 @register

@@ -55,11 +55,15 @@ class BootstrapPlan:
         """Factor that maps the spread of an m-row resample to the spread at n rows."""
         return float(np.sqrt(self.m / self.n))
 
+    def _draw(self) -> np.ndarray:
+        """The resamples' row indices ``(n_boot, m)``, in the order drawn."""
+        dtype = np.int32 if self.n < 2**31 else np.int64
+        return np.random.default_rng(self.seed).integers(0, self.n, size=(self.n_boot, self.m),
+                                                         dtype=dtype)
+
     @cached_property
     def _all_indices(self) -> np.ndarray:
-        rng = np.random.default_rng(self.seed)
-        dtype = np.int32 if self.n < 2**31 else np.int64
-        idx = rng.integers(0, self.n, size=(self.n_boot, self.m), dtype=dtype)
+        idx = self._draw()
         idx.sort(axis=1)  # a resample is a multiset: sorted, its gathers walk memory in order
         return idx
 
@@ -78,20 +82,30 @@ class BootstrapPlan:
     def _counts(self):
         from scipy import sparse
 
-        idx = self._all_indices  # sorted within each resample
-        flat = idx.astype(np.int64) + self.n * np.arange(self.n_boot, dtype=np.int64)[:, None]
-        flat = flat.ravel()
-        first = np.ones(flat.size, dtype=bool)
-        first[1:] = flat[1:] != flat[:-1]
+        # One key per draw, row-major (row x n_boot + resample): sorted, equal keys are the
+        # repeats of a row in a resample and the keys come grouped by row, which is the
+        # order of a CSC matrix: no transposition (a random scatter over all rows) needed.
+        b = self.n_boot
+        key_type = np.uint32 if self.n * b < 2**32 else np.uint64
+        keys = self._draw().astype(key_type)
+        keys *= key_type(b)
+        keys += np.arange(b, dtype=key_type)[:, None]
+        keys = keys.ravel()
+        keys.sort()
+        first = np.empty(keys.size, dtype=bool)
+        first[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
         starts = np.flatnonzero(first)
-        data = np.diff(np.append(starts, flat.size)).astype(np.float32)
-        keys = flat[starts]
-        indptr = np.searchsorted(keys, self.n * np.arange(self.n_boot + 1, dtype=np.int64))
+        data = np.empty(starts.size, dtype=np.float32)  # repeats: distance to the next start
+        np.subtract(starts[1:], starts[:-1], out=data[:-1], casting="unsafe")
+        data[-1] = keys.size - starts[-1]
+        keys = keys[starts]
+        indptr = np.searchsorted(keys, np.arange(self.n + 1, dtype=key_type) * key_type(b))
         # Stored by column (row of the data): a product then streams through the data's
         # columns once, in order, adding into the small (n_boot, q) result, several times
         # faster than gathering rows per resample from an array larger than the cache.
-        return sparse.csr_matrix((data, (keys % self.n).astype(np.int32), indptr),
-                                 shape=(self.n_boot, self.n)).tocsc()
+        return sparse.csc_matrix(((data, (keys % key_type(b)).astype(np.int32), indptr)),
+                                 shape=(b, self.n))
 
     def counts(self):
         """The resamples as a sparse ``(n_boot, n)`` matrix (CSC) of how often each row was drawn.
@@ -189,3 +203,13 @@ def p_value(estimate: float, replicates: np.ndarray, *, scale: float = 1.0,
     dev = np.abs((reps - reps.mean()) * scale)
     k = int(np.sum(dev >= abs(estimate - null) - 1e-12))
     return (k + 1) / (reps.size + 1)
+
+
+def p_floor(replicates: np.ndarray) -> float:
+    """The smallest p-value :func:`p_value` can give from these replicates, ``1 / (B + 1)``
+    for ``B`` finite ones: a p-value there only says "at most this"; more resamples lower it.
+
+    >>> p_floor(np.zeros(999))
+    0.001
+    """
+    return 1 / (int(np.isfinite(np.asarray(replicates, dtype=np.float64)).sum()) + 1)

@@ -72,8 +72,33 @@ def _mean(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
     return sums[:, 0] / total
 
 
+TOP_CLASS_LOOP_MAX = 4
+"""Up to this many classes :func:`top_class` compares columns instead of calling argmax."""
+
+
+def top_class(out: np.ndarray) -> np.ndarray:
+    """Each row's predicted class: ``out.argmax(axis=1)``, ties and NaN alike, but faster.
+
+    Over a short axis argmax is slow (a loop per row); a few whole-column comparisons are
+    several times faster.
+
+    >>> top_class(np.array([[0.2, 0.5, 0.3], [0.4, 0.4, 0.2], [0.1, np.nan, 0.9]]))
+    array([1, 0, 1])
+    """
+    k = out.shape[1]
+    if k > TOP_CLASS_LOOP_MAX or np.isnan(out).any():
+        return out.argmax(axis=1)
+    top = np.zeros(len(out), dtype=np.intp)
+    best = out[:, 0].copy()
+    for c in range(1, k):  # top only grows, so "becomes c where better" is a maximum
+        column = out[:, c]
+        np.maximum(top, (column > best) * np.intp(c), out=top)
+        np.maximum(best, column, out=best)
+    return top
+
+
 def _argmax(out, pred):
-    return out.argmax(axis=1) if pred is None else pred
+    return top_class(out) if pred is None else pred
 
 
 def _correct(y, out, pred=None):

@@ -32,7 +32,7 @@ from shakeout.drift.ks import ks_distance
 from shakeout.stats import (BootstrapPlan, draw_counts, draw_inflation, effect_label,
                             effective_size, interval, p_value, paired_difference_interval,
                             sign_flip_test, wilson)
-from shakeout.stress.metrics import Metric, auc_of, weighted_auc
+from shakeout.stress.metrics import Metric, auc_of, top_class, weighted_auc
 
 EFFECT_THRESHOLDS = (0.01, 0.03, 0.10)
 """Change below which an effect is negligible, small, medium: in points for metrics on a
@@ -104,8 +104,10 @@ class Accumulator:
     """Per-row columns of one side, added batch by batch and draw by draw.
 
     ``clean`` (the other side's outputs) adds the stability columns: flip and change.
-    Columns are summed over draws per row (``n x q`` values, never the inputs); each draw's
+    Columns are summed over draws per row (``q x n`` values, never the inputs); each draw's
     column sums over all rows are kept apart, for the draw half of a two-way bootstrap.
+    ``S`` holds one column per line (``q x n``): a batch adds to each column's contiguous
+    slice, and a per-row column (an ECE bin, a class) adds each row's value at its line.
     """
 
     def __init__(self, y: np.ndarray, metrics: list[Metric], task: str, *, draws: Draws,
@@ -120,8 +122,10 @@ class Accumulator:
         self.scores: dict[str, np.ndarray] = {}
         self.ks_scores = (np.empty((draws.count, self.n), dtype=STORE) if clean is not None
                           else None)
-        self.clean_top = (clean.argmax(axis=1) if clean is not None and task == "classification"
+        self.clean_top = (top_class(clean) if clean is not None and task == "classification"
                           else None)
+        self.clean_top_p = (clean[np.arange(self.n), self.clean_top]
+                            if self.clean_top is not None else None)
         self.clean_score = prediction_score(clean, task) if clean is not None else None
         self.shift = np.zeros(self.n) if clean is not None else None
         """Per row, the change of the score summed over draws (float64: a float32 copy of an
@@ -133,14 +137,12 @@ class Accumulator:
             slices[name] = slice(start, start + width)
             start += width
         self._slices = slices
-        self.S = np.zeros((self.n, start), dtype=STORE)
-        self._written = np.zeros(self.n, dtype=bool)
+        self.S = np.zeros((start, self.n), dtype=STORE)
         self.point = np.zeros((self.draws.count, start))
 
-    def add(self, rows: slice, draw: int, out: np.ndarray) -> None:
-        """Outputs of rows ``rows`` under draw ``draw``."""
+    def _parts(self, rows: slice, out: np.ndarray, pred: np.ndarray | None) -> list:
+        """``(name, width, [(column, values), ...])`` of every additive block for a batch."""
         y = self.y[rows]
-        pred = out.argmax(axis=1) if self.task == "classification" else None
         parts = []
         for m in self.additive:
             if m.scatter is not None:
@@ -149,56 +151,48 @@ class Accumulator:
                 cols = m.columns(y, out, pred)
                 parts.append((m.name, cols.shape[1], [(j, cols[:, j])
                                                       for j in range(cols.shape[1])]))
+        if self.clean is None:
+            return parts
+        if self.task == "classification":
+            top = self.clean_top[rows]
+            parts.append(("flip", 1, [(0, top != pred)]))
+            parts.append(("moved", 1, [(0, np.abs(self.clean_top_p[rows]
+                                                  - out[np.arange(len(y)), top]))]))
+        else:
+            parts.append(("moved", 1, [(0, np.abs(self.clean[rows] - out))]))
+        return parts
+
+    def add(self, rows: slice, draw: int, out: np.ndarray) -> None:
+        """Outputs of rows ``rows`` under draw ``draw``."""
+        pred = top_class(out) if self.task == "classification" else None
+        parts = self._parts(rows, out, pred)
         if self.clean is not None:
-            if self.task == "classification":
-                top = self.clean_top[rows]
-                idx = np.arange(len(y))
-                parts.append(("flip", 1, [(0, (top != pred).astype(np.float64))]))
-                parts.append(("moved", 1, [(0, np.abs(self.clean[rows][idx, top]
-                                                      - out[idx, top]))]))
-            else:
-                parts.append(("moved", 1, [(0, np.abs(self.clean[rows] - out))]))
             score = prediction_score(out, self.task)
             self.ks_scores[draw, rows] = score
             self.shift[rows] += score - self.clean_score[rows]
         for m in self.ranked:
-            cols = m.columns(y, out)
+            cols = m.columns(self.y[rows], out)
             store = self.scores.setdefault(m.name, np.empty((self.draws.count, self.n,
                                                              cols.shape[1])))
             store[draw, rows] = cols
         if self._slices is None:
             self._layout([(name, width) for name, width, _ in parts])
-        if not parts:
-            return
-        q = self.S.shape[-1]
-        fresh = not self._written[rows].any()
-        if fresh:  # rows still all zero: write into S itself (a contiguous row block)
-            block = self.S[rows]
-            self._written[rows] = True
-        else:
-            block = np.zeros((len(y), q), dtype=STORE)  # contiguous: scattered into cheaply
-        flat = block.reshape(-1)
-        offsets = np.arange(len(y)) * q
+        flat = self.S.reshape(-1)
+        at = np.arange(rows.start, rows.start + (rows.stop - rows.start))
         point = self.point[draw]
         for name, width, scattered in parts:
             base = self._slices[name].start
-            for i, (col, values) in enumerate(scattered):
+            for col, values in scattered:
                 if isinstance(col, int):
-                    block[:, base + col] = values
-                    point[base + col] += values.sum()
-                else:
-                    where = offsets + (base + col)
-                    if i == 0:  # one cell per row, none written yet in this metric's block
-                        flat[where] = values
-                    else:
-                        flat[where] += values
+                    self.S[base + col, rows] += values
+                    point[base + col] += np.sum(values, dtype=np.float64)
+                else:  # one cell per row; add.at in S's own dtype is numpy's fast path
+                    np.add.at(flat, (base + col) * self.n + at, values.astype(STORE))
                     point[base:base + width] += np.bincount(col, values, minlength=width)
-        if not fresh:
-            self.S[rows] += block
 
     def column(self, name: str) -> np.ndarray:
         """Per-row sum over draws of a one-column quantity (correct, flip)."""
-        return self.S[:, self._slices[name].start].astype(np.float64)
+        return self.S[self._slices[name].start].astype(np.float64)
 
 
 def _finish(metric: Metric, sums: np.ndarray, total: np.ndarray) -> np.ndarray:
@@ -225,7 +219,7 @@ class _Replicator:
         R, m = draws.count, plan.m
         counts = plan.counts()
         # Rows resampled, every draw kept: linear in the columns summed over draws.
-        row_sums = np.asarray(counts @ acc.S, dtype=np.float64)
+        row_sums = np.asarray(counts @ acc.S.T, dtype=np.float64)
         total_rows = np.full(plan.n_boot, float(m * R))
         point_total = np.array([float(acc.n * R)])
         shared = draws.shared and R > 1
@@ -374,12 +368,34 @@ def signed_rank_p(change: np.ndarray) -> float:
     change = change[change != 0]
     if change.size == 0:
         return 1.0
-    ranks = stats.rankdata(np.abs(change))
     if change.size > SIGNED_RANK_EXACT_MAX:
-        t = float(np.sum(np.sign(change) * ranks))
-        sd = math.sqrt(float(np.sum(ranks ** 2)))  # the tie-corrected null variance
-        return float(min(1.0, 2 * stats.norm.sf((abs(t) - 0.5) / sd)))
+        t, var = _signed_rank_sums(change)
+        return float(min(1.0, 2 * stats.norm.sf((abs(t) - 0.5) / math.sqrt(var))))
+    ranks = stats.rankdata(np.abs(change))
     return sign_flip_test(np.sign(change) * ranks, draws=2)
+
+
+def _signed_rank_sums(change: np.ndarray) -> tuple[float, float]:
+    """The signed-rank statistic ``sum(sign * midrank)`` and its tie-corrected null variance
+    ``sum(midrank^2)``, from two sorts instead of a stable argsort (rankdata), exactly: the
+    midranks are half-integers and the positive changes find theirs by a search.
+
+    >>> d = np.array([0.3, 0.1, -0.2, 0.5, -0.1, 0.25])
+    >>> r = stats.rankdata(np.abs(d))
+    >>> _signed_rank_sums(d) == (float(np.sum(np.sign(d) * r)), float(np.sum(r ** 2)))
+    True
+    """
+    size = np.sort(np.abs(change))
+    new = np.empty(size.size, dtype=bool)
+    new[0] = True
+    np.not_equal(size[1:], size[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    ties = np.diff(starts, append=size.size)
+    midrank = starts + (ties + 1) / 2
+    positive = np.sort(change[change > 0])
+    rank_sum = float(np.sum(midrank[np.searchsorted(size[starts], positive)]))
+    total = size.size * (size.size + 1) / 2
+    return 2 * rank_sum - total, float(np.sum(ties * midrank ** 2))
 
 
 def compare_sides(y: np.ndarray, a: Side, acc_b: Accumulator, plan: BootstrapPlan, task: str,
@@ -426,7 +442,9 @@ def compare_sides(y: np.ndarray, a: Side, acc_b: Accumulator, plan: BootstrapPla
     clean_scores = prediction_score(a.out, task)
     if sorted_a_scores is None:
         sorted_a_scores = np.sort(clean_scores)
-    ks = ks_distance(sorted_a_scores, np.sort(acc_b.ks_scores, axis=None))
+    # The distance is symmetric: searching the clean scores among the draws' (n among
+    # n x draws) takes fewer steps than the other way round.
+    ks = ks_distance(np.sort(acc_b.ks_scores, axis=None), sorted_a_scores)
     shift = acc_b.shift / draws.count
     return paired, Stability(flip, moved, ks, signed_rank_p(shift))
 

@@ -7,7 +7,7 @@ time.
 
 from __future__ import annotations
 
-import itertools
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -21,7 +21,7 @@ from shakeout._validation import check_grid
 from shakeout.models._base import Model
 from shakeout.perturb import Perturbation
 from shakeout.report.result import Finding
-from shakeout.stats import BootstrapPlan, adjust_p_values, interval
+from shakeout.stats import BootstrapPlan, adjust_p_values, interval, p_floor
 from shakeout.stress.metrics import Metric
 from shakeout.stress.paired import (Accumulator, Draws, Estimate, PairedMetric,
                                     Stability, compare_sides, prediction_score,
@@ -115,34 +115,36 @@ def _accumulate_sweep(model: Model, X: Any, y: np.ndarray, sweep: Sweep, clean: 
                 for rows in slices:
                     accs[sev].add(rows, r, perturbed.outputs(_take(X, rows)))
             continue
-        for rows, grid in _perturbed_batches(p, X, slices, severities, seed):
-            for sev, Xp in grid:
-                accs[sev].add(rows, r, model.outputs(Xp))
+        for rows, sev, Xp in _perturbed_batches(p, X, slices, severities, seed):
+            accs[sev].add(rows, r, model.outputs(Xp))
     return accs
 
 
+PREFETCH = 2
+"""Perturbed batches computed ahead of the model on the background thread."""
+
+
 def _perturbed_batches(p: Perturbation, X: Any, slices: list[slice], severities: list[float],
-                       seed: int) -> Iterator[tuple[slice, Iterator[tuple[float, Any]]]]:
-    """``(rows, grid)`` per batch, ``grid`` yielding ``(severity, perturbed batch)``.
+                       seed: int) -> Iterator[tuple[slice, float, Any]]:
+    """``(rows, severity, perturbed batch)`` for every batch and severity, in order.
 
     Batch ``b`` draws from ``default_rng([seed, b])`` whoever computes it, so the numbers do
-    not depend on timing: while the caller predicts batch ``b``, a background thread draws
-    and applies the first severity of batch ``b + 1`` (numpy releases the GIL while it draws
-    random numbers and adds arrays). Each grid writes its severities into one reused array:
-    the caller predicts and drops each perturbed batch before taking the next.
+    not depend on timing: a background thread draws and applies the perturbation up to
+    ``PREFETCH`` grid points ahead while the caller predicts (numpy releases the GIL while
+    it draws random numbers and adds arrays), so memory stays a few batches.
     """
-    def start(b: int) -> tuple[Iterator[tuple[float, Any]], Future]:
-        grid = p.apply_grid(_take(X, slices[b]), severities, np.random.default_rng([seed, b]),
-                            reuse=True)
-        return grid, pool.submit(next, grid, None)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = start(0) if slices else None
+    def grid_points() -> Iterator[tuple[slice, float, Any]]:
         for b, rows in enumerate(slices):
-            grid, first = pending
-            head = first.result()
-            pending = start(b + 1) if b + 1 < len(slices) else None
-            yield rows, itertools.chain([] if head is None else [head], grid)
+            grid = p.apply_grid(_take(X, rows), severities, np.random.default_rng([seed, b]))
+            for sev, Xp in grid:
+                yield rows, sev, Xp
+
+    points = grid_points()
+    with ThreadPoolExecutor(max_workers=1) as pool:  # one worker: points run in order
+        ahead: deque[Future] = deque(pool.submit(next, points, None) for _ in range(PREFETCH))
+        while (point := ahead.popleft().result()) is not None:
+            ahead.append(pool.submit(next, points, None))
+            yield point
 
 
 def run_sweeps(model: Model, X: Any, y: np.ndarray, sweeps: Sequence[Sweep], *,
@@ -215,14 +217,17 @@ def _drop_findings(label: str, sev: float, unit: str, pms: list[PairedMetric],
     out = []
     for pm in pms:
         name = pm.metric.name
-        test = pm.test
+        details = {"clean": pm.a.value, "perturbed": pm.b.value, "test": pm.test,
+                   "draws": repeats, "n_rows": n_rows,
+                   "direction": "positive means worse than clean"}
+        floor = p_floor(pm.change.replicates)
+        if pm.test.startswith("paired bootstrap") and pm.change.p_value <= floor:
+            details.update(p_at_floor=True, p_floor=floor)
         out.append(Finding(
             name=_where(label, sev, f"{name}_drop"), metric=f"{name}_drop",
             value=pm.change.value, ci=pm.change.ci, ci_level=level, p_value=pm.change.p_value,
             drill="stress", group=label, severity=sev, unit=unit, effect=pm.effect,
-            details={"clean": pm.a.value, "perturbed": pm.b.value, "test": test,
-                     "draws": repeats, "n_rows": n_rows,
-                     "direction": "positive means worse than clean"}))
+            details=details))
     return out
 
 
@@ -265,6 +270,9 @@ def _correct(findings: list[Finding], correction: str, alpha: float) -> list[Fin
             else:
                 status, why = ("warn" if p_adj < alpha else "pass"), (
                     "distribution moved" if p_adj < alpha else "no significant change")
+            if f.details.get("p_at_floor"):
+                why += (f"; p at the bootstrap floor 1/(B+1) = {f.details['p_floor']:.2g} "
+                        f"({p_adj:.2g} after {correction}): raise n_bootstrap for a smaller p")
             details = dict(f.details, p_raw=float(p_raw), correction=correction)
             findings[i] = replace(f, p_value=float(p_adj), status=status, message=why,
                                   details=details)
@@ -289,15 +297,22 @@ def _robustness_score(label: str, curve: _Curve, metric: Metric, plan: Bootstrap
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = v / v[0] if metric.higher_is_better else v[0] / v
         rel = np.where(np.isfinite(rel), rel, 0.0)
-        return np.trapezoid(rel, sev, axis=0) / (sev[-1] - sev[0])
+        area = np.diff(sev) @ ((rel[1:] + rel[:-1]) / 2)  # the trapezoid rule, any numpy
+        return area / (sev[-1] - sev[0])
 
     value = float(score(values[:, None])[0])
     replicates = score(reps)
     ci = interval(value, replicates, level=level)
     unit = next(s.perturbation.unit for s in sweeps if s.label == label)
+    improved = bool(ci[0] > 1)
+    message = (f"normalised area under the {metric.name} curve over severities {sev[0]:g} to "
+               f"{sev[-1]:g}; 1 means no degradation")
+    if value > 1:
+        message += (f"; above 1 means the {metric.name} improved under the perturbation, "
+                    + ("beyond noise (the interval lies above 1)" if improved
+                       else "here within noise (the interval covers 1)"))
     return Finding(name=f"stress/{label}/robustness_score", metric="robustness_score",
                    value=value, ci=ci, ci_level=level, status="info", drill="stress",
-                   group=label, unit=unit,
-                   message=f"normalised area under the {metric.name} curve over severities "
-                           f"{sev[0]:g} to {sev[-1]:g}; 1 means no degradation",
-                   details={"metric": metric.name, "severities": sev.tolist()})
+                   group=label, unit=unit, message=message,
+                   details={"metric": metric.name, "severities": sev.tolist(),
+                            "improved": improved})

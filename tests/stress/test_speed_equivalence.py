@@ -1,0 +1,58 @@
+"""The fast paths of the stress sweep give the numbers of the plain computations."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from shakeout import wrap
+from shakeout.perturb import GaussianNoise
+from shakeout.perturb.noise import standard_normal
+from shakeout.stats import BootstrapPlan
+from shakeout.stress import Sweep, run, sweep
+from shakeout.stress.metrics import top_class
+
+
+@pytest.mark.parametrize("n, n_boot, max_rows", [(5, 10, 10_000), (3000, 37, 500),
+                                                  (20_000, 200, 1000)])
+def test_resample_counts_are_the_drawn_rows_counted(n, n_boot, max_rows):
+    plan = BootstrapPlan(n=n, n_boot=n_boot, seed=4, max_rows=max_rows)
+    counts = plan.counts().toarray()
+    by_hand = np.stack([np.bincount(idx, minlength=n) for idx in plan._draw()])
+    np.testing.assert_array_equal(counts, by_hand)
+    assert plan.counts().format == "csc"
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 7])
+def test_top_class_is_argmax_with_ties_and_nan(k):
+    out = np.round(np.random.default_rng(k).random((5000, k)), 1)  # many ties
+    np.testing.assert_array_equal(top_class(out), out.argmax(axis=1))
+    out[::7, k - 1] = np.nan
+    np.testing.assert_array_equal(top_class(out), out.argmax(axis=1))
+
+
+def test_box_muller_noise_is_standard_normal_and_independent():
+    z = standard_normal(np.random.default_rng(0), (100_001,)).astype(np.float64)
+    assert z.shape == (100_001,)
+    assert stats.kstest(z, "norm").pvalue > 0.01
+    assert abs(stats.kurtosis(z)) < 0.05
+    pairs = z[:50_000], z[50_001:]  # the cos and sin halves of the same uniforms
+    assert abs(np.corrcoef(*pairs)[0, 1]) < 0.02
+    assert abs(np.corrcoef(pairs[0] ** 2, pairs[1] ** 2)[0, 1]) < 0.02
+
+
+def test_sweep_numbers_do_not_depend_on_how_far_ahead_batches_are_drawn(monkeypatch):
+    rng = np.random.default_rng(0)
+    X = rng.random((700, 3))
+    y = (X[:, 0] > 0.5).astype(int)
+    model = wrap(lambda Z: np.column_stack([1 - Z[:, 0].clip(0, 1), Z[:, 0].clip(0, 1)]),
+                 task="classification")
+
+    def numbers():
+        result = run(model, X, y, sweeps=[Sweep(GaussianNoise(), (0, 0.1, 0.3))],
+                     batch_size=128, n_bootstrap=50, sensitivity=False, seed=2)
+        return [(f.name, f.value, f.ci, f.p_value) for f in result.findings]
+
+    monkeypatch.setattr(sweep, "PREFETCH", 1)
+    one = numbers()
+    monkeypatch.setattr(sweep, "PREFETCH", 4)
+    assert numbers() == one
