@@ -11,13 +11,16 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
 
 from shakeout.report import charts, readable
-from shakeout.report.gate import GateOutcome
 from shakeout.report.readable import ONSET_GROUP, fmt
 from shakeout.report.result import Finding, Result
+
+if TYPE_CHECKING:  # annotations only: the gate's module loads pydantic
+    from shakeout.report.gate import GateOutcome
 
 TITLES = {"stress": "Stress test", "drift": "Drift", "attack": "Adversarial attacks",
           "compare": "Model comparison", "monitor": "Monitoring"}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
 from shakeout.report import readable
-from shakeout.report.gate import GateOutcome
 from shakeout.report.readable import fmt
 from shakeout.report.result import Result
+
+if TYPE_CHECKING:  # annotations only: the gate's module loads pydantic
+    from shakeout.report.gate import GateOutcome
 
 
 def render_junit(result: Result, gate: GateOutcome | None = None) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from shakeout.report import readable
-from shakeout.report.gate import GateOutcome
 from shakeout.report.html import NOT_CHARTED, Section, sections, verdict
 from shakeout.report.readable import fmt, interval
 from shakeout.report.result import Finding, Result
+
+if TYPE_CHECKING:  # annotations only: the gate's module loads pydantic
+    from shakeout.report.gate import GateOutcome
 
 MAX_ROWS = 15
 HEADINGS = {"none": "no gate", "pass": "gate passed", "fail": "gate failed"}
