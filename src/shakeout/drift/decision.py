@@ -223,14 +223,14 @@ def decide(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
         evidence.append(perf.message)
     else:
         action, diagnosis = _without_performance(alerts, label_shift, policy)
-    if not drift and set(features) - important and action == "continue monitoring":
+    drifted = _drifted(findings, policy, importance, features, important, units)
+    if drifted and action == "continue monitoring":  # only features the model ignores
         diagnosis = diagnosis.replace("no drift alert", "no drift alert on a feature the "
                                       "model relies on", 1)
     if units:
         action, diagnosis = "retrain now", _unit_text(units) + (f"; {phrase}" if phrase else "")
         evidence = [f.message.split(": ")[0] for f in units] + evidence
     evidence += [f.message for f in label_shift]  # class priors moved: context, not an alert
-    drifted = _drifted(findings, policy, importance, features, important, units)
     level = ACTIONS.index(action)
     top = "; ".join(e.rstrip(".") for e in evidence[:3]) if evidence else "no alert fired"
     named = _named(drifted, units, important, importance is not None)

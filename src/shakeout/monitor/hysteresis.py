@@ -66,26 +66,25 @@ def hold(decision: Finding, previous: Sequence[Finding], *,
     if raw >= in_force:
         return replace(decision, details={**decision.details,
                                           "hysteresis": record | {"held": False}})
+    was = ACTIONS[int(in_force)]
     if calmer >= deescalate_after:
         level = max([raw, *(_raw(f) for f in decided[len(decided) - calmer + 1:])])
-        note = (f" (Steps down from {ACTIONS[int(in_force)]!r} after {calmer} calmer "
-                "windows.)")
+        note = f"Steps down from {was!r} after {calmer} consecutive calmer windows."
         return _at(decision, level, record | {"held": False}, note)
-    note = (f" Held at {ACTIONS[int(in_force)]!r}: this window alone says "
-            f"{decision.details.get('action')!r}, but a decision steps down only after "
-            f"{deescalate_after} consecutive calmer windows ({calmer} so far).")
+    note = (f"Held at {was!r}: a decision steps down only after {deescalate_after} "
+            f"consecutive calmer windows ({calmer} so far).")
     return _at(decision, in_force, record | {"held": True}, note)
 
 
 def _at(decision: Finding, level: float, record: dict, note: str) -> Finding:
-    """``decision`` set to ``level``, its message led by the new action and the note."""
+    """``decision`` set to ``level``: the action in force, then the window's own verdict
+    and the rule's note."""
     action = ACTIONS[int(level)]
-    message = decision.message
-    own = decision.details.get("action", "")
-    if message.lower().startswith(own):
-        message = action.capitalize() + message[len(own):]
+    message = decision.message.rstrip() + " " + note
+    if level != decision.value:
+        message = f"{action.capitalize()} (no-flapping rule); this window alone says: {message}"
     return replace(decision, value=float(level), status=("pass", "warn", "fail")[int(level)],
-                   message=message.rstrip() + note,
+                   message=message,
                    details={**decision.details, "action": action, "hysteresis": record})
 
 
