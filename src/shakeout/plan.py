@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticError
+from pydantic import ConfigDict, Field
 
+from shakeout._schema import Schema
 from shakeout.attacks.plan import AttackPlan
 from shakeout.drift.plan import DriftPlan
 from shakeout.errors import ValidationError
@@ -19,7 +20,7 @@ from shakeout.report.gate import Gate, GateCondition
 from shakeout.stress.plan import StressPlan
 
 
-class Plan(BaseModel):
+class Plan(Schema):
     """The whole plan file.
 
     Examples
@@ -49,13 +50,7 @@ def parse_plan(data: Any, *, source: str = "plan") -> Plan:
         data = {}
     if not isinstance(data, dict):
         raise ValidationError(f"{source}: a plan must be a YAML mapping, got {type(data).__name__}.")
-    try:
-        return Plan.model_validate(data)
-    except PydanticError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'plan'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ValidationError(f"{source} is invalid: {problems}.") from None
+    return Plan.model_validate(data, source=source)
 
 
 def load_plan(path: str | Path | None) -> Plan:

@@ -139,8 +139,12 @@ def test_invalid_yaml(cli, entry, iris_csv, tmp_path):
     ("gates:\n  - metric: accuracy\n    minimum: 0.9\n",
      "gates.0.minimum: Extra inputs are not permitted"),
     ("stress:\n  level: 1.5\n", "stress.level: Input should be less than 1"),
-    ("gates:\n  - metric: accuracy\n", "gates.0: Value error, gate on 'accuracy' needs max or "
-                                       "min"),
+    ("gates:\n  - metric: accuracy\n", "gates.0: gate on 'accuracy' needs max or min (e.g. "
+                                       "max: 0.05"),
+    ("gates:\n  - metric: accuracy\n    max: high\n",
+     "gates.0.max: Input should be a valid number, unable to parse string as a number, got "
+     "'high'"),
+    ("seed: -1\n", "seed: Input should be greater than or equal to 0, got -1"),
     ("- just\n- a list\n", "a plan must be a YAML mapping, got list"),
 ])
 def test_invalid_plan_names_the_field(cli, entry, iris_csv, tmp_path, text, field):
@@ -372,3 +376,12 @@ def test_negative_seed_is_refused_when_parsed(cli, tmp_path):
     line = _one_line(err)
     assert "Invalid value for '--seed'" in line
     assert "a seed is a non-negative integer (0, 1, 2, ...), got -1" in line
+
+
+def test_csv_with_a_ragged_row(cli, entry, tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b\n1,2\n3,4,5\n6,7\n")
+    code, err = _stress(cli, entry, path, "--out", tmp_path / "r")
+    assert code == 2
+    assert ("could not be read as .csv (Error tokenizing data. C error: Expected 2 fields in "
+            "line 3, saw 3).") in _one_line(err)  # pandas' message ends in a newline

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-import pydantic
 import pytest
 
 from shakeout.errors import ValidationError
-from shakeout.plan import parse_plan
+from shakeout.plan import Plan, parse_plan
 from shakeout.report import Finding, Gate, GateCondition, Result
 
 
@@ -111,12 +110,46 @@ def test_every_condition_gets_an_outcome_and_the_gate_needs_all():
 
 
 def test_condition_needs_a_bound_and_a_known_mode():
-    with pytest.raises(pydantic.ValidationError, match="needs max or min"):
+    with pytest.raises(ValidationError, match=r"^GateCondition is invalid: gate on 'accuracy' "
+                                              r"needs max or min \(e\.g\. max: 0\.05"):
         GateCondition(metric="accuracy")
-    with pytest.raises(pydantic.ValidationError, match="on must be 'bound' or 'value'"):
+    with pytest.raises(ValidationError, match=r"on must be 'bound' or 'value', got 'upper'"):
         GateCondition(metric="accuracy", min=0.5, on="upper")
-    with pytest.raises(pydantic.ValidationError, match="maximum"):
-        GateCondition(metric="accuracy", maximum=0.5)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(metric="accuracy", max="x"), r"GateCondition is invalid: max: Input should be a valid "
+                                       r"number, unable to parse string as a number, got 'x'\.$"),
+    (dict(metric="accuracy", maximum=0.5), r"maximum: Extra inputs are not permitted \(remove it "
+                                           r"or fix its spelling; the fields are metric, drill, "
+                                           r"subject, group, feature, severity, max, min, on, "
+                                           r"required\)"),
+    (dict(max=0.5), r"metric: Field required; add it"),
+    (dict(metric="accuracy", min=float("nan")), r"min: Input should be a finite number, got nan"),
+    (dict(metric=["accuracy"], max=0.1, severity="high"),
+     r"metric: Input should be a valid string, got \['accuracy'\]; severity: Input should be a "
+     r"valid number"),
+])
+def test_condition_errors_are_shakeouts_and_name_the_field(kwargs, message):
+    """pydantic's own multi-line error used to reach Python users of the gate API."""
+    with pytest.raises(ValidationError, match=message):
+        GateCondition(**kwargs)
+
+
+def test_gate_and_plan_built_in_python_name_the_nested_field():
+    with pytest.raises(ValidationError, match=r"^Gate is invalid: conditions\.1\.min: Input "
+                                              r"should be a valid number"):
+        Gate(conditions=[GateCondition(metric="a", max=1), {"metric": "b", "min": "low"}])
+    with pytest.raises(ValidationError, match=r"^Plan is invalid: gates\.0\.maxi: Extra inputs "
+                                              r"are not permitted .*the fields are metric, drill"):
+        Plan(gates=[{"metric": "accuracy", "maxi": 0.5}])
+    with pytest.raises(ValidationError, match=r"^Plan is invalid: stress\.n_boot: Extra inputs "
+                                              r"are not permitted \(remove it or fix its "
+                                              r"spelling; the fields are .*n_bootstrap"):
+        Plan.model_validate({"stress": {"n_boot": 10}})
+    with pytest.raises(ValidationError, match=r"plan is invalid: seed: Input should be greater "
+                                              r"than or equal to 0, got -1"):
+        parse_plan({"seed": -1})
 
 
 def test_plan_errors_name_the_field():

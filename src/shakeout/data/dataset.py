@@ -127,7 +127,9 @@ def load_dataset(source: Any, *, target: str | None = None, x_key: str = "X",
     except ValidationError:
         raise
     except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many kinds of error
-        raise ValidationError(f"data file {name!r} could not be read as {suffix} ({exc}).") from None
+        reason = " ".join(str(exc).split())  # pandas' parser errors span lines
+        raise ValidationError(f"data file {name!r} could not be read as {suffix} ({reason}).") \
+            from None
     return Dataset.from_frame(frame, target=target, name=name)
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import ConfigDict, model_validator
 
+from shakeout._schema import Schema
 from shakeout.report.result import Finding, Result
 
 
-class GateCondition(BaseModel):
+class GateCondition(Schema):
     """One rule of a gate.
 
     Examples
@@ -29,7 +30,7 @@ class GateCondition(BaseModel):
     'accuracy_drop [group=gaussian_noise, severity=0.1] <= 0.02'
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     metric: str
     drill: str | None = None
@@ -47,9 +48,11 @@ class GateCondition(BaseModel):
     @model_validator(mode="after")
     def _one_bound(self) -> "GateCondition":
         if self.max is None and self.min is None:
-            raise ValueError(f"gate on {self.metric!r} needs max or min")
+            raise ValueError(f"gate on {self.metric!r} needs max or min (e.g. max: 0.05 for a "
+                             "drop, min: 0.9 for an accuracy)")
         if self.on not in ("bound", "value"):
-            raise ValueError(f"gate on {self.metric!r}: on must be 'bound' or 'value'")
+            raise ValueError(f"gate on {self.metric!r}: on must be 'bound' or 'value', got "
+                             f"{self.on!r}")
         return self
 
     def matches(self, f: Finding) -> bool:
@@ -123,7 +126,7 @@ class GateOutcome:
                                 "reasons": list(o.reasons)} for o in self.outcomes]}
 
 
-class Gate(BaseModel):
+class Gate(Schema):
     """A list of conditions; ``check(result)`` judges them all.
 
     Examples

@@ -27,8 +27,9 @@ def result_json(result: Result, gate: GateOutcome | None = None) -> str:
 def render(result: Result, out_dir: str | Path, *, gate: GateOutcome | None = None) -> dict[str, Path]:
     """Write report.html, results.json, summary.md and junit.xml; return their paths.
 
-    Each file is written to a temporary name and renamed into place, so an interrupted run
-    never leaves a half-written report.
+    All four texts are rendered first, then written to temporary names and renamed into
+    place. If any write or rename fails, every file this call wrote is removed, so a folder
+    never holds a partial set that looks like a complete report.
 
     >>> import tempfile
     >>> from shakeout.report.result import Finding
@@ -43,12 +44,25 @@ def render(result: Result, out_dir: str | Path, *, gate: GateOutcome | None = No
         raise ValidationError(f"cannot create output folder {str(out)!r}: {exc}.") from None
     texts = {"html": render_html(result, gate), "json": result_json(result, gate),
              "md": render_markdown(result, gate), "junit": render_junit(result, gate)}
-    files = {key: (FILES[key], text) for key, text in texts.items()}
-    paths = {}
-    for key, (name, text) in files.items():
-        path = out / name
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        paths[key] = path
+    paths = {key: out / FILES[key] for key in texts}
+    staged = {key: out / f".{FILES[key]}.tmp" for key in texts}
+    written: list[Path] = []
+    current = ""
+    try:
+        for key, text in texts.items():
+            current = FILES[key]
+            written.append(staged[key])
+            staged[key].write_text(text, encoding="utf-8")
+        for key in texts:
+            current = FILES[key]
+            staged[key].replace(paths[key])
+            written.append(paths[key])
+    except OSError as exc:
+        for path in written:
+            if path.is_file():
+                path.unlink()
+        raise ValidationError(
+            f"cannot write {current} in {str(out)!r} ({exc.strerror}); nothing of this report "
+            "was left there. Remove what is in the way, or choose another --out."
+        ) from None
     return paths
