@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import table, timed, versions, write  # noqa: E402
+from _common import streamed_table, timed, versions, write  # noqa: E402
 
 SEVERITIES = (0.05, 0.1, 0.2, 0.5)
 FEATURES = 50
@@ -105,10 +105,10 @@ def main() -> None:
           "predictions of every row", flush=True)
     print("x_floor compares wall times; cpu_x_floor compares CPU seconds (all threads), "
           "which a busy machine distorts less.", flush=True)
-    columns = ["case", "seconds", "rows_per_s", "x_floor", "cpu_s", "cpu_x_floor", "extra_mib"]
+    show = streamed_table(["case", "seconds", "rows_per_s", "x_floor", "cpu_s", "cpu_x_floor",
+                           "extra_mib"])
     rows, floor = [], None
     for case in args.cases.split(","):
-        print(f"running {case} ...", flush=True)
         out = subprocess.run([sys.executable, __file__, "--child", case, "--rows", str(args.rows),
                               "--model", args.model, "--repeats", str(args.repeats)],
                              capture_output=True, text=True, check=True)
@@ -120,7 +120,7 @@ def main() -> None:
         r["extra_mib"] = round(r["peak_mib"] - r["base_mib"])
         r["seconds"], r["cpu_s"] = round(r["seconds"], 2), round(r["cpu_s"], 2)
         rows.append(r)
-        print(table([r], columns), flush=True)
+        show(r)
     path = write(f"stress_{args.model}", {"rows": args.rows, "features": FEATURES,
                                           "model": args.model, "repeats": args.repeats,
                                           "predictions_per_row": passes, "seed": 0,
