@@ -56,3 +56,32 @@ def test_sweep_numbers_do_not_depend_on_how_far_ahead_batches_are_drawn(monkeypa
     one = numbers()
     monkeypatch.setattr(sweep, "PREFETCH", 4)
     assert numbers() == one
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return min(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+
+
+def test_noise_sweep_leaves_the_noise_thread_a_core_and_restores_blas():
+    import os
+
+    before = _blas_threads()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    limit = max(1, min(cores - 1, before))
+    X = np.random.default_rng(0).random((300, 2))
+    y = (X[:, 0] > 0.5).astype(int)
+    during = []
+
+    def proba(Z):
+        during.append(_blas_threads())
+        p = np.clip(np.asarray(Z)[:, 0], 0, 1)
+        return np.column_stack([1 - p, p])
+
+    run(wrap(proba, task="classification"), X, y, sweeps=[Sweep(GaussianNoise(), (0, 0.1))],
+        batch_size=128, n_bootstrap=50, sensitivity=False, seed=0, repeats=5)
+    noisy = 3 * 5  # 300 rows in batches of 128, 5 draws; before them, the clean calls
+    assert during[-noisy:] == [limit] * noisy
+    assert set(during[:-noisy]) == {before}
+    assert _blas_threads() == before
