@@ -227,6 +227,16 @@ def on_text_codes():  # fitted on the labels "0", "1", "2" as text
 
 def on_names():  # fitted on the labels "no" and "yes"
     return LogisticRegression(max_iter=1000).fit(_X, (_y == 0).map({True: "yes", False: "no"}))
+
+
+def on_colours():  # a pipeline that one-hot encodes a column of colours it knows
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    X = _X.assign(colour=["red", "blue"] * 75)
+    encode = make_column_transformer((OneHotEncoder(), ["colour"]), remainder=StandardScaler())
+    return make_pipeline(encode, LogisticRegression(max_iter=1000)).fit(X, _y)
 '''
 
 
@@ -385,3 +395,16 @@ def test_csv_with_a_ragged_row(cli, entry, tmp_path):
     assert code == 2
     assert ("could not be read as .csv (Error tokenizing data. C error: Expected 2 fields in "
             "line 3, saw 3).") in _one_line(err)  # pandas' message ends in a newline
+
+
+def test_a_category_the_model_never_saw_in_a_later_row(cli, factories, iris_frame, tmp_path):
+    frame = iris_frame.assign(colour=["red", "blue"] * 75)
+    frame.loc[60, "colour"] = "green"  # row 0 is fine: a one-row trial would miss it
+    path = tmp_path / "colours.csv"
+    frame.to_csv(path, index=False)
+    code, err = cli("stress", f"{factories}:on_colours", path, "--target", "target", "--quiet",
+                    "--out", tmp_path / "r")
+    assert code == 2
+    line = _one_line(err)
+    assert "Found unknown categories ['green']" in line
+    assert "Map or drop the categories the model was not fitted on" in line

@@ -59,6 +59,11 @@ def check_features(model: Model, X: Any, *, allow_nan: bool = False, name: str =
                    f"Column {column!r} holds {len(rows)} values that are not numbers: {shown}"
                    f"{', ...' if len(rows) > 3 else ''}; replace them with numbers, or read them "
                    "as missing (pandas' na_values) and impute them.")
+        rows = _first_of_each_category(X)  # a category the model never saw fails on its rows
+        if rows:
+            _probe(model, X, rows, name, "Map or drop the categories the model was not fitted "
+                   "on, or fit it with an encoder that ignores unknown categories (e.g. "
+                   "OneHotEncoder(handle_unknown='ignore')).")
     return X
 
 
@@ -92,6 +97,19 @@ def _text_among_numbers(X: pd.DataFrame) -> dict[str, tuple[list[int], list[Any]
             rows = np.flatnonzero(text)
             found[str(column)] = (rows.tolist(), values.iloc[rows[:3]].tolist())
     return found
+
+
+def _first_of_each_category(X: pd.DataFrame, limit: int = 10_000) -> list[int]:
+    """Rows holding the first occurrence of each value of each non-numeric column.
+
+    >>> _first_of_each_category(pd.DataFrame({"a": [1.0, 2, 3], "c": ["x", "x", "y"]}))
+    [0, 2]
+    """
+    first = np.zeros(len(X), dtype=bool)
+    for column in X.columns:
+        if not is_numeric_column(X[column]):
+            first |= ~X[column].duplicated().to_numpy()
+    return np.flatnonzero(first)[:limit].tolist()
 
 
 def _check_columns(model: Model, X: pd.DataFrame, name: str) -> None:
