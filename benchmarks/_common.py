@@ -46,8 +46,18 @@ def write(name: str, payload: dict[str, Any]) -> Path:
     return path
 
 
-def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    widths = {c: max(len(c), *(len(f"{r.get(c, '')}") for r in rows)) for c in columns}
-    line = "  ".join(c.ljust(widths[c]) for c in columns)
-    body = ["  ".join(f"{r.get(c, '')}".ljust(widths[c]) for c in columns) for r in rows]
-    return "\n".join([line, "-" * len(line), *body])
+def streamed_table(columns: list[str], width: int = 12) -> Callable[[dict[str, Any]], None]:
+    """Print the header of a table now; the function returned prints one row at once.
+
+    Columns are ``width`` wide (or their title's), so a row need not wait for the others:
+    a long benchmark shows each result as it is measured.
+    """
+    widths = [max(width, len(c)) for c in columns]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
+    print(f"{line}\n{'-' * len(line)}", flush=True)
+
+    def row(values: dict[str, Any]) -> None:
+        print("  ".join(f"{values.get(c, '')}".ljust(w) for c, w in zip(columns, widths)),
+              flush=True)
+
+    return row

@@ -165,6 +165,10 @@ def main() -> None:
             gen.manual_seed(s)
             values.append(float((model.predict(fn()) == y_all).mean()))
         pgd_strength[lib] = values
+        print(f"PGD strength, {lib}: robust accuracy {statistics.mean(values):.4f} on "
+              f"{len(y_all)} images over {args.seeds} starts", flush=True)
+    print(f"{'attack':14s} {'library':28s} {'median s':>8s} {'fastest':>8s} {'robust acc':>10s} "
+          f"{'x ours':>7s}", flush=True)
     for attack, cases, repeats in (("PGD-10 Linf", pgd_cases(X, y), reps["pgd"]),
                                    ("C&W L2", cw, reps["cw"]),
                                    ("Square Linf", square, reps["square"])):
@@ -190,6 +194,7 @@ def main() -> None:
                     else 0.0
                 row["robust_accuracy_seeds"] = runs
             rows.append(row)
+            show(row, len(trained.X_test), args.seeds)
     ratios = {}  # shakeout's time over the other's: below 1, shakeout is faster
     for stat, label in (("seconds", "median"), ("fastest", "fastest")):
         by = {(r["attack"], r["library"]): r[stat] for r in rows}
@@ -216,18 +221,19 @@ def main() -> None:
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2))
-    print(f"{'attack':14s} {'library':28s} {'median s':>8s} {'fastest':>8s} {'robust acc':>10s} "
-          f"{'x ours':>7s}")
-    for r in rows:
-        extra = f"  success {r['success_rate']:.3f}, median L2 {r['median_l2']}" \
-            if "success_rate" in r else ""
-        if "robust_accuracy_sd" in r:
-            extra = (f"  (all {len(trained.X_test)} test images, mean of {args.seeds} starts, "
-                     f"sd {r['robust_accuracy_sd']:.4f})")
-        print(f"{r['attack']:14s} {r['library']:28s} {r['seconds']:8.3f} {r['fastest']:8.3f} "
-              f"{r['robust_accuracy']:10.4f} {r['ratio_to_shakeout']:7.2f}{extra}")
     print(json.dumps(ratios, indent=1))
     print(f"written to {OUT}")
+
+
+def show(r: dict, images: int, seeds: int) -> None:
+    """Print one result row as soon as it is measured."""
+    extra = f"  success {r['success_rate']:.3f}, median L2 {r['median_l2']}" \
+        if "success_rate" in r else ""
+    if "robust_accuracy_sd" in r:
+        extra = (f"  (all {images} test images, mean of {seeds} starts, "
+                 f"sd {r['robust_accuracy_sd']:.4f})")
+    print(f"{r['attack']:14s} {r['library']:28s} {r['seconds']:8.3f} {r['fastest']:8.3f} "
+          f"{r['robust_accuracy']:10.4f} {r['ratio_to_shakeout']:7.2f}{extra}", flush=True)
 
 
 def _cpu() -> str:

@@ -22,13 +22,14 @@ import sys
 import tempfile
 import textwrap
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import RESULTS, table, timed, versions, write  # noqa: E402
+from _common import RESULTS, streamed_table, timed, versions, write  # noqa: E402
 
 SEED = 0
 ROWS, COLS = 100_000, 50
@@ -215,57 +216,65 @@ def main() -> None:
             import pyarrow  # noqa: F401
         except ImportError as exc:
             print(f"\nmemory part skipped: pyarrow does not import here ({exc}); run "
-                  "`python benchmarks/bench_drift.py --only-memory` in the project environment.")
+                  "`python benchmarks/bench_drift.py --only-memory` in the project environment.",
+                  flush=True)
         else:
             mem = memory(args.memory_rows, 1024)
             payload["results"]["memory"] = mem
             print(f"\nStreaming profile of {mem['rows']:,} rows x {mem['columns']} columns "
                   f"({mem['table_in_memory_mib']:.0f} MiB in memory, {mem['file_mib']:.0f} MiB "
                   f"file) under a {mem['budget_mib']} MiB address-space limit: peak RSS "
-                  f"{mem['peak_rss_mib']:.0f} MiB, {mem['seconds']:.1f} s")
+                  f"{mem['peak_rss_mib']:.0f} MiB, {mem['seconds']:.1f} s", flush=True)
     path = write("drift", payload)
-    print(f"\nwritten to {path}")
+    print(f"\nwritten to {path}", flush=True)
 
 
 def speed(payload: dict, slow: bool) -> None:
-    """KS, PSI and MMD beside the peers installed here; fills ``payload["results"]``."""
+    """KS, PSI and MMD beside the peers installed here; fills ``payload["results"]`` and
+    prints each row as it is measured."""
     ref, cur = _data()
     ref_df = pd.DataFrame(ref, columns=[f"x{j}" for j in range(COLS)])
     cur_df = pd.DataFrame(cur, columns=ref_df.columns)
-    rows = []
+    print(f"KS and PSI, {COLS} columns x {ROWS:,} rows per side (ratio = peer / shakeout)",
+          flush=True)
+    show = streamed_table(["test", "tool", "first s", "repeat s", "ratio first",
+                           "ratio repeat"])
     for test in ("ks", "psi"):
         ours = shakeout_suite(test, ref_df, cur_df)
-        peers = {"alibi-detect": alibi_ks(ref, cur)} if test == "ks" else {}
-        peers |= {"frouros": frouros_test(test, ref, cur),
-                 "evidently": evidently_test(test, ref_df, cur_df)}
-        if test == "psi":
-            floor = numpy_psi(ref, cur)
-            peers["numpy floor"] = {"first": floor, "repeat": floor}
-        payload["results"][test] = {"shakeout": ours, **peers}
-        rows.append({"test": test, "tool": "shakeout", "first s": f"{ours['first']:.3f}",
-                     "repeat s": f"{ours['repeat']:.3f}", "ratio first": "1.0",
-                     "ratio repeat": "1.0"})
-        for name, t in peers.items():
+        show({"test": test, "tool": "shakeout", "first s": f"{ours['first']:.3f}",
+              "repeat s": f"{ours['repeat']:.3f}", "ratio first": "1.0", "ratio repeat": "1.0"})
+        results = payload["results"][test] = {"shakeout": ours}
+        for name, measure in _peers(test, ref, cur, ref_df, cur_df):
+            t = results[name] = measure()
             if t is None:
-                rows.append({"test": test, "tool": name, "first s": "not installed"})
+                show({"test": test, "tool": name, "first s": "not installed"})
                 continue
-            rows.append({"test": test, "tool": name, "first s": f"{t['first']:.3f}",
-                         "repeat s": f"{t['repeat']:.3f}",
-                         "ratio first": f"{t['first'] / ours['first']:.1f}x",
-                         "ratio repeat": f"{t['repeat'] / ours['repeat']:.1f}x"})
-    print(f"KS and PSI, {COLS} columns x {ROWS:,} rows per side (ratio = peer / shakeout)")
-    print(table(rows, ["test", "tool", "first s", "repeat s", "ratio first", "ratio repeat"]))
+            show({"test": test, "tool": name, "first s": f"{t['first']:.3f}",
+                  "repeat s": f"{t['repeat']:.3f}",
+                  "ratio first": f"{t['first'] / ours['first']:.1f}x",
+                  "ratio repeat": f"{t['repeat'] / ours['repeat']:.1f}x"})
 
-    mmd_rows = []
+    print("\nMMD permutation test, 100 permutations, CPU", flush=True)
+    show = streamed_table(["size", "shakeout s", "alibi s", "ratio"], width=16)
     for n, alibi in ((2_000, True), (10_000, slow)):
         res = mmd(n, alibi)
         payload["results"][f"mmd_{n}"] = res
         ratio = f"{res['alibi'] / res['shakeout']:.0f}x" if res["alibi"] else "-"
-        mmd_rows.append({"size": f"2 x {n:,} x 32", "shakeout s": f"{res['shakeout']:.3f}",
-                         "alibi s": "skipped" if res["alibi"] is None else f"{res['alibi']:.2f}",
-                         "ratio": ratio})
-    print("\nMMD permutation test, 100 permutations, CPU")
-    print(table(mmd_rows, ["size", "shakeout s", "alibi s", "ratio"]))
+        show({"size": f"2 x {n:,} x 32", "shakeout s": f"{res['shakeout']:.3f}",
+              "alibi s": "skipped" if res["alibi"] is None else f"{res['alibi']:.2f}",
+              "ratio": ratio})
+
+
+def _peers(test: str, ref: np.ndarray, cur: np.ndarray, ref_df: pd.DataFrame,
+           cur_df: pd.DataFrame) -> list[tuple[str, Callable[[], dict[str, float] | None]]]:
+    """The peers of ``test`` (and the numpy floor of PSI), each measured when called."""
+    peers = [("alibi-detect", lambda: alibi_ks(ref, cur))] if test == "ks" else []
+    peers += [("frouros", lambda: frouros_test(test, ref, cur)),
+              ("evidently", lambda: evidently_test(test, ref_df, cur_df))]
+    if test == "psi":
+        peers.append(("numpy floor", lambda: dict.fromkeys(("first", "repeat"),
+                                                           numpy_psi(ref, cur))))
+    return peers
 
 
 if __name__ == "__main__":
