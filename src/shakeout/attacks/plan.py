@@ -47,7 +47,8 @@ class AttackPlan(BaseModel):
         rules = Constraints(immutable=self.immutable, integer=self.integer,
                             categorical=self.categorical or None)
         has_rules = bool(self.immutable or self.integer or self.categorical)
-        return {"attacks": self.attacks or None, "params": self.params or None, "eps": self.eps or None, "norm": self.norm,
+        return {"attacks": self.attacks or None, "params": self.params or None,
+                "eps": self.eps or None, "norm": self.norm,
                 "bounds": data_bounds(X) if self.bounds == "data" else self.bounds,
                 "constraints": rules if has_rules else None, "tolerance": self.tolerance,
                 "level": self.level, "sanity": self.sanity, "batch_size": self.batch_size}

@@ -38,11 +38,11 @@ NoSanity = Annotated[bool, typer.Option("--no-sanity", help="Skip the gradient-m
 
 @app.command("attack")
 def attack_command(model: ModelArg, data: DataArg, attack: AttackOpt = None,
-                   attack_param: ParamOpt = None, norm: NormOpt = None, eps: EpsOpt = None, bounds: BoundsOpt = None,
-                   immutable: ImmutableOpt = None, plan: Plan = None, target: Target = None,
-                   out: Out = DEFAULT_OUT, seed: SeedOpt = None, batch_size: BatchOpt = None,
-                   no_sanity: NoSanity = False, trust_pickle: TrustPickle = False,
-                   quiet: Quiet = False) -> None:
+                   attack_param: ParamOpt = None, norm: NormOpt = None, eps: EpsOpt = None,
+                   bounds: BoundsOpt = None, immutable: ImmutableOpt = None, plan: Plan = None,
+                   target: Target = None, out: Out = DEFAULT_OUT, seed: SeedOpt = None,
+                   batch_size: BatchOpt = None, no_sanity: NoSanity = False,
+                   trust_pickle: TrustPickle = False, quiet: Quiet = False) -> None:
     """Attack MODEL on DATA: robust accuracy against budget, worst case over attacks, gates."""
     from shakeout import attacks
     from shakeout.attacks.plan import AttackPlan
