@@ -24,8 +24,10 @@ app = typer.Typer(
 console = Console(stderr=True, soft_wrap=True)
 
 
-def check_out(out: Path) -> Path:
+def check_out(out: Path | None) -> Path | None:
     """Refuse an unusable ``--out`` when the command line is parsed, before any work starts.
+
+    ``None`` (an optional ``--out`` left out) passes through.
 
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
@@ -39,6 +41,8 @@ def check_out(out: Path) -> Path:
     """
     from shakeout.report.render import FILES
 
+    if out is None:
+        return None
     if out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{str(out)!r} is a file; give a folder for the report "
                                  "(it is created if missing).")
@@ -56,6 +60,8 @@ def check_out(out: Path) -> Path:
 Out = Annotated[Path, typer.Option("--out", callback=check_out,
                                    help="Folder for report.html, results.json, summary.md and "
                                    "junit.xml; checked before the work starts.")]
+
+
 def check_seed(seed: int | None) -> int | None:
     """Refuse a negative ``--seed`` when the command line is parsed.
 
