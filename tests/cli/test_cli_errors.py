@@ -363,6 +363,10 @@ def test_torchscript_model_of_the_wrong_width(cli, iris_csv, tmp_path):
     (lambda d: d.update(findings=[]), "holds no findings"),
     (lambda d: d.update(findings={"a": 1}), "findings must be a list"),
     (lambda d: d["findings"][0].pop("metric"), "finding 0 ('a'): missing 'metric'"),
+    (lambda d: d["findings"][0].update(group=3), "finding 0 ('a'): group must be text, got 3"),
+    (lambda d: d["manifest"].update(timings=[1.5]),
+     "manifest: timings must be a JSON object, got [1.5]"),
+    (lambda d: d.update(manifest="run 7"), "manifest: expected a JSON object, got str"),
 ])
 def test_results_file_with_bad_content(cli, tmp_path, edit, message):
     import json

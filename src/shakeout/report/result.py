@@ -25,6 +25,9 @@ from shakeout.errors import ValidationError
 
 SCHEMA_VERSION = "1.0"
 STATUSES = ("pass", "warn", "fail", "info")
+TEXT_FIELDS = ("name", "metric", "status", "drill", "subject", "group", "feature", "unit",
+               "window", "effect", "message")
+"""Finding fields that hold text (or None where optional) in ``results.json``."""
 
 
 def _plain(value: Any) -> Any:
@@ -143,6 +146,10 @@ class Finding:
             if key not in data:
                 raise ValidationError(f"missing {key!r}")
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        for key, value in known.items():
+            optional = cls.__dataclass_fields__[key].default is None
+            if key in TEXT_FIELDS and not (isinstance(value, str) or (optional and value is None)):
+                raise ValidationError(f"{key} must be text, got {value!r}")
         for key in ("value", "p_value", "ci_level", "severity"):
             known[key] = _number(known.get(key), key)
         if known["value"] is None:
@@ -236,6 +243,28 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         return {k: _plain(getattr(self, k)) for k in self.__dataclass_fields__}
 
+    @classmethod
+    def from_dict(cls, data: Any) -> "Manifest":
+        """Read back what :meth:`to_dict` wrote; its tables must be JSON objects.
+
+        >>> Manifest.from_dict({"seed": 3, "timings": [1, 2]})
+        Traceback (most recent call last):
+        ...
+        shakeout.errors.ValidationError: timings must be a JSON object, got [1, 2]
+        """
+        if not isinstance(data, Mapping):
+            raise ValidationError(f"expected a JSON object, got {type(data).__name__}")
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        for key in ("timings", "parameters", "versions"):
+            known[key] = known.get(key) or {}
+            if not isinstance(known[key], Mapping):
+                raise ValidationError(f"{key} must be a JSON object, got {known[key]!r}")
+        for key in ("seed", "n_rows"):
+            value = known.get(key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ValidationError(f"{key} must be an integer, got {value!r}")
+        return cls(**known)
+
 
 @dataclass(frozen=True)
 class Result:
@@ -317,12 +346,10 @@ class Result:
             except ValidationError as exc:
                 name = f" ({item.get('name')!r})" if isinstance(item, Mapping) else ""
                 raise ValidationError(f"{source}: finding {i}{name}: {exc}. {fix}") from None
-        manifest = data.get("manifest") or {}
-        if not isinstance(manifest, Mapping):
-            raise ValidationError(f"{source}: manifest must be a JSON object, got "
-                                  f"{type(manifest).__name__}. {fix}")
-        manifest = Manifest(**{k: v for k, v in manifest.items()
-                               if k in Manifest.__dataclass_fields__})
+        try:
+            manifest = Manifest.from_dict(data.get("manifest") or {})
+        except ValidationError as exc:
+            raise ValidationError(f"{source}: manifest: {exc}. {fix}") from None
         return cls(title=str(data.get("title", "")), findings=tuple(findings), manifest=manifest,
                    schema_version=version)
 
