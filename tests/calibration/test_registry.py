@@ -20,6 +20,7 @@ NOT_STATISTICS = {
     "METHODS": "the names of the multiple-testing corrections",
     "BootstrapPlan": "a plan of resample indices; the intervals built on it are calibrated",
     "effect_label": "a label from thresholds, not an estimate",
+    "p_floor": "the smallest p-value B resamples can give, 1/(B+1): arithmetic, not an estimate",
 }
 
 

@@ -187,6 +187,17 @@ def test_repeats_option_reaches_the_run(cli, entry, iris_csv, tmp_path, write_pl
     assert result.select(metric="accuracy_drop")[0].details["draws"] == 3
 
 
+def test_n_bootstrap_and_sensitivity_shift_reach_the_run(cli, entry, iris_csv, tmp_path,
+                                                         write_plan):
+    out = tmp_path / "r"
+    plan = write_plan(sensitivity_shift=0.25)
+    code, err = cli("stress", f"{entry}:model", iris_csv, "--target", "target", "--plan", plan,
+                    "--out", out, "--quiet", "--n-bootstrap", 200)
+    assert code == 0, err
+    parameters = Result.load(out / "results.json").manifest.parameters
+    assert parameters["n_bootstrap"] == 200 and parameters["sensitivity_shift"] == 0.25
+
+
 def table_rows(err: str) -> dict[tuple[str, float], tuple[float, ...]]:
     """``(perturbation, severity) -> (value, low, high[, score, low, high])`` read back from
     the printed table; the perturbation is named on its first row only."""

@@ -235,3 +235,18 @@ def test_default_image_sweeps_clip_to_the_valid_range_and_the_run_says_so():
     assert described["brightness"]["perturbation"].endswith(
         "clipped to [0, 1] (the valid range inferred from the reference)")
     assert "clip=(0.0, 1.0)" in described["pixel_noise"]["perturbation"]
+
+
+def test_sigma_noise_on_images_stays_in_the_valid_range_unless_told():
+    from shakeout.perturb import GaussianNoise
+
+    images = np.random.default_rng(0).uniform(0, 1, (20, 8, 8))
+    noise = GaussianNoise(relative=False).fit(images)
+    out = noise.apply(images, 0.5, seed=1)
+    assert out.min() == 0.0 and out.max() == 1.0  # clipped, and the clip binds
+    assert "clipped to [0, 1] (the valid range inferred from the reference)" in repr(noise)
+    table = images.reshape(20, -1)  # a table is never clipped unless clip is given
+    wide = GaussianNoise(relative=False).fit(table).apply(table, 0.5, seed=1)
+    assert wide.min() < 0 and wide.max() > 1
+    given = GaussianNoise(relative=False, clip=(0.2, 0.8)).fit(images).apply(images, 0.5, seed=1)
+    assert given.min() == 0.2 and given.max() == 0.8

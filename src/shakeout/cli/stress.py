@@ -23,6 +23,9 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed (default: the 
 Repeats = Annotated[int | None, typer.Option(
     "--repeats", min=1, help="Draws of each perturbation per severity (default: the plan's, "
                              "else 5); intervals include the draw-to-draw spread.")]
+NBootstrap = Annotated[int | None, typer.Option(
+    "--n-bootstrap", min=10, help="Bootstrap resamples per interval (default: the plan's, else "
+                                  "1000); more resamples lower the p-value floor 1/(B+1).")]
 AllowNan = Annotated[bool, typer.Option("--allow-nan",
                                         help="Pass NaN inputs to a model that handles them.")]
 
@@ -30,7 +33,7 @@ AllowNan = Annotated[bool, typer.Option("--allow-nan",
 @app.command("stress")
 def stress_command(model: ModelArg, data: DataArg, plan: Plan = None, target: Target = None,
                    out: Out = DEFAULT_OUT, seed: SeedOpt = None, repeats: Repeats = None,
-                   allow_nan: AllowNan = False, trust_pickle: TrustPickle = False,
+                   n_bootstrap: NBootstrap = None, allow_nan: AllowNan = False, trust_pickle: TrustPickle = False,
                    quiet: Quiet = False) -> None:
     """Stress-test MODEL on DATA: degradation curves with intervals, sensitivity, gates."""
     from shakeout import stress
@@ -45,6 +48,8 @@ def stress_command(model: ModelArg, data: DataArg, plan: Plan = None, target: Ta
     kwargs["allow_nan"] = kwargs["allow_nan"] or allow_nan
     if repeats is not None:
         kwargs["repeats"] = repeats
+    if n_bootstrap is not None:
+        kwargs["n_bootstrap"] = n_bootstrap
     if not quiet:
         console.print(f"Stress-testing {wrapped.name} on {ds.name} ({len(ds.X)} rows)",
                       highlight=False)

@@ -60,6 +60,33 @@ def make(name: str, **params: Any) -> "Perturbation":
         raise ValidationError(f"perturbation {name!r}: {exc}.") from None
 
 
+def check_clip(owner: Any, clip: Any) -> tuple[float, float] | None:
+    """``clip`` as a (low, high) pair of floats with low < high, or None.
+
+    >>> check_clip(None, (0, 1))
+    (0.0, 1.0)
+    """
+    if clip is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in clip)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{type(owner).__name__}: clip must be (low, high), got {clip!r}.") from None
+    if not lo < hi:
+        raise ValidationError(f"{type(owner).__name__}: clip needs low < high, got {clip!r}.")
+    return (lo, hi)
+
+
+def clip_note(bounds: tuple[float, float], *, given: bool) -> str:
+    """How a perturbation's results are bounded, for its description in the report.
+
+    >>> clip_note((0.0, 1.0), given=False)
+    'clipped to [0, 1] (the valid range inferred from the reference)'
+    """
+    how = "given" if given else "the valid range inferred from the reference"
+    return f"clipped to [{bounds[0]:g}, {bounds[1]:g}] ({how})"
+
+
 class Perturbation:
     """A seeded transform of inputs with a severity in documented units.
 

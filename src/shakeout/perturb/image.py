@@ -15,8 +15,7 @@ from scipy import fft, ndimage
 
 from shakeout._validation import check_choice
 from shakeout.errors import ValidationError
-from shakeout.perturb._base import Perturbation, register
-from shakeout.perturb.noise import _check_clip
+from shakeout.perturb._base import Perturbation, check_clip, clip_note, register
 
 KINDS = ("corruption_gaussian_noise", "blur", "brightness", "contrast", "pixelate", "jpeg")
 RENAMED = {"gaussian_noise": "corruption_gaussian_noise"}
@@ -67,7 +66,7 @@ class _ImagePerturbation(Perturbation):
     def __init__(self, *, channels_last: bool = False, clip: tuple[float, float] | None = None):
         self.channels_last = bool(check_choice(self, "channels_last", channels_last,
                                                (True, False)))
-        self.clip = _check_clip(self, clip)
+        self.clip = check_clip(self, clip)
 
     def _fit_array(self, X: np.ndarray) -> None:
         if X.ndim not in (3, 4):
@@ -83,8 +82,7 @@ class _ImagePerturbation(Perturbation):
         text = super().__repr__()
         if not hasattr(self, "low_"):
             return text
-        how = "given" if self.clip else "the valid range inferred from the reference"
-        return f"{text} clipped to [{self.low_:g}, {self.high_:g}] ({how})"
+        return f"{text} {clip_note((self.low_, self.high_), given=bool(self.clip))}"
 
     def _to_nchw(self, X: np.ndarray) -> np.ndarray:
         if X.ndim == 3:

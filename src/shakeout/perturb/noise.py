@@ -16,7 +16,8 @@ import pandas as pd
 
 from shakeout._validation import check_choice, check_number
 from shakeout.errors import ValidationError
-from shakeout.perturb._base import Perturbation, register
+from shakeout.perturb._base import Perturbation, check_clip, clip_note, register
+from shakeout.perturb.image import valid_range
 
 
 def _spread(X: np.ndarray) -> np.ndarray:
@@ -55,24 +56,12 @@ def standard_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndar
     return z[:size].reshape(shape)
 
 
-def _check_clip(owner: Any, clip: Any) -> tuple[float, float] | None:
-    if clip is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in clip)
-    except (TypeError, ValueError):
-        raise ValidationError(f"{type(owner).__name__}: clip must be (low, high), got {clip!r}.") from None
-    if not lo < hi:
-        raise ValidationError(f"{type(owner).__name__}: clip needs low < high, got {clip!r}.")
-    return (lo, hi)
-
-
 class _AdditiveNoise(Perturbation):
     """Shared by Gaussian and uniform noise: scale learnt at fit, severity is the noise's sigma."""
 
     def __init__(self, *, relative: bool = True, clip: tuple[float, float] | None = None):
         self.relative = bool(check_choice(self, "relative", relative, (True, False)))
-        self.clip = _check_clip(self, clip)
+        self.clip = check_clip(self, clip)
 
     @property
     def unit(self) -> str:  # type: ignore[override]
@@ -80,6 +69,13 @@ class _AdditiveNoise(Perturbation):
 
     def _fit_array(self, X: np.ndarray) -> None:
         self.scale_ = _spread(X) if self.relative else np.ones(X.shape[1:])
+        # images (n, h, w[, c]) stay in their valid range unless told otherwise
+        self.clip_ = self.clip if self.clip is not None or X.ndim < 3 else valid_range(X)
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        bounds = getattr(self, "clip_", None)
+        return text if bounds is None else f"{text} {clip_note(bounds, given=bool(self.clip))}"
 
     def _apply_array(self, X: np.ndarray, severity: float, rng: np.random.Generator) -> np.ndarray:
         return self._noisy(X, self._unit_noise(X, rng), severity)
@@ -93,7 +89,7 @@ class _AdditiveNoise(Perturbation):
     def _noisy(self, X: np.ndarray, unit: np.ndarray, severity: float) -> np.ndarray:
         out = np.multiply(unit, severity, dtype=np.result_type(X, np.float32))
         out += X
-        return np.clip(out, *self.clip, out=out) if self.clip else out
+        return np.clip(out, *self.clip_, out=out) if self.clip_ else out
 
     def apply_grid(self, X: Any, severities: Any, rng: np.random.Generator) -> Any:
         """Every severity from one standard-noise draw, scaled: the same numbers as ``apply``
@@ -196,7 +192,7 @@ class Scaling(Perturbation):
     default_severities = (0.0, 0.05, 0.1, 0.2, 0.5)
 
     def __init__(self, *, clip: tuple[float, float] | None = None):
-        self.clip = _check_clip(self, clip)
+        self.clip = check_clip(self, clip)
 
     def _apply_array(self, X: np.ndarray, severity: float, rng: np.random.Generator) -> np.ndarray:
         out = X * (1.0 + severity * rng.standard_normal(X.shape, dtype=np.float32))

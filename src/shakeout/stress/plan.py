@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shakeout.stats import METHODS
+from shakeout.stress.features import DEFAULT_SHIFT
 from shakeout.stress.sweep import Sweep
 
 
@@ -53,6 +54,7 @@ class StressPlan(BaseModel):
     batch_size: int | None = Field(None, ge=1)
     sensitivity: bool = True
     top_k: int = Field(5, ge=1)
+    sensitivity_shift: float = Field(DEFAULT_SHIFT, gt=0, le=1)
     allow_nan: bool = False
 
     def run_kwargs(self) -> dict[str, Any]:
@@ -62,4 +64,5 @@ class StressPlan(BaseModel):
                 "repeats": self.repeats,
                 "level": self.level, "alpha": self.alpha, "correction": self.correction,
                 "batch_size": self.batch_size, "sensitivity": self.sensitivity,
-                "top_k": self.top_k, "allow_nan": self.allow_nan}
+                "top_k": self.top_k, "sensitivity_shift": self.sensitivity_shift,
+                "allow_nan": self.allow_nan}

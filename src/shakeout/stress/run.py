@@ -18,6 +18,7 @@ from shakeout.report.result import Finding, Manifest, Result, fingerprint
 from shakeout.stats import METHODS, BootstrapPlan
 from shakeout.stress.defaults import default_sweeps, is_image_batch
 from shakeout.stress.metrics import get_metrics
+from shakeout.stress.features import DEFAULT_SHIFT
 from shakeout.stress.sensitivity import sensitivity_findings
 from shakeout.stress.sweep import Sweep, predict_all, run_sweeps
 
@@ -32,8 +33,8 @@ t-interval on it for model-side perturbations) at five times the predictions of 
 def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
         metrics: Sequence[str] | None = None, n_bootstrap: int = 1000, level: float = 0.95,
         alpha: float = 0.05, correction: str = "holm", batch_size: int | None = None,
-        sensitivity: bool = True, top_k: int = 5, allow_nan: bool = False,
-        max_bootstrap_rows: int = 10_000, repeats: int = DEFAULT_REPEATS, seed: Seed = 0,
+        sensitivity: bool = True, top_k: int = 5, sensitivity_shift: float = DEFAULT_SHIFT,
+        allow_nan: bool = False, max_bootstrap_rows: int = 10_000, repeats: int = DEFAULT_REPEATS, seed: Seed = 0,
         quiet: bool = True, data_name: str = "data") -> Result:
     """Measure how a model degrades under perturbation, with intervals, tests and a score.
 
@@ -63,6 +64,9 @@ def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
     alpha : float, default=0.05
         Significance level for verdicts after correction.
     correction : {"holm", "bonferroni", "bh", "none"}, default="holm"
+    sensitivity_shift : float, default=0.1
+        Per-feature shift up and down of the sensitivity ranking, as a fraction of each
+        feature's range (0.1: +-10%).
     max_bootstrap_rows : int, default=10000
         Above this many rows the m-out-of-n bootstrap bounds the cost.
     repeats : int, default=5
@@ -135,7 +139,7 @@ def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
         t = time.perf_counter()
         findings += sensitivity_findings(model, X, y, metric=metric_list[0],
                                          top_k=top_k, level=level, rng=rng.spawn(1)[0],
-                                         images=is_image_batch(X))
+                                         images=is_image_batch(X), shift=sensitivity_shift)
         timings["sensitivity_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - started
     manifest = Manifest.collect(
@@ -146,6 +150,7 @@ def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
                     "n_bootstrap": n_bootstrap, "level": level, "alpha": alpha,
                     "correction": correction, "batch_size": batch_size,
                     "max_bootstrap_rows": max_bootstrap_rows, "repeats": repeats,
+                    "sensitivity_shift": sensitivity_shift,
                     "sweeps": {s.label: {"perturbation": repr(s.perturbation),
                                          "severities": list(s.severities),
                                          "unit": s.perturbation.unit} for s in sweeps}})
