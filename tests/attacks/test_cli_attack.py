@@ -87,7 +87,7 @@ def test_options_override_the_plan(cli, files, tmp_path):
     (["--attack", "nope"], "unknown attack 'nope'"),
     (["--eps", "a,b"], "--eps must be comma-separated numbers"),
     (["--bounds", "0,1,2"], "--bounds must be LOW,HIGH"),
-    (["--norm", "l7"], "attack options are invalid: norm"),
+    (["--norm", "l7"], "the attack command line is invalid: norm: Input should be 'linf'"),
     (["--attack", "cw"], "attack 'cw' measures l2, not 'linf'"),
 ], ids=["attack", "eps", "bounds", "norm", "norm-mismatch"])
 def test_bad_input_exits_2(cli, files, tmp_path, args, message):

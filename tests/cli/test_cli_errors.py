@@ -384,8 +384,12 @@ def test_results_file_with_bad_content(cli, tmp_path, edit, message):
     assert not (tmp_path / "r").exists()
 
 
-def test_negative_seed_is_refused_when_parsed(cli, tmp_path):
-    code, err = cli("demo", "--seed", "-1", "--quiet", "--out", tmp_path / "r")
+@pytest.mark.parametrize("command", [("demo",), ("stress", "m:x", "d.csv"),
+                                     ("drift", "a.csv", "b.csv"), ("attack", "m:x", "d.csv")],
+                         ids=lambda c: c[0])
+def test_negative_seed_is_refused_when_parsed(cli, tmp_path, command):
+    # the files do not exist: the seed is refused before anything is loaded
+    code, err = cli(*command, "--seed", "-1", "--quiet", "--out", tmp_path / "r")
     assert code == 2
     line = _one_line(err)
     assert "Invalid value for '--seed'" in line
@@ -412,3 +416,28 @@ def test_a_category_the_model_never_saw_in_a_later_row(cli, factories, iris_fram
     line = _one_line(err)
     assert "Found unknown categories ['green']" in line
     assert "Map or drop the categories the model was not fitted on" in line
+
+
+def test_brackets_in_an_error_are_printed_as_written(cli, entry, tmp_path):
+    code, err = _stress(cli, entry, tmp_path / "d[x].csv", "--out", tmp_path / "r")
+    assert code == 2
+    assert "d[x].csv" in _one_line(err)  # not eaten as console markup
+
+
+def test_attack_data_missing_a_column_is_one_line(cli, entry, iris_frame, tmp_path):
+    path = tmp_path / "short.csv"
+    iris_frame.drop(columns=["petal width (cm)"]).to_csv(path, index=False)
+    code, err = cli("attack", f"{entry}:model", path, "--target", "target", "--attack", "fgsm",
+                    "--eps", "0.1", "--no-sanity", "--quiet", "--out", tmp_path / "r")
+    assert code == 2
+    assert "petal width (cm)" in _one_line(err)
+
+
+def test_stage_plans_built_in_python_name_the_field():
+    from shakeout.drift.plan import DriftPlan
+    from shakeout.stress.plan import StressPlan
+
+    with pytest.raises(ValidationError, match="n_bootstrap: Input should be greater than"):
+        StressPlan(n_bootstrap=1)
+    with pytest.raises(ValidationError, match="DriftPlan is invalid: no_such_option"):
+        DriftPlan(no_such_option=1)

@@ -210,3 +210,18 @@ def test_same_seed_same_numbers_and_windows():
     assert [(f.name, f.value, f.p_value) for f in a.findings] == [
         (f.name, f.value, f.p_value) for f in b.findings]
     assert all(f.window == "2024-01-01" and f.name.endswith("@2024-01-01") for f in a.findings)
+
+
+def test_performance_scores_text_labels_through_the_models_classes():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score
+
+    from shakeout.drift.performance import score
+    from shakeout.models import wrap
+
+    X, y = load_iris(return_X_y=True)
+    fitted = LogisticRegression(max_iter=1000).fit(X, y)
+    as_text = y.astype(str)  # a csv can read the labels back as text
+    got = score(wrap(fitted), X, as_text).value
+    assert got == pytest.approx(accuracy_score(y, fitted.predict(X)))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from shakeout._schema import Schema
 from shakeout.attacks.threat import Constraints, data_bounds
 
 
-class AttackPlan(BaseModel):
+class AttackPlan(Schema):
     """Settings of the attack drill as a plan file states them.
 
     ``bounds`` is ``[low, high]``, ``"data"`` (per-feature range of the attacked data) or

@@ -18,6 +18,7 @@ from shakeout.attacks._inputs import Inputs
 from shakeout.attacks.ensemble import default_attacks, default_eps
 from shakeout.attacks.sanity import Outcome, sanity_findings
 from shakeout.attacks.threat import NORMS, Constraints, Domain, perturbation_norm
+from shakeout.data.validate import check_features
 from shakeout.errors import ShakeoutWarning, ValidationError
 from shakeout.models import Model, wrap
 from shakeout.report.result import Finding, Manifest, Result, fingerprint
@@ -121,6 +122,7 @@ def run(model: Any, X: Any, y: Any, *, attacks: Sequence[Attack | str] | None = 
         raise ValidationError(
             f"attacks.run: evasion attacks need a classifier; {model.name} is a regressor."
         )
+    X = check_features(model, X)
     inputs = Inputs(X)
     x = inputs.array
     labels = np.asarray(y)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from shakeout.cli._app import app, console
 from shakeout.errors import ShakeoutError
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     except ShakeoutError as exc:
         if debug:
             raise
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return 2
     except (typer.Exit, typer.Abort) as exc:
         return 130 if isinstance(exc, typer.Abort) else int(exc.exit_code)
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         if type(exc) is not typer.BadParameter:  # a missing argument: show the usage
             exc.show()
             return 2
-        console.print(f"[red]error:[/red] {exc.format_message()}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(exc.format_message())}", highlight=False)
         return 2
     except typer.TyperException as exc:  # usage errors (Typer bundles its own click)
         exc.show()
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the unexpected: one line unless --debug
         if debug:
             raise
-        console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
+        console.print(f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc))} "
                       "(run again with --debug for the traceback)", highlight=False)
         return 3
     return code if isinstance(code, int) else 0

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from shakeout.cli._app import DEFAULT_OUT, Out, Plan, Quiet, Target, TrustPickle, app, console, emit
+from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, TrustPickle, app,
+                               console, emit)
 from shakeout.errors import ValidationError
 
 ModelArg = Annotated[str, typer.Argument(
@@ -31,7 +32,6 @@ BoundsOpt = Annotated[str | None, typer.Option(
                      "range in DATA, or 'none'.")]
 ImmutableOpt = Annotated[str | None, typer.Option(
     "--immutable", help="Comma-separated features the attacker cannot change.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed (default: the plan's, else 0).")]
 BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Rows per attack batch.")]
 NoSanity = Annotated[bool, typer.Option("--no-sanity", help="Skip the gradient-masking checks.")]
 
@@ -40,7 +40,7 @@ NoSanity = Annotated[bool, typer.Option("--no-sanity", help="Skip the gradient-m
 def attack_command(model: ModelArg, data: DataArg, attack: AttackOpt = None,
                    attack_param: ParamOpt = None, norm: NormOpt = None, eps: EpsOpt = None,
                    bounds: BoundsOpt = None, immutable: ImmutableOpt = None, plan: Plan = None,
-                   target: Target = None, out: Out = DEFAULT_OUT, seed: SeedOpt = None,
+                   target: Target = None, out: Out = DEFAULT_OUT, seed: Seed = None,
                    batch_size: BatchOpt = None, no_sanity: NoSanity = False,
                    trust_pickle: TrustPickle = False, quiet: Quiet = False) -> None:
     """Attack MODEL on DATA: robust accuracy against budget, worst case over attacks, gates."""
@@ -139,13 +139,7 @@ def _bounds(text: str) -> tuple[float, float] | str | None:
 
 def _validated(section, changes: dict):
     """The plan's attack section with the command-line choices applied, checked again."""
-    from pydantic import ValidationError as PydanticError
-
     from shakeout.attacks.plan import AttackPlan
 
-    try:
-        return AttackPlan.model_validate({**section.model_dump(), **changes})
-    except PydanticError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
-        raise ValidationError(f"attack options are invalid: {problems}.") from None
+    return AttackPlan.model_validate({**section.model_dump(), **changes},
+                                     source="the attack command line")

@@ -7,14 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
-from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Target, TrustPickle, app,
+from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, TrustPickle, app,
                                check_out, console, emit)
 from shakeout.errors import ValidationError
 
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", help="Model to test output and performance drift: package.module:attribute, "
                     ".onnx, TorchScript .pt, or a pickle (with --trust-pickle).")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed (default: the plan's, else 0).")]
 TestsOpt = Annotated[str | None, typer.Option(
     "--tests", help="Tests for numeric columns, comma-separated: psi,ks,kl,js,wasserstein,"
                     "anderson,chi2 (default: the plan's, else psi,ks,kl).")]
@@ -30,12 +29,8 @@ FailOn = Annotated[str, typer.Option(
 FAIL_LEVELS = {"retrain": 1.0, "investigate": 0.0}
 
 
-def _check_out_given(out: Path | None) -> Path | None:
-    return None if out is None else check_out(out)
-
-
 MonitorOut = Annotated[Path | None, typer.Option(
-    "--out", callback=_check_out_given,
+    "--out", callback=check_out,
     help="Folder for report.html, results.json, summary.md and junit.xml (default when "
          f"running windows: {DEFAULT_OUT}). Showing the history writes a report only when "
          "--out is given.")]
@@ -93,7 +88,7 @@ def drift_command(
     target: Target = None, model: ModelOpt = None, holdout: HoldoutOpt = None,
     plan: Plan = None, tests: TestsOpt = None,
     multivariate: MultiOpt = None, correction: CorrectionOpt = None,
-    fail_on: FailOn = "retrain", out: Out = DEFAULT_OUT, seed: SeedOpt = None,
+    fail_on: FailOn = "retrain", out: Out = DEFAULT_OUT, seed: Seed = None,
     trust_pickle: TrustPickle = False, quiet: Quiet = False,
 ) -> None:
     """Has CURRENT drifted from REFERENCE? Tests per feature, decision, report, exit code."""
@@ -140,7 +135,7 @@ def monitor_command(
     target: Target = None, model: ModelOpt = None, holdout: HoldoutOpt = None,
     plan: Plan = None, tests: TestsOpt = None,
     multivariate: MultiOpt = None, correction: CorrectionOpt = None,
-    fail_on: FailOn = "retrain", out: MonitorOut = None, seed: SeedOpt = None,
+    fail_on: FailOn = "retrain", out: MonitorOut = None, seed: Seed = None,
     trust_pickle: TrustPickle = False, quiet: Quiet = False,
 ) -> None:
     """Run each window of CURRENT against REFERENCE into the store; report the history.

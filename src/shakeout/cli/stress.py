@@ -9,7 +9,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Target, TrustPickle, app,
+from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, TrustPickle, app,
                                console, emit)
 
 if TYPE_CHECKING:
@@ -19,7 +19,6 @@ ModelArg = Annotated[str, typer.Argument(
     help="Model: package.module:attribute, a .onnx file, a TorchScript .pt, or a pickle "
          "(with --trust-pickle).")]
 DataArg = Annotated[str, typer.Argument(help="Data: .csv, .parquet or .npz (arrays X and y).")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed (default: the plan's, else 0).")]
 Repeats = Annotated[int | None, typer.Option(
     "--repeats", min=1, help="Draws of each perturbation per severity (default: the plan's, "
                              "else 5); intervals include the draw-to-draw spread.")]
@@ -32,7 +31,7 @@ AllowNan = Annotated[bool, typer.Option("--allow-nan",
 
 @app.command("stress")
 def stress_command(model: ModelArg, data: DataArg, plan: Plan = None, target: Target = None,
-                   out: Out = DEFAULT_OUT, seed: SeedOpt = None, repeats: Repeats = None,
+                   out: Out = DEFAULT_OUT, seed: Seed = None, repeats: Repeats = None,
                    n_bootstrap: NBootstrap = None, allow_nan: AllowNan = False, trust_pickle: TrustPickle = False,
                    quiet: Quiet = False) -> None:
     """Stress-test MODEL on DATA: degradation curves with intervals, sensitivity, gates."""
@@ -64,7 +63,7 @@ def compare_command(
     old: Annotated[str, typer.Argument(help="The current model (same forms as MODEL).")],
     new: Annotated[str, typer.Argument(help="The candidate model.")],
     data: DataArg, plan: Plan = None, target: Target = None, out: Out = DEFAULT_OUT,
-    seed: SeedOpt = None, trust_pickle: TrustPickle = False, quiet: Quiet = False,
+    seed: Seed = None, trust_pickle: TrustPickle = False, quiet: Quiet = False,
 ) -> None:
     """Compare two model versions on DATA: agreement, flip rate, paired metric differences."""
     from shakeout.data import load_dataset

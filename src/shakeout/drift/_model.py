@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from shakeout.drift._base import DRILL, error_finding
-from shakeout.errors import ShakeoutError, ValidationError
+from shakeout.errors import ShakeoutError, ValidationError, first_line
 from shakeout.report.result import Finding
 
 
@@ -53,8 +53,7 @@ def outputs_or_reason(model: Any, X: pd.DataFrame) -> tuple[pd.DataFrame | None,
     except ShakeoutError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever the model raises on this data
-        text = str(exc).strip().splitlines()
-        return None, f"{type(exc).__name__}: " + (text[0][:200].rstrip(".") if text else "")
+        return None, first_line(exc, limit=200)
 
 
 def concept_findings(current: Any, *, alpha: float = 0.05, n_permutations: int = 500,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from shakeout._schema import Schema
 from shakeout.drift.decision import DecisionPolicy
 
 
-class DriftPlan(BaseModel):
+class DriftPlan(Schema):
     """Options of ``shakeout drift`` and ``shakeout monitor`` (and of :class:`DriftSuite`).
 
     Examples

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from shakeout._schema import Schema
 from shakeout.stats import METHODS
 from shakeout.stress.features import DEFAULT_SHIFT
 from shakeout.stress.sweep import Sweep
 
 
-class PerturbationSpec(BaseModel):
+class PerturbationSpec(Schema):
     """One perturbation of the plan: a registered name, its parameters and grid.
 
     Examples
@@ -36,7 +37,7 @@ class PerturbationSpec(BaseModel):
         return Sweep(p, grid, self.label or "")
 
 
-class StressPlan(BaseModel):
+class StressPlan(Schema):
     """Which perturbations, metrics and statistics the stress drill uses.
 
     ``perturbations`` empty means the defaults for the data (see ``default_sweeps``).
