@@ -53,3 +53,12 @@ def test_demo_refuses_a_negative_seed_in_python_too():
     with pytest.raises(ValidationError, match=r"run_demo: seed must be in \[0, inf\], got -1"):
         run_demo(seed=-1)
 
+
+
+def test_the_demo_cnn_is_the_same_for_the_same_seed():
+    torch = pytest.importorskip("torch")
+    from shakeout.demo.models import digits_cnn
+
+    first, second = digits_cnn(epochs=1), digits_cnn(epochs=1)  # dropout must not leak state
+    assert all(torch.equal(a, b) for a, b in zip(first.model.parameters(),
+                                                 second.model.parameters()))

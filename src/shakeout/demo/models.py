@@ -44,6 +44,7 @@ def digits_cnn(seed: int = 0, epochs: int = 15) -> Trained:
 
     X_train, X_test, y_train, y_test = digits_images(seed)
     gen = torch.Generator().manual_seed(seed)
+    # the whole training inside the fork: dropout draws from torch's global generator
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         net = nn.Sequential(
@@ -51,16 +52,16 @@ def digits_cnn(seed: int = 0, epochs: int = 15) -> Trained:
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Dropout(0.1), nn.Linear(32 * 4 * 4, 10),
         )
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    Xt, yt = torch.from_numpy(X_train), torch.from_numpy(y_train).long()
-    net.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(Xt), generator=gen)
-        for start in range(0, len(Xt), 64):
-            idx = order[start:start + 64]
-            opt.zero_grad()
-            nn.functional.cross_entropy(net(Xt[idx]), yt[idx]).backward()
-            opt.step()
+        opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+        Xt, yt = torch.from_numpy(X_train), torch.from_numpy(y_train).long()
+        net.train()
+        for _ in range(epochs):
+            order = torch.randperm(len(Xt), generator=gen)
+            for start in range(0, len(Xt), 64):
+                idx = order[start:start + 64]
+                opt.zero_grad()
+                nn.functional.cross_entropy(net(Xt[idx]), yt[idx]).backward()
+                opt.step()
     net.eval()
     return Trained(net, X_test, y_test, X_train, y_train)
 
