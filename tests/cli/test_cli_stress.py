@@ -123,6 +123,14 @@ def test_report_rerenders_a_saved_result(cli, entry, iris_csv, tmp_path, write_p
                     strict, "--quiet")
     assert code == 1
     assert "FAIL accuracy [group=gaussian_noise, severity=0.5] >= 0.999" in err
+    # ...and, without a plan, shows the verdict saved in the file instead of "no gate"
+    code, err = cli("report", tmp_path / "judged" / "results.json", "--out",
+                    tmp_path / "shown", "--quiet")
+    assert code == 1
+    assert "FAIL accuracy [group=gaussian_noise, severity=0.5] >= 0.999" in err
+    shown = json.loads((tmp_path / "shown" / "results.json").read_text())
+    assert shown["gate"] == json.loads((tmp_path / "judged" / "results.json").read_text())["gate"]
+    assert "No gate" not in (tmp_path / "shown" / "report.html").read_text()
 
 
 def test_report_of_a_missing_results_file(cli, tmp_path):

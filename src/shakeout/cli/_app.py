@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
-    from shakeout.report.gate import Gate
+    from shakeout.report.gate import Gate, GateOutcome
     from shakeout.report.result import Result
 
 app = typer.Typer(
@@ -90,16 +90,18 @@ DEFAULT_OUT = Path("shakeout-report")
 
 
 def emit(result: Result, out: Path, gate: Gate | None = None, *, quiet: bool = False,
-         scope: Result | None = None, scope_name: str = "") -> int:
+         scope: Result | None = None, scope_name: str = "",
+         verdict: GateOutcome | None = None) -> int:
     """Judge the gate, write every report file, print where, return the exit code.
 
     The gate judges ``scope`` (e.g. the latest window, named ``scope_name``) when given,
-    else the whole result; the reports hold the whole result and that verdict.
+    else the whole result; the reports hold the whole result and that verdict. Without a
+    gate, ``verdict`` is a verdict reached before (one saved in a results.json).
     """
     from shakeout.report.render import render
 
     judged = result if scope is None else scope
-    outcome = gate.check(judged) if gate is not None else None
+    outcome = gate.check(judged) if gate is not None else verdict
     paths = render(result, out, gate=outcome)
     if outcome is not None:
         for o in outcome.outcomes:

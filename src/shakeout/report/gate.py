@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ConfigDict, model_validator
 
 from shakeout._schema import Schema
+from shakeout.errors import ValidationError
 from shakeout.report.result import Finding, Result
 
 
@@ -120,10 +122,35 @@ class GateOutcome:
     def exit_code(self) -> int:
         return 0 if self.passed else 1
 
+    @classmethod
+    def from_dict(cls, data: Any) -> GateOutcome:
+        """The verdict saved under ``gate`` in a results.json (the inverse of ``to_dict``).
+
+        >>> saved = {"passed": False, "conditions": [
+        ...     {"condition": "accuracy_drop <= 0.02", "passed": False, "reasons": ["0.05"]}]}
+        >>> GateOutcome.from_dict(saved).to_dict() == saved
+        True
+        """
+        try:
+            return cls(tuple(ConditionOutcome(str(c["condition"]), _flag(c["passed"]),
+                                              tuple(str(r) for r in c["reasons"]))
+                             for c in data["conditions"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValidationError(
+                f"the saved gate verdict is malformed ({type(exc).__name__}: {exc}); it needs "
+                "'conditions', each with 'condition', 'passed' (true/false) and 'reasons'; "
+                "pass --plan to judge the gates again.") from None
+
     def to_dict(self) -> dict:
         return {"passed": self.passed,
                 "conditions": [{"condition": o.condition, "passed": o.passed,
                                 "reasons": list(o.reasons)} for o in self.outcomes]}
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"passed must be true or false, got {value!r}")
+    return value
 
 
 class Gate(Schema):
