@@ -225,3 +225,20 @@ def test_performance_scores_text_labels_through_the_models_classes():
     as_text = y.astype(str)  # a csv can read the labels back as text
     got = score(wrap(fitted), X, as_text).value
     assert got == pytest.approx(accuracy_score(y, fitted.predict(X)))
+
+
+def test_columns_current_lacks_are_never_no_drift():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    frame = load_iris(as_frame=True).frame
+    X, y = frame.drop(columns=["target"]), frame["target"]
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+    blind = drift.run(X, X.drop(columns=["petal width (cm)"]), model=model, seed=0)
+    decision = blind.select(metric="decision")[0]
+    assert decision.details["action"] == "retrain now"  # the model cannot run: decisive
+    assert "could not be tested" in decision.message
+    with_extra = X.assign(extra=np.linspace(0, 1, len(X)))
+    unused = drift.run(with_extra, X, seed=0).select(metric="decision")[0]
+    assert unused.details["action"] == "investigate first"
+    assert "lacks reference columns" in unused.message

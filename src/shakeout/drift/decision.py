@@ -190,7 +190,9 @@ def decide(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
 
     A feature that looks like a unit change (a failing ``units`` finding, see
     :class:`~shakeout.drift.UnitChange`) is decisive: retrain now, whatever else, since
-    it is a pipeline bug. The sentence names every drifted feature, important to the
+    it is a pipeline bug; so is a model that cannot run on current data (a missing column it
+    needs), while reference columns missing from current call for a look at least. The
+    sentence names every drifted feature, important to the
     model or not (unit changes first, then by importance and strength; the first
     ``NAMED`` and how many more), and repeats the performance finding's own verdict
     (significant and material, significant but small, not significant).
@@ -230,6 +232,7 @@ def decide(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
     if units:
         action, diagnosis = "retrain now", _unit_text(units) + (f"; {phrase}" if phrase else "")
         evidence = [f.message.split(": ")[0] for f in units] + evidence
+    action, diagnosis, evidence = _untested(findings, action, diagnosis, evidence)
     evidence += [f.message for f in label_shift]  # class priors moved: context, not an alert
     level = ACTIONS.index(action)
     top = "; ".join(e.rstrip(".") for e in evidence[:3]) if evidence else "no alert fired"
@@ -243,6 +246,23 @@ def decide(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
                  "important_features": sorted(important), "labels": perf is not None,
                  "family_size": family, "policy": policy.model_dump(),
                  "bands": {"warn": 1, "fail": 2}})
+
+
+def _untested(findings: Sequence[Finding], action: str, diagnosis: str,
+              evidence: list[str]) -> tuple[str, str, list[str]]:
+    """A model that cannot run on current data, or reference columns current lacks, is not
+    "no drift": the first is decisive (fix the pipeline now), the second needs a look."""
+    blind = [f for f in findings if f.drill == "drift" and f.group == "output"
+             and "error" in f.details]
+    missing = [f for f in findings if f.drill == "drift" and f.group == "schema"
+               and f.metric == "missing_columns"]
+    if blind:
+        return ("retrain now", "the model could not be tested on current data, a pipeline "
+                f"break: fix it now; {diagnosis}", [blind[0].message] + evidence)
+    if missing and ACTIONS.index(action) < ACTIONS.index("investigate first"):
+        return ("investigate first", f"current lacks reference columns, which were not "
+                f"tested; {diagnosis}", [missing[0].message] + evidence)
+    return action, diagnosis, evidence
 
 
 def _with_performance(perf: Finding, drift: bool, label_shift: list[Finding],
