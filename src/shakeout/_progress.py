@@ -10,9 +10,10 @@ T = TypeVar("T")
 
 def progress(items: Iterable[T], *, total: int | None = None, description: str = "",
              quiet: bool = True) -> Iterator[T]:
-    """Yield ``items``, showing a bar on stderr unless ``quiet``.
+    """Yield ``items``, showing a bar on stderr unless ``quiet`` or stderr is not a terminal.
 
-    The library defaults to quiet; the CLI turns bars on (and ``--quiet`` off again).
+    The library defaults to quiet; the CLI turns bars on (and ``--quiet`` off again). A log
+    file or a CI job gets no bar (not even the blank line a finished bar leaves).
 
     >>> list(progress(range(3)))
     [0, 1, 2]
@@ -23,8 +24,12 @@ def progress(items: Iterable[T], *, total: int | None = None, description: str =
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield from items
+        return
     columns = (f"[bold]{description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(description, total=total)
         for item in items:
             yield item
