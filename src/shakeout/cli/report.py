@@ -23,18 +23,17 @@ def report_command(
     With --plan its gates judge the findings again; without, the verdict saved in the file
     (if any) is shown and sets the exit code.
     """
-    import json
-
     from shakeout.plan import load_plan
     from shakeout.report.gate import GateOutcome
-    from shakeout.report.result import Result
+    from shakeout.report.result import Result, read_results
 
-    result = Result.load(results)
+    data = read_results(results)
+    result = Result.from_dict(data, source=repr(str(results)))
     if not result.findings:  # an empty report would read like an all-clear
         raise ValidationError(f"{str(results)!r} holds no findings, so there is nothing to "
                               "report; pass the results.json of a run that measured something.")
     if plan is not None:
         raise typer.Exit(emit(result, out, load_plan(plan).gate, quiet=quiet))
-    saved = json.loads(results.read_text(encoding="utf-8")).get("gate")
+    saved = data.get("gate")
     verdict = None if saved is None else GateOutcome.from_dict(saved)
     raise typer.Exit(emit(result, out, verdict=verdict, quiet=quiet))

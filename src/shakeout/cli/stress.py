@@ -32,8 +32,8 @@ AllowNan = Annotated[bool, typer.Option("--allow-nan",
 @app.command("stress")
 def stress_command(model: ModelArg, data: DataArg, plan: Plan = None, target: Target = None,
                    out: Out = DEFAULT_OUT, seed: Seed = None, repeats: Repeats = None,
-                   n_bootstrap: NBootstrap = None, allow_nan: AllowNan = False, trust_pickle: TrustPickle = False,
-                   quiet: Quiet = False) -> None:
+                   n_bootstrap: NBootstrap = None, allow_nan: AllowNan = False,
+                   trust_pickle: TrustPickle = False, quiet: Quiet = False) -> None:
     """Stress-test MODEL on DATA: degradation curves with intervals, sensitivity, gates."""
     from shakeout import stress
     from shakeout.data import load_dataset
@@ -120,7 +120,8 @@ def print_stress(result: Result, *, quiet: bool) -> None:
         for label, (levels, score) in rows.items():
             worst = min(levels, key=lambda f: f.value if f.details.get("higher_is_better", True)
                         else -f.value)
-            line = f"{label}: {metric} {with_interval(worst)} at worst (severity {worst.severity:g})"
+            line = (f"{label}: {metric} {with_interval(worst)} at worst "
+                    f"(severity {worst.severity:g})")
             if score is not None:
                 line += f"; robustness {with_interval(score)}"
             console.print(line, markup=False, highlight=False)

@@ -225,7 +225,7 @@ def decide(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
         evidence.append(perf.message)
     else:
         action, diagnosis = _without_performance(alerts, label_shift, policy)
-    drifted = _drifted(findings, policy, importance, features, important, units)
+    drifted = _drifted(findings, policy, importance, features, found, units)
     if drifted and action == "continue monitoring":  # only features the model ignores
         diagnosis = diagnosis.replace("no drift alert", "no drift alert on a feature the "
                                       "model relies on", 1)
@@ -301,8 +301,8 @@ def _without_performance(alerts: list, label_shift: list[Finding],
     if worst >= policy.psi_retrain:
         return "retrain now", "major drift on an important feature (no performance measured)"
     if alerts:
-        return "investigate first", "drift alerts without measured performance to judge " \
-                                    "their impact"
+        return "investigate first", ("drift alerts without measured performance to judge "
+                                     "their impact")
     if label_shift:
         return "investigate first", ("the label mix shifted; no performance measured to judge "
                                      "its impact")
@@ -321,15 +321,15 @@ def _unit_text(units: list[Finding]) -> str:
 
 
 def _drifted(findings: Sequence[Finding], policy: DecisionPolicy,
-             importance: Mapping[str, float] | None, features: list[str], important: set[str],
+             importance: Mapping[str, float] | None, features: list[str], ours: list,
              units: list[Finding]) -> list[str]:
     """Every drifted feature, important or not: unit changes, then by importance, strength.
 
     A feature drifted when it alerts by the decision's rules, read over every feature
-    (one Holm family), or in the decision's own family of important features.
+    (one Holm family), or among ``ours``, the alerts of the decision's own family of
+    important features.
     """
     everywhere = _alerts(findings, policy, set(features))[0]
-    ours = _alerts(findings, policy, important)[0]
     strength: dict[str, tuple[float, float]] = {}
     for severity, feature, _, p in everywhere + ours:
         if feature in features:

@@ -155,7 +155,8 @@ class KLDivergence(BinnedDistance):
         status = "fail" if not np.isfinite(value) else band_status(value, self.warn, self.fail)
         if p_value is not None:
             status = judge_test(p_value, self.alpha, effect)
-            details.update(test="Gaussian KL", statistic_text=f"KL={in_band(value, (self.warn, self.fail))}",
+            shown = in_band(value, (self.warn, self.fail))
+            details.update(test="Gaussian KL", statistic_text=f"KL={shown}",
                            p_method="permutation", n_permutations=self.n_permutations)
             message += f" Permutation p={p_value:.3g}" + (
                 ": within what chance gives at this size, so it passes."

@@ -71,7 +71,8 @@ def check_clip(owner: Any, clip: Any) -> tuple[float, float] | None:
     try:
         lo, hi = (float(v) for v in clip)
     except (TypeError, ValueError):
-        raise ValidationError(f"{type(owner).__name__}: clip must be (low, high), got {clip!r}.") from None
+        raise ValidationError(
+            f"{type(owner).__name__}: clip must be (low, high), got {clip!r}.") from None
     if not lo < hi:
         raise ValidationError(f"{type(owner).__name__}: clip needs low < high, got {clip!r}.")
     return (lo, hi)

@@ -4,8 +4,8 @@ Images are arrays ``(n, h, w)`` or channel-first ``(n, c, h, w)`` (``channels_la
 ``(n, h, w, c)``). Results are clipped to the images' valid range: ``clip`` when given, else
 the range inferred from the reference at ``fit`` (:func:`valid_range`: [0, 1], [-1, 1],
 [0, 255] or the observed range), and the perturbation's description says which. Severity
-is the integer level 1-5 (0 leaves images unchanged). Levels follow Hendrycks & Dietterich (ICLR 2019), CIFAR-10-C
-settings, with sizes in pixels scaled by ``min(h, w) / 32`` so they apply to any image size.
+is the integer level 1-5 (0 leaves images unchanged). Levels follow Hendrycks & Dietterich
+(ICLR 2019), CIFAR-10-C settings, with sizes in pixels scaled by ``min(h, w) / 32`` so they apply to any image size.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ METRIC_NOTES = {
 """What a headline metric's values mean, shown under the table that holds it."""
 FLOOR_NOTE = ("p-values marked * sit at the bootstrap floor 1/(B+1) (times the multiple-testing "
               "correction): the resamples cannot show a smaller one. Raise n_bootstrap "
-              "(--resamples) for smaller ones.")
+              "(--n-bootstrap) for smaller ones.")
 """The note under a table whose findings say ``details["p_at_floor"]``."""
 ONSET_GROUP = "onset"
 """The group of findings that summarise where a monitored alarm began (a table of their own)."""

@@ -356,18 +356,7 @@ class Result:
     @classmethod
     def load(cls, path: str | Path) -> "Result":
         """Read a ``results.json``."""
-        try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ValidationError(f"results file {str(path)!r} does not exist.") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValidationError(f"{str(path)!r} is not valid JSON ({exc}).") from None
-        except OSError as exc:
-            raise ValidationError(
-                f"results file {str(path)!r} cannot be read ({exc.strerror}); pass the path of "
-                "a results.json file."
-            ) from None
-        return cls.from_dict(data, source=repr(str(path)))
+        return cls.from_dict(read_results(path), source=repr(str(path)))
 
     @staticmethod
     def merge(title: str, parts: Sequence[tuple[str, "Result"]],
@@ -386,3 +375,25 @@ class Result:
         if manifest is None:
             manifest = parts[0][1].manifest if parts else Manifest()
         return Result(title=title, findings=findings, manifest=manifest)
+
+
+def read_results(path: str | Path) -> Any:
+    """The parsed JSON of a ``results.json`` (what :meth:`Result.load` reads; the saved gate
+    verdict sits beside the findings), or a one-line error saying why it cannot be read.
+
+    >>> read_results("no/such/results.json")
+    Traceback (most recent call last):
+    ...
+    shakeout.errors.ValidationError: results file 'no/such/results.json' does not exist.
+    """
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ValidationError(f"results file {str(path)!r} does not exist.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{str(path)!r} is not valid JSON ({exc}).") from None
+    except OSError as exc:
+        raise ValidationError(
+            f"results file {str(path)!r} cannot be read ({exc.strerror}); pass the path of "
+            "a results.json file."
+        ) from None

@@ -34,8 +34,9 @@ def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
         metrics: Sequence[str] | None = None, n_bootstrap: int = 1000, level: float = 0.95,
         alpha: float = 0.05, correction: str = "holm", batch_size: int | None = None,
         sensitivity: bool = True, top_k: int = 5, sensitivity_shift: float = DEFAULT_SHIFT,
-        allow_nan: bool = False, max_bootstrap_rows: int = 10_000, repeats: int = DEFAULT_REPEATS, seed: Seed = 0,
-        quiet: bool = True, data_name: str = "data") -> Result:
+        allow_nan: bool = False, max_bootstrap_rows: int = 10_000,
+        repeats: int = DEFAULT_REPEATS, seed: Seed = 0, quiet: bool = True,
+        data_name: str = "data") -> Result:
     """Measure how a model degrades under perturbation, with intervals, tests and a score.
 
     For each perturbation and severity, over ``repeats`` draws of the perturbation: every
