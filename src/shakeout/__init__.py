@@ -12,9 +12,9 @@ fast: pandas, pydantic and the renderers are imported only by the code that need
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from shakeout._lazy import lazy_names
 from shakeout.errors import (GradientUnavailableError, MissingDependencyError, NotFittedError,
                              ShakeoutError, ValidationError)
 
@@ -30,19 +30,14 @@ _LAZY = {"Dataset": "shakeout.data", "load_dataset": "shakeout.data",
          "Result": "shakeout.report.result"}
 
 
+_public, __dir__ = lazy_names(__name__, _LAZY)
+
+
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-    elif name == "__version__":
-        value = _version()
-    else:
-        raise AttributeError(f"module 'shakeout' has no attribute {name!r}")
-    globals()[name] = value  # later reads skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    if name != "__version__":
+        return _public(name)
+    globals()[name] = version = _version()  # later reads skip this function
+    return version
 
 
 def _version() -> str:

@@ -10,20 +10,22 @@ jinja2 (the HTML page).
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING, Any
+
+from shakeout._lazy import lazy_names
 
 if TYPE_CHECKING:
     from shakeout.report.gate import Gate, GateCondition, GateOutcome
     from shakeout.report.render import render
     from shakeout.report.result import SCHEMA_VERSION, Finding, Manifest, Result, fingerprint
 
-# Public name -> the submodule that defines it, imported when the name is first read.
-_LAZY = {"Gate": "gate", "GateCondition": "gate", "GateOutcome": "gate", "render": "render",
-         "SCHEMA_VERSION": "result", "Finding": "result", "Manifest": "result",
-         "Result": "result", "fingerprint": "result"}
+# Public name -> the module that defines it, imported when the name is first read.
+_LAZY = {name: f"shakeout.report.{module}" for name, module in (
+    ("Gate", "gate"), ("GateCondition", "gate"), ("GateOutcome", "gate"), ("render", "render"),
+    ("SCHEMA_VERSION", "result"), ("Finding", "result"), ("Manifest", "result"),
+    ("Result", "result"), ("fingerprint", "result"))}
 
 
 class _Package(types.ModuleType):
@@ -42,16 +44,7 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'shakeout.report' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"shakeout.report.{_LAZY[name]}"), name)
-    globals()[name] = value  # later reads skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = ["SCHEMA_VERSION", "Finding", "Gate", "GateCondition", "GateOutcome", "Manifest",
