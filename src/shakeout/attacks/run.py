@@ -21,7 +21,8 @@ from shakeout.attacks.threat import NORMS, Constraints, Domain, perturbation_nor
 from shakeout.data.validate import check_features
 from shakeout.errors import ShakeoutWarning, ValidationError
 from shakeout.models import Model, wrap
-from shakeout.report.result import Finding, Manifest, Result, fingerprint
+from shakeout.fingerprint import fingerprint
+from shakeout.report.result import Finding, Manifest, Result
 from shakeout.stats import clopper_pearson, median_interval
 from shakeout.stats.quantile import median_coverage, median_interval_min_rows
 

@@ -36,7 +36,8 @@ from shakeout.drift.psi import PSI
 from shakeout.drift.units import UnitChange
 from shakeout.drift.wasserstein import Wasserstein
 from shakeout.errors import ShakeoutError, ValidationError
-from shakeout.report.result import Finding, Manifest, Result, fingerprint
+from shakeout.fingerprint import fingerprint
+from shakeout.report.result import Finding, Manifest, Result
 from shakeout.stats import METHODS as CORRECTIONS
 
 UNIVARIATE = {"psi": PSI, "ks": KSTest, "kl": KLDivergence, "js": JSDivergence,

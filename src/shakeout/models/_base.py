@@ -124,7 +124,7 @@ class Model:
 
     def fingerprint(self) -> str:
         """A short hash of the model's parameters or serialised form."""
-        from shakeout.report.result import fingerprint
+        from shakeout.fingerprint import fingerprint
 
         return fingerprint(repr(self))
 

@@ -10,7 +10,7 @@ import numpy as np
 from shakeout._validation import check_choice
 from shakeout.errors import ValidationError
 from shakeout.models._base import TASKS, Model
-from shakeout.report.result import fingerprint
+from shakeout.fingerprint import fingerprint
 
 
 def _estimator_type(estimator: Any) -> str | None:

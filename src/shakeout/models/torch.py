@@ -9,7 +9,7 @@ import numpy as np
 from shakeout._validation import check_choice
 from shakeout.errors import MissingDependencyError, ValidationError
 from shakeout.models._base import TASKS, Model
-from shakeout.report.result import fingerprint
+from shakeout.fingerprint import fingerprint
 
 
 def import_torch() -> Any:
@@ -180,4 +180,4 @@ def is_torch_module(obj: Any) -> bool:
                for cls in type(obj).__mro__)
 
 
-__all__ = ["TorchModel", "expected_input", "import_torch", "is_torch_module", "fingerprint"]
+__all__ = ["TorchModel", "expected_input", "import_torch", "is_torch_module"]

@@ -18,14 +18,15 @@ from shakeout._lazy import lazy_names
 
 if TYPE_CHECKING:
     from shakeout.report.gate import Gate, GateCondition, GateOutcome
+    from shakeout.fingerprint import fingerprint
     from shakeout.report.render import render
-    from shakeout.report.result import SCHEMA_VERSION, Finding, Manifest, Result, fingerprint
+    from shakeout.report.result import SCHEMA_VERSION, Finding, Manifest, Result
 
 # Public name -> the module that defines it, imported when the name is first read.
 _LAZY = {name: f"shakeout.report.{module}" for name, module in (
     ("Gate", "gate"), ("GateCondition", "gate"), ("GateOutcome", "gate"), ("render", "render"),
     ("SCHEMA_VERSION", "result"), ("Finding", "result"), ("Manifest", "result"),
-    ("Result", "result"), ("fingerprint", "result"))}
+    ("Result", "result"))} | {"fingerprint": "shakeout.fingerprint"}
 
 
 class _Package(types.ModuleType):

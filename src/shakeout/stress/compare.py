@@ -12,7 +12,8 @@ from shakeout._validation import Seed, as_generator, check_open_interval, check_
 from shakeout.data.validate import check_features, check_target
 from shakeout.errors import ValidationError
 from shakeout.models import wrap
-from shakeout.report.result import Finding, Manifest, Result, fingerprint
+from shakeout.fingerprint import fingerprint
+from shakeout.report.result import Finding, Manifest, Result
 from shakeout.stats import BootstrapPlan
 from shakeout.stress.metrics import get_metrics
 from shakeout.stress.paired import compare_outputs, summarise

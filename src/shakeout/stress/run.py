@@ -14,7 +14,8 @@ from shakeout._validation import (Seed, as_generator, check_choice, check_open_i
 from shakeout.data.validate import check_features, check_target
 from shakeout.errors import ValidationError
 from shakeout.models import wrap
-from shakeout.report.result import Finding, Manifest, Result, fingerprint
+from shakeout.fingerprint import fingerprint
+from shakeout.report.result import Finding, Manifest, Result
 from shakeout.stats import METHODS, BootstrapPlan
 from shakeout.stress.defaults import default_sweeps, is_image_batch
 from shakeout.stress.metrics import get_metrics
