@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from shakeout.errors import ValidationError
-from shakeout.report import SCHEMA_VERSION, Finding, Manifest, Result
+from shakeout.report import SCHEMA_VERSION, Finding, GateCondition, Manifest, Result
 
 
 def _finding(**kw) -> Finding:
@@ -99,6 +99,19 @@ def test_merge_prefixes_names_and_tags_subjects():
     assert [f.name for f in merged.findings] == ["m1/x", "m2/x"]
     assert [f.subject for f in merged.findings] == ["m1", "m2"]
     assert merged.select(subject="m2")[0].name == "m2/x"
+
+
+def test_select_matches_feature_severity_and_window_as_gates_do():
+    fs = tuple(Finding(name=f"drift/psi/{x}@{w}", metric="psi", value=0.1, drill="drift",
+                       feature=x, window=w, severity=s)
+               for x, s in (("age", 0.1), ("income", 0.3)) for w in ("w1", "w2"))
+    r = Result(title="t", findings=fs)
+    assert [f.name for f in r.select(feature="age", window="w2")] == ["drift/psi/age@w2"]
+    assert [f.name for f in r.select(severity=0.1 + 0.2, window="w1")] == ["drift/psi/income@w1"]
+    assert r.select(drill="drift", metric="psi", group=None) == list(fs)
+    gate = GateCondition(metric="psi", feature="income", severity=0.3, max=1.0)
+    assert [f for f in fs if gate.matches(f)] == r.select(metric="psi", feature="income",
+                                                         severity=0.3)
 
 
 def test_load_reads_what_was_written(tmp_path):

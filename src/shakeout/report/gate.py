@@ -19,6 +19,7 @@ from pydantic import ConfigDict, model_validator
 
 from shakeout._schema import Schema
 from shakeout.errors import ValidationError
+from shakeout.report.findings import matches
 from shakeout.report.result import Finding, Result
 
 
@@ -58,14 +59,9 @@ class GateCondition(Schema):
         return self
 
     def matches(self, f: Finding) -> bool:
-        return (f.metric == self.metric
-                and (self.drill is None or f.drill == self.drill)
-                and (self.subject is None or f.subject == self.subject)
-                and (self.group is None or f.group == self.group)
-                and (self.feature is None or f.feature == self.feature)
-                and (self.severity is None or (f.severity is not None
-                                               and math.isclose(f.severity, self.severity,
-                                                                rel_tol=1e-9, abs_tol=1e-12))))
+        """Whether the condition applies to ``f`` (the one matcher, as ``Result.select``)."""
+        return matches(f, metric=self.metric, drill=self.drill, subject=self.subject,
+                       group=self.group, feature=self.feature, severity=self.severity)
 
     def describe(self) -> str:
         where = [f"{k}={getattr(self, k):g}" if k == "severity" else f"{k}={getattr(self, k)}"

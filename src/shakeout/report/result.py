@@ -261,14 +261,19 @@ class Result:
         statuses = {f.status for f in self.findings}
         return next((s for s in order if s in statuses), "info")
 
-    def select(self, *, drill: str | None = None, group: str | None = None,
-               metric: str | None = None, subject: str | None = None) -> list[Finding]:
-        """Findings matching every given field."""
-        return [f for f in self.findings
-                if (drill is None or f.drill == drill)
-                and (subject is None or f.subject == subject)
-                and (group is None or f.group == group)
-                and (metric is None or f.metric == metric)]
+    def select(self, **criteria: Any) -> list[Finding]:
+        """Findings matching every given field: ``drill``, ``subject``, ``group``, ``metric``,
+        ``feature``, ``severity`` (up to rounding) or ``window``, as
+        :func:`shakeout.report.findings.matches` (and gates) match them.
+
+        >>> r = Result(title="t", findings=tuple(
+        ...     Finding(name=f"a@{s:g}", metric="m", value=s, severity=s) for s in (0.1, 0.3)))
+        >>> [f.name for f in r.select(metric="m", severity=0.1 + 0.2)]
+        ['a@0.3']
+        """
+        from shakeout.report.findings import matches  # it builds on this module
+
+        return [f for f in self.findings if matches(f, **criteria)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
