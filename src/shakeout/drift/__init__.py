@@ -9,6 +9,7 @@ multiple-testing control, output, label and performance drift, and ends with a d
 and ``DDM`` watch streams.
 """
 
+from shakeout.data.parquet import sample_parquet
 from shakeout.drift.anderson import ADTest
 from shakeout.drift.chi2 import Chi2Test
 from shakeout.drift.classifier import ClassifierTest
@@ -19,7 +20,7 @@ from shakeout.drift.kl import KLDivergence
 from shakeout.drift.ks import KSTest
 from shakeout.drift.mmd import MMDTest
 from shakeout.drift.plan import DriftPlan
-from shakeout.drift.profile import Profile, ProfileSpec, compare_profiles, sample_parquet
+from shakeout.drift.profile import Profile, ProfileSpec, compare_profiles
 from shakeout.drift.projection import ProjectionTest
 from shakeout.drift.psi import PSI
 from shakeout.drift.run import run

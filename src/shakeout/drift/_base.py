@@ -19,7 +19,7 @@ from shakeout._validation import check_number
 from shakeout.drift._columns import Column, numeric_column
 from shakeout.errors import NotFittedError, ValidationError
 from shakeout.report.result import Finding
-from shakeout.stats import adjust_p_values
+from shakeout.report.findings import adjust, finding_name
 
 DRILL = "drift"
 
@@ -177,49 +177,50 @@ def make_finding(test: DriftTest, *, feature: str | None, value: float, status: 
                  ci: tuple[float, float] | None = None, metric: str | None = None,
                  details: dict | None = None) -> Finding:
     """A drift Finding named ``drift/<group>/<feature>``."""
-    name = f"{DRILL}/{test.group}" + (f"/{feature}" if feature else "")
-    return Finding(name=name, metric=metric or test.metric, value=value, ci=ci,
-                   ci_level=0.95 if ci is not None else None, p_value=p_value,
-                   status=status, drill=DRILL, group=test.group, feature=feature,
-                   effect=effect, message=message, details=details or {})
+    return Finding(name=finding_name(DRILL, test.group, feature), metric=metric or test.metric,
+                   value=value, ci=ci, ci_level=0.95 if ci is not None else None,
+                   p_value=p_value, status=status, drill=DRILL, group=test.group,
+                   feature=feature, effect=effect, message=message, details=details or {})
 
 
-def error_finding(group: str, feature: str | None, message: str) -> Finding:
-    """A test that could not run: a warning that says why (its value is NaN)."""
-    name = f"{DRILL}/{group}" + (f"/{feature}" if feature else "")
-    return Finding(name=name, metric=group, value=float("nan"), status="warn", drill=DRILL,
-                   group=group, feature=feature, message=message, details={"error": message})
+def rejudge(f: Finding, alpha: float) -> Finding:
+    """A test's verdict and message again, from its corrected p-value and its effect size.
 
+    The message is written again with the corrected p-value (``details["correction"]``
+    names the method), followed by the finding's ``details["notes"]`` (sentences a test
+    adds after its verdict).
 
-def adjust_findings(findings: Sequence[Finding], method: str, alpha: float) -> list[Finding]:
-    """Correct the p-values of hypothesis-test findings for multiple testing, re-judged.
-
-    The adjusted p-value replaces ``p_value``; the raw one moves to ``details["p_raw"]``.
-    The message is written again with the adjusted p-value, followed by the finding's
-    ``details["notes"]`` (sentences a test adds after its verdict). Findings without a
-    p-value pass through unchanged.
-
-    >>> fs = [Finding(name=f"drift/ks/x{i}", metric="ks", value=0.3, p_value=0.02,
-    ...               status="fail", effect="large", drill="drift", group="ks")
-    ...       for i in range(3)]
-    >>> [round(f.p_value, 2) for f in adjust_findings(fs, "bonferroni", 0.05)]
-    [0.06, 0.06, 0.06]
+    >>> f = Finding(name="drift/ks/age", metric="ks", value=0.3, p_value=0.06, effect="large",
+    ...             status="fail", details={"correction": "holm"})
+    >>> g = rejudge(f, 0.05)
+    >>> g.status, g.message
+    ('pass', 'ks: no significant drift (ks=0.3, p=0.06 after holm).')
     """
-    idx = [i for i, f in enumerate(findings) if f.p_value is not None]
-    out = list(findings)
-    if not idx or method == "none":
-        return out
-    adjusted = adjust_p_values([findings[i].p_value for i in idx], method)
-    for i, p in zip(idx, adjusted):
-        f = findings[i]
-        details = dict(f.details)
-        details.update(p_raw=f.p_value, correction=method, n_tests=len(idx))
-        statistic = details.get("statistic_text", f"{f.metric}={f.value:.3g}")
-        test = details.get("test", f.group or f.metric)
-        message = describe_test(test, f.feature or "", statistic, float(p), alpha, f.effect,
-                                method)
-        if details.get("notes"):
-            message += " " + details["notes"]
-        out[i] = replace(f, p_value=float(p), status=judge_test(float(p), alpha, f.effect),
-                         message=message, details=details)
-    return out
+    statistic = f.details.get("statistic_text", f"{f.metric}={f.value:.3g}")
+    test = f.details.get("test", f.group or f.metric)
+    message = describe_test(test, f.feature or "", statistic, f.p_value, alpha, f.effect,
+                            f.details.get("correction"))
+    if f.details.get("notes"):
+        message += " " + f.details["notes"]
+    return replace(f, status=judge_test(f.p_value, alpha, f.effect), message=message)
+
+
+def adjust_tests(findings: Sequence[Finding], method: str, alpha: float) -> list[Finding]:
+    """Each test's findings together (tests in order of first appearance), the p-values of
+    each test corrected across features and the findings re-judged (:func:`rejudge`).
+
+    The corrected p-value replaces ``p_value``; the raw one moves to ``details["p_raw"]``
+    (see :func:`shakeout.report.findings.adjust`). With ``method="none"`` the findings are
+    only put in order. Findings without a p-value pass through unchanged.
+
+    >>> fs = [Finding(name=f"drift/{g}/x{i}", metric=g, value=0.3, p_value=0.02,
+    ...               status="fail", effect="large", drill="drift", group=g)
+    ...       for i in range(3) for g in ("ks", "psi")]
+    >>> [(f.group, round(f.p_value, 2)) for f in adjust_tests(fs, "bonferroni", 0.05)][2:4]
+    [('ks', 0.06), ('psi', 0.06)]
+    """
+    first = {g: i for i, g in enumerate(dict.fromkeys(f.group for f in findings))}
+    ordered = sorted(findings, key=lambda f: first[f.group])
+    if method == "none":
+        return ordered
+    return adjust(ordered, method, alpha, family=lambda f: f.group, judge=rejudge)

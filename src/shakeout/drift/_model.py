@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shakeout.drift._base import DRILL, error_finding
+from shakeout.drift._base import DRILL
 from shakeout.errors import ShakeoutError, ValidationError, first_line
+from shakeout.report.findings import error_finding, finding_name
 from shakeout.report.result import Finding
 
 
@@ -90,10 +91,10 @@ def concept_findings(current: Any, *, alpha: float = 0.05, n_permutations: int =
         try:
             hits = detections(calibrated, errors)
         except MissingDependencyError as exc:
-            return [error_finding("concept", None, str(exc))]
+            return [error_finding(DRILL, "concept", None, str(exc))]
     status = "warn" if p < alpha else "pass"
     where = f"first at row {hits[0]}" if hits else "none"
-    return [Finding(name=f"drift/concept/{name.lower()}", metric="detections",
+    return [Finding(name=finding_name(DRILL, "concept", name.lower()), metric="detections",
                     value=len(hits), p_value=float(p), status=status, drill=DRILL,
                     group="concept",
                     message=f"{name} over the current errors in arrival order, its threshold "

@@ -25,10 +25,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shakeout.drift._base import in_band
+from shakeout.drift._base import DRILL, in_band
 from shakeout.drift.performance import VERDICTS, verdict
 from shakeout.drift.psi import psi_band, psi_text
 from shakeout.drift.units import factor_text
+from shakeout.report.findings import finding_name, in_window
 from shakeout.report.result import Finding
 from shakeout.stats import adjust_p_values
 
@@ -238,8 +239,8 @@ def decide(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
     top = "; ".join(e.rstrip(".") for e in evidence[:3]) if evidence else "no alert fired"
     named = _named(drifted, units, important, importance is not None)
     return Finding(
-        name="drift/decision", metric="decision", value=float(level),
-        status=("pass", "warn", "fail")[level], drill="drift", group="decision",
+        name=finding_name(DRILL, "decision"), metric="decision", value=float(level),
+        status=("pass", "warn", "fail")[level], drill=DRILL, group="decision",
         message=f"{action.capitalize()}: {diagnosis}. {named}Evidence: {top}.",
         details={"action": action, "diagnosis": diagnosis, "evidence": evidence,
                  "drifted_features": drifted, "unit_changes": [f.feature for f in units],
@@ -361,14 +362,29 @@ def _named(drifted: list[str], units: list[Finding], important: set[str],
             f"{', '.join(name(c) for c in drifted[:NAMED])}{tail}. ")
 
 
+def conclude(findings: Sequence[Finding], *, policy: DecisionPolicy | None = None,
+             importance: Mapping[str, float] | None = None, n_rows: int | None = None,
+             window: str | None = None) -> list[Finding]:
+    """The tail of every comparison: ``findings`` followed by the :func:`decide` decision on
+    ``n_rows`` current rows, all tagged with ``window`` when one is given.
+
+    >>> f = Finding(name="drift/psi/a", metric="psi", value=0.3, status="fail", drill="drift",
+    ...             group="psi", feature="a", details={"bands": {"warn": 0.1, "fail": 0.25}})
+    >>> [(g.name, g.window) for g in conclude([f], n_rows=5, window="w1")]
+    [('drift/psi/a@w1', 'w1'), ('drift/decision@w1', 'w1')]
+    """
+    out = [*findings, decide(findings, policy=policy, importance=importance, n_rows=n_rows)]
+    return out if window is None else in_window(out, window)
+
+
 def _no_decision(n_rows: int, policy: DecisionPolicy, important: set[str]) -> Finding:
     """Too few current rows for any test to mean anything: say so, decide nothing."""
     message = (f"No decision: the current window has {n_rows} rows, fewer than the "
                f"{policy.min_rows} a decision needs (policy.min_rows); no test can tell drift "
                "from chance on so few. Use longer windows.")
     return Finding(
-        name="drift/decision", metric="decision", value=float("nan"), status="info",
-        drill="drift", group="decision", message=message,
+        name=finding_name(DRILL, "decision"), metric="decision", value=float("nan"),
+        status="info", drill=DRILL, group="decision", message=message,
         details={"action": NO_DECISION, "diagnosis": "too few rows", "evidence": [],
                  "important_features": sorted(important), "labels": False, "n_rows": n_rows,
                  "policy": policy.model_dump(), "bands": {"warn": 1, "fail": 2}})

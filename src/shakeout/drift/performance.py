@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from shakeout.drift._base import in_band
+from shakeout.drift._base import DRILL, in_band
 from shakeout.models import Model
+from shakeout.report.findings import finding_name
 from shakeout.report.result import Finding
 from shakeout.stats import clopper_pearson
 
@@ -110,8 +111,8 @@ def performance_findings(reference: Score, current: Score, *, max_degradation: f
     lo, hi = current.interval()
     name = current.metric
     score_finding = Finding(
-        name=f"drift/{GROUP}/{name}", metric=name, value=current.value, ci=(lo, hi),
-        ci_level=0.95, status="info", drill="drift", group=GROUP,
+        name=finding_name(DRILL, GROUP, name), metric=name, value=current.value, ci=(lo, hi),
+        ci_level=0.95, status="info", drill=DRILL, group=GROUP,
         message=(f"{name} on current data: {current.value:.4g} [{lo:.4g}, {hi:.4g}], "
                  f"{baseline} {reference.value:.4g} ({len(current.rows)} labelled rows)."),
         details={"reference": reference.value, "reference_ci": list(reference.interval()),
@@ -126,8 +127,8 @@ def performance_findings(reference: Score, current: Score, *, max_degradation: f
         status = "pass"
     shown = in_band(value, (max_degradation,), 1, percent=True)
     drop = Finding(
-        name=f"drift/{GROUP}/degradation", metric="degradation", value=value, ci=ci,
-        ci_level=0.95, status=status, drill="drift", group=GROUP, unit="relative",
+        name=finding_name(DRILL, GROUP, "degradation"), metric="degradation", value=value, ci=ci,
+        ci_level=0.95, status=status, drill=DRILL, group=GROUP, unit="relative",
         message=(f"Performance degradation {shown} [{ci[0]:.1%}, {ci[1]:.1%}] of the "
                  f"{baseline} {name}: {said} (threshold {max_degradation:.0%})."),
         details={"bands": {"warn": max_degradation / 2, "fail": max_degradation},

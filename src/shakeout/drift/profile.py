@@ -20,7 +20,7 @@ at ``D_grid`` (the conservative end).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,18 +28,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shakeout._validation import as_generator, check_choice, check_positive_int
-from shakeout.data import is_numeric_column
-from shakeout.drift._base import adjust_findings, make_finding, describe_test, judge_test
+from shakeout._validation import check_choice, check_positive_int
+from shakeout.data import is_numeric_column, parquet_batches
+from shakeout.drift._base import DRILL, adjust_tests, describe_test, judge_test, make_finding
 from shakeout.drift._binning import BINNINGS, Binning
 from shakeout.drift._columns import as_frame, as_numbers
 from shakeout.drift.chi2 import Chi2Test
-from shakeout.drift.decision import DecisionPolicy, decide
+from shakeout.drift.decision import DecisionPolicy, conclude
 from shakeout.drift.js import JSDivergence
 from shakeout.drift.kl import KLDivergence
 from shakeout.drift.ks import KSTest, ks_p_value
 from shakeout.drift.psi import PSI
 from shakeout.errors import NotFittedError, ValidationError
+from shakeout.report.findings import error_finding
 from shakeout.report.result import Finding, Manifest, Result
 from shakeout.stats import METHODS as CORRECTIONS
 from shakeout.stats import effect_label
@@ -216,19 +217,19 @@ class ProfileSpec:
     def profile_parquet(self, path: str | Path, *, batch_size: int = 65_536) -> "Profile":
         """Stream a parquet file or folder of files in batches; never loads the whole table.
 
-        A folder is read as Spark, Dask and Arrow read it: paths with a part starting with
-        ``_`` or ``.`` (``_temporary/``, ``_SUCCESS``, checksums) are skipped.
+        A folder is read as Spark, Dask and Arrow read it (see
+        :func:`shakeout.data.parquet_batches`): paths with a part starting with ``_`` or
+        ``.`` (``_temporary/``, ``_SUCCESS``, checksums) are skipped.
         """
         self._require_fit()
         check_positive_int(self, "batch_size", batch_size)
         total = None
-        for file in _parquet_files(path):
-            for batch in _file_batches(file, self.columns_, batch_size):
-                try:
-                    part = self.profile(batch)
-                except ValidationError as error:
-                    raise ValidationError(f"{file}: {error}") from None
-                total = part if total is None else total.merge(part)
+        for file, batch in parquet_batches(path, columns=self.columns_, batch_size=batch_size):
+            try:
+                part = self.profile(batch)
+            except ValidationError as error:
+                raise ValidationError(f"{file}: {error}") from None
+            total = part if total is None else total.merge(part)
         if total is None:
             raise ValidationError(f"parquet {str(path)!r} holds no rows; point to the data "
                                   "to profile.")
@@ -349,72 +350,6 @@ def _split_atoms(edges: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([edges, np.nextafter(atoms, -np.inf)]))
 
 
-def _parquet_files(path: str | Path) -> list[Path]:
-    """The parquet files of a file or folder, skipping ``_`` and ``.`` paths as Arrow does."""
-    root = Path(path)
-    if not root.exists():
-        raise ValidationError(f"parquet path {str(path)!r} does not exist.")
-    if not root.is_dir():
-        return [root]
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".parquet", ".pq")
-                   and not any(part.startswith(("_", ".")) for part in p.relative_to(root).parts))
-    if not files:
-        raise ValidationError(f"folder {str(path)!r} holds no parquet files.")
-    return files
-
-
-def _file_batches(file: Path, columns: list[str] | None, batch_size: int) -> Iterator[Any]:
-    """Record batches of one parquet file, one at a time.
-
-    Reading without pre-buffering keeps memory at about one row group, whatever the size
-    of the file.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        reader = pq.ParquetFile(file, pre_buffer=False, buffer_size=1 << 20)
-        names = reader.schema_arrow.names
-        absent = [c for c in columns or () if c not in names]
-        if absent:
-            raise ValidationError(f"{file}: columns {absent[:10]} of the reference are "
-                                  f"missing; it has {names[:10]}. Add them to the file or "
-                                  "move it out of the folder.")
-        yield from reader.iter_batches(batch_size=batch_size, columns=columns)
-    except pa.ArrowException as error:
-        raise ValidationError(f"{file}: not a readable parquet file ({error}); rewrite it or "
-                              "move it out of the folder.") from None
-
-
-def sample_parquet(path: str | Path, n_rows: int = 100_000, *, seed: Any = 0,
-                   batch_size: int = 65_536) -> pd.DataFrame:
-    """A uniform random sample of ``n_rows`` rows of a parquet file, streamed (bounded memory).
-
-    Every row gets a random key and the ``n_rows`` smallest keys are kept across batches,
-    so the sample is uniform without loading the table; fit a :class:`ProfileSpec` on it.
-
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "big.parquet"
-    >>> pd.DataFrame({"a": np.arange(10_000.0)}).to_parquet(path)
-    >>> len(sample_parquet(path, 100, batch_size=1_000))
-    100
-    """
-    check_positive_int("sample_parquet", "n_rows", n_rows)
-    check_positive_int("sample_parquet", "batch_size", batch_size)
-    rng = as_generator(seed)
-    kept, keys = None, np.empty(0)
-    batches = (b for file in _parquet_files(path) for b in _file_batches(file, None, batch_size))
-    for batch in batches:
-        frame = batch.to_pandas()
-        both = frame if kept is None else pd.concat([kept, frame], ignore_index=True)
-        all_keys = np.concatenate([keys, rng.random(len(frame))])
-        order = np.argsort(all_keys, kind="stable")[:n_rows]
-        kept, keys = both.iloc[order].reset_index(drop=True), all_keys[order]
-    if kept is None:
-        raise ValidationError(f"{Path(path).name} has no rows.")
-    return kept
-
-
 def sketch_ks(reference: ColumnProfile, current: ColumnProfile,
               edges: np.ndarray | None = None) -> tuple[float, float]:
     """(``D_grid``, bound): the KS distance at the sketch edges and its maximal error.
@@ -469,8 +404,6 @@ def compare_profiles(reference: Profile, current: Profile, *, tests: Any = ("psi
     >>> result.findings[-1].details["action"]
     'retrain now'
     """
-    from dataclasses import replace
-
     if not (isinstance(reference, Profile) and isinstance(current, Profile)):
         raise ValidationError("compare_profiles: both reference and current must be Profiles "
                               "of one ProfileSpec (or pass two tables to drift.run).")
@@ -493,12 +426,9 @@ def compare_profiles(reference: Profile, current: Profile, *, tests: Any = ("psi
         for name in tests if numeric else categorical_tests:
             if name == "ks" and not (ref.n and cur.n):
                 role, empty = ("current", current) if ref.n else ("reference", reference)
-                message = (f"KS: {role} column {col!r} has no values (all "
-                           f"{empty.n_rows} rows NaN); nothing to test.")
-                findings.append(Finding(
-                    name=f"drift/ks/{col}", metric="ks", value=float("nan"), status="warn",
-                    drill="drift", group="ks", feature=col, message=message,
-                    details={"error": message}))
+                findings.append(error_finding(
+                    DRILL, "ks", col, f"KS: {role} column {col!r} has no values (all "
+                                      f"{empty.n_rows} rows NaN); nothing to test."))
             elif name == "ks":
                 findings.append(_ks_finding(col, ref, cur, alpha, spec.sketches_[col].edges))
             elif name == "chi2":
@@ -509,12 +439,8 @@ def compare_profiles(reference: Profile, current: Profile, *, tests: Any = ("psi
                 findings.append(cls().fit_counts(binning, ref.counts, col)
                                 .finding(ref.counts, cur.counts, feature=col,
                                          unseen=cur.unseen))
-    grouped = []
-    for group in dict.fromkeys(f.group for f in findings):
-        grouped += adjust_findings([f for f in findings if f.group == group], correction, alpha)
-    grouped.append(decide(grouped, policy=policy, importance=importance))
-    if window is not None:
-        grouped = [replace(f, window=str(window), name=f"{f.name}@{window}") for f in grouped]
+    concluded = conclude(adjust_tests(findings, correction, alpha), policy=policy,
+                         importance=importance, n_rows=current.n_rows, window=window)
     manifest = Manifest.collect(data="current profile", n_rows=current.n_rows,
                                 timings={"compare": time.perf_counter() - start},
                                 parameters={"tests": list(tests), "alpha": alpha,
@@ -523,4 +449,4 @@ def compare_profiles(reference: Profile, current: Profile, *, tests: Any = ("psi
                                             "sketch_bins": spec.sketch_bins,
                                             "n_bins": spec.n_bins, "window": window})
     return Result(title=f"Drift from profiles: {len(spec.columns_)} features",
-                  findings=tuple(grouped), manifest=manifest)
+                  findings=tuple(concluded), manifest=manifest)

@@ -19,14 +19,14 @@ import pandas as pd
 from shakeout._validation import (as_generator, check_choice, check_open_interval,
                                   check_positive_int)
 from shakeout.data import is_numeric_column
-from shakeout.drift._base import DRILL, DriftTest, adjust_findings, error_finding
+from shakeout.drift._base import DRILL, DriftTest, adjust_tests
 from shakeout.drift._columns import as_frame, as_numbers, category_strings, holds_times
 from shakeout.drift._matrix import complete_rows
 from shakeout.drift._model import concept_findings, model_columns, outputs_or_reason
 from shakeout.drift.anderson import ADTest
 from shakeout.drift.chi2 import Chi2Test
 from shakeout.drift.classifier import ClassifierTest
-from shakeout.drift.decision import DecisionPolicy, decide
+from shakeout.drift.decision import DecisionPolicy, conclude
 from shakeout.drift.js import JSDivergence
 from shakeout.drift.kl import KLDivergence
 from shakeout.drift.ks import KSTest
@@ -37,6 +37,7 @@ from shakeout.drift.units import UnitChange
 from shakeout.drift.wasserstein import Wasserstein
 from shakeout.errors import ShakeoutError, ValidationError
 from shakeout.fingerprint import fingerprint
+from shakeout.report.findings import error_finding, finding_name
 from shakeout.report.result import Finding, Manifest, Result
 from shakeout.stats import METHODS as CORRECTIONS
 
@@ -306,15 +307,11 @@ class DriftSuite:
             try:
                 return test.compare(frame[col])
             except ShakeoutError as exc:
-                return error_finding(name, col, str(exc))
+                return error_finding(DRILL, name, col, str(exc))
 
         with ThreadPoolExecutor(self._workers) as pool:
             findings = list(pool.map(compare, tests.items()))
-        out = []
-        for group in dict.fromkeys(f.group for f in findings):
-            out += adjust_findings([f for f in findings if f.group == group], self.correction,
-                                   self.alpha)
-        return out
+        return adjust_tests(findings, self.correction, self.alpha)
 
     def _schema(self, frame: pd.DataFrame) -> list[Finding]:
         missing = [c for c in self.columns_ if c not in frame.columns]
@@ -363,7 +360,7 @@ class DriftSuite:
                 cur, dropped = complete_rows(frame, self.numeric_, "current")
                 found = test.compare(cur)
             except ShakeoutError as exc:
-                findings.append(error_finding(name, None, f"{name}: {exc}"))
+                findings.append(error_finding(DRILL, name, None, f"{name}: {exc}"))
                 continue
             if dropped or self.reference_left_out_:
                 found = replace(found, message=found.message + (
@@ -389,8 +386,8 @@ class DriftSuite:
             outputs, reason = outputs_or_reason(self.model_, X)
             problem = None if reason is None else f"the model cannot predict on current: {reason}"
         if problem:
-            return [error_finding("output", None, f"{problem}; model outputs and performance "
-                                  "were not tested.")]
+            return [error_finding(DRILL, "output", None, f"{problem}; model outputs and "
+                                  "performance were not tested.")]
         findings = _regroup(self._compare_columns(self.output_tests_, outputs), "output")
         if y is not None and self.reference_score_ is not None:
             current = score(self.model_, X if labelled is None else X[labelled], y)
@@ -413,18 +410,16 @@ class DriftSuite:
         findings = self._schema(frame) + findings
         present = {k: t for k, t in self.tests_.items() if k[0] in frame.columns}
         findings += self._compare_columns(present, frame)
-        findings += [error_finding(n, c or None, e) for (c, n), e in self.fit_errors_.items()
+        findings += [error_finding(DRILL, n, c or None, e)
+                     for (c, n), e in self.fit_errors_.items()
                      if c in frame.columns or c == "" or ":" in c]
         findings += self._multivariate(frame)
         findings += self._model_side(frame, y, labelled)
         if y is not None and self.label_tests_:
             findings += _regroup(self._compare_columns(self.label_tests_,
                                                        self._label_frame(y)), "label")
-        findings.append(decide(findings, policy=self.policy, importance=self.importance_,
-                               n_rows=len(frame)))
-        if window is not None:
-            findings = [replace(f, window=str(window), name=f"{f.name}@{window}")
-                        for f in findings]
+        findings = conclude(findings, policy=self.policy, importance=self.importance_,
+                            n_rows=len(frame), window=window)
         seconds = time.perf_counter() - start
         manifest = Manifest.collect(
             seed=self.seed if isinstance(self.seed, int) else None,
@@ -459,7 +454,7 @@ def _labels(y: Any, n: int, role: str, *, complete: bool = False) -> np.ndarray 
 def _schema_finding(kind: str, metric: str, columns: list[str], status: str,
                     message: str) -> Finding:
     """A finding on columns that were not tested: dates, missing or extra ones."""
-    return Finding(name=f"{DRILL}/schema/{kind}", metric=metric, value=len(columns),
+    return Finding(name=finding_name(DRILL, "schema", kind), metric=metric, value=len(columns),
                    status=status, drill=DRILL, group="schema", message=message,
                    details={"columns": columns})
 
@@ -473,7 +468,7 @@ def _labelled_rows(y: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray 
     known = int(labelled.sum())
     use = (f"label and performance tests use the {known} labelled rows" if known
            else "label and performance tests were not run")
-    note = Finding(name=f"{DRILL}/label/unlabelled", metric="unlabelled_rows",
+    note = Finding(name=finding_name(DRILL, "label", "unlabelled"), metric="unlabelled_rows",
                    value=len(y) - known, status="info", drill=DRILL, group="label",
                    message=f"{len(y) - known} of {len(y)} current rows have no label; {use}.",
                    details={"rows_left_out": len(y) - known})
@@ -486,5 +481,5 @@ def _regroup(findings: list[Finding], group: str) -> list[Finding]:
     for f in findings:
         details = dict(f.details, test=f.group)
         out.append(replace(f, group=group, details=details,
-                           name=f"{DRILL}/{group}/{f.metric}/{f.feature}"))
+                           name=finding_name(DRILL, group, f.metric, f.feature)))
     return out

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from math import isfinite
 
+from shakeout.report.findings import finding_name
 from shakeout.report.result import Finding
 
 
@@ -52,7 +53,7 @@ def onset(findings: Sequence[Finding]) -> list[Finding]:
                    else "not decisive yet (warnings only)")
         latest = points[-1]
         out.append(Finding(
-            name=f"{drill}/onset/{group}/{metric}" + (f"/{feature}" if feature else ""),
+            name=finding_name(drill, "onset", group, metric, feature),
             metric="onset", value=float(len(run)), status=latest.status, drill=drill,
             group="onset", feature=feature,
             message=(f"{metric.upper()}{where} ({group}) left the green zone in window "
