@@ -8,7 +8,7 @@ import pytest
 
 from shakeout.errors import ValidationError
 from shakeout.plan import Plan, parse_plan
-from shakeout.report import Finding, Gate, GateCondition, Result
+from shakeout.report import Finding, Gate, GateCondition, GateOutcome, Result
 
 
 def _result(*findings: Finding) -> Result:
@@ -175,3 +175,24 @@ def test_zero_width_interval_never_passes_a_gate():
     # judged on the value by choice, it is the user's call
     assert _check(GateCondition(metric="accuracy_drop", max=0.02, on="value"),
                   findings=(degenerate,)).passed
+
+
+def test_each_outcome_names_the_findings_it_judged():
+    """The report finds which failing findings lie outside the gate from these names, not by
+    reading them off the reasons (a name holding ': ' would cut short there)."""
+    odd = Finding(name="stress/noise: wide/accuracy_drop@0.3", metric="accuracy_drop",
+                  value=0.2, ci=(0.15, 0.25), drill="stress", group="noise: wide", severity=0.3)
+    out = _check(GateCondition(metric="accuracy_drop", max=0.05),
+                 GateCondition(metric="accuracy", min=0.5),
+                 GateCondition(metric="accuracy", group="blur", min=0.5, required=False),
+                 findings=(DROP, ACC, odd))
+    assert [o.findings for o in out.outcomes] == [(DROP.name, odd.name), (ACC.name,), ()]
+    saved = out.to_dict()
+    assert saved["conditions"][0]["findings"] == [DROP.name, odd.name]
+    assert GateOutcome.from_dict(saved) == out
+
+
+def test_a_malformed_saved_finding_list_is_refused():
+    saved = {"conditions": [{"condition": "c", "passed": True, "reasons": [], "findings": 3}]}
+    with pytest.raises(ValidationError, match=r"the saved gate verdict is malformed \(TypeError"):
+        GateOutcome.from_dict(saved)

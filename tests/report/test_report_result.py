@@ -156,8 +156,37 @@ def test_load_wrong_schema_major_version(tmp_path):
     path = tmp_path / "results.json"
     path.write_text(json.dumps({"schema_version": "2.0", "title": "future", "findings": []}))
     with pytest.raises(ValidationError, match=r"results schema 2.0 is not readable by this "
-                                              r"shakeout \(schema 1.0\); re-run the drill"):
+                                              r"shakeout \(schema 1.1\); re-run the drill"):
         Result.load(path)
     # a newer minor version of the same major schema is still readable
     path.write_text(json.dumps({"schema_version": "1.7", "title": "minor", "findings": []}))
     assert Result.load(path).schema_version == "1.7"
+
+
+def test_merge_keeps_every_parts_manifest_and_reads_it_back():
+    a = Result(title="a", findings=(Finding(name="x", metric="m", value=1.0),),
+               manifest=Manifest(seed=1, model="logreg", timings={"total_s": 0.5}))
+    b = Result(title="b", findings=(Finding(name="y", metric="m", value=2.0),),
+               manifest=Manifest(seed=2, model="cnn", data="digits"))
+    top = Manifest(seed=0, model="logreg, cnn")
+    merged = Result.merge("both", [("tabular", a), ("images", b)], top)
+    assert merged.manifest.seed == 0 and merged.manifest.model == "logreg, cnn"
+    assert merged.manifest.parts == (("tabular", a.manifest), ("images", b.manifest))
+    saved = merged.to_dict()["manifest"]["parts"]
+    assert [(p["subject"], p["manifest"]["model"]) for p in saved] == [("tabular", "logreg"),
+                                                                      ("images", "cnn")]
+    back = _round_trip(merged)
+    assert back.manifest == merged.manifest
+    # without a manifest of its own the merge keeps the first part's, and still every part's
+    first = Result.merge("both", [("tabular", a), ("images", b)]).manifest
+    assert first.model == "logreg" and [s for s, _ in first.parts] == ["tabular", "images"]
+
+
+def test_a_malformed_part_manifest_is_named(tmp_path):
+    data = Result(title="t").to_dict()
+    data["manifest"]["parts"] = [{"subject": "m1", "manifest": {"seed": "one"}}]
+    with pytest.raises(ValidationError, match=r"manifest: part 'm1': seed must be an integer"):
+        Result.from_dict(data)
+    data["manifest"]["parts"] = {"m1": {}}
+    with pytest.raises(ValidationError, match=r"manifest: parts must be a list of objects"):
+        Result.from_dict(data)

@@ -99,9 +99,12 @@ class GateCondition(Schema):
 
 @dataclass(frozen=True)
 class ConditionOutcome:
+    """The verdict on one condition: its reasons, and the names of the findings it judged."""
+
     condition: str
     passed: bool
     reasons: tuple[str, ...]
+    findings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,14 +126,20 @@ class GateOutcome:
         """The verdict saved under ``gate`` in a results.json (the inverse of ``to_dict``).
 
         >>> saved = {"passed": False, "conditions": [
-        ...     {"condition": "accuracy_drop <= 0.02", "passed": False, "reasons": ["0.05"]}]}
+        ...     {"condition": "accuracy_drop <= 0.02", "passed": False,
+        ...      "reasons": ["a: upper bound 0.05 > 0.02"], "findings": ["a"]}]}
         >>> GateOutcome.from_dict(saved).to_dict() == saved
         True
+
+        A verdict saved before schema 1.1 names no findings; each reason begins with the
+        name of the finding it judged, so the names are read from there.
+
+        >>> del saved["conditions"][0]["findings"]
+        >>> GateOutcome.from_dict(saved).outcomes[0].findings
+        ('a',)
         """
         try:
-            return cls(tuple(ConditionOutcome(str(c["condition"]), _flag(c["passed"]),
-                                              tuple(str(r) for r in c["reasons"]))
-                             for c in data["conditions"]))
+            return cls(tuple(_condition(c) for c in data["conditions"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValidationError(
                 f"the saved gate verdict is malformed ({type(exc).__name__}: {exc}); it needs "
@@ -140,7 +149,19 @@ class GateOutcome:
     def to_dict(self) -> dict:
         return {"passed": self.passed,
                 "conditions": [{"condition": o.condition, "passed": o.passed,
-                                "reasons": list(o.reasons)} for o in self.outcomes]}
+                                "reasons": list(o.reasons), "findings": list(o.findings)}
+                               for o in self.outcomes]}
+
+
+def _condition(saved: Any) -> ConditionOutcome:
+    """One saved condition; one saved by schema 1.0 (no ``findings``) takes the names its
+    reasons begin with (``"<finding>: <why>"``)."""
+    reasons = tuple(str(r) for r in saved["reasons"])
+    if "findings" in saved:
+        names = tuple(str(n) for n in saved["findings"])
+    else:
+        names = tuple(r.partition(": ")[0] for r in reasons if ": " in r)
+    return ConditionOutcome(str(saved["condition"]), _flag(saved["passed"]), reasons, names)
 
 
 def _flag(value: Any) -> bool:
@@ -175,5 +196,6 @@ class Gate(Schema):
                 continue
             verdicts = [cond.judge(f) for f in matched]
             outcomes.append(ConditionOutcome(cond.describe(), all(v for v, _ in verdicts),
-                                             tuple(r for _, r in verdicts)))
+                                             tuple(r for _, r in verdicts),
+                                             tuple(f.name for f in matched)))
         return GateOutcome(tuple(outcomes))

@@ -22,7 +22,9 @@ import numpy as np
 
 from shakeout.errors import ValidationError
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+"""1.1: the manifest of a merged result keeps its parts' (``parts``); a gate condition names
+the findings it judged (``findings``). 1.0 files read as before."""
 STATUSES = ("pass", "warn", "fail", "info")
 TEXT_FIELDS = ("name", "metric", "status", "drill", "subject", "group", "feature", "unit",
                "window", "effect", "message")
@@ -196,6 +198,8 @@ class Manifest:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     versions: Mapping[str, str | None] = field(default_factory=dict)
     created: str = ""
+    parts: tuple[tuple[str, Manifest], ...] = ()
+    """Of a merged result (:meth:`Result.merge`): each part's subject and manifest."""
 
     @classmethod
     def collect(cls, **kwargs: Any) -> "Manifest":
@@ -210,7 +214,9 @@ class Manifest:
         return cls(versions=versions, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _plain(getattr(self, k)) for k in self.__dataclass_fields__}
+        out = {k: _plain(getattr(self, k)) for k in self.__dataclass_fields__ if k != "parts"}
+        out["parts"] = [{"subject": s, "manifest": m.to_dict()} for s, m in self.parts]
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> "Manifest":
@@ -232,7 +238,34 @@ class Manifest:
             value = known.get(key)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ValidationError(f"{key} must be an integer, got {value!r}")
+        known["parts"] = _parts(known.get("parts") or [])
         return cls(**known)
+
+
+def _parts(items: Any) -> tuple[tuple[str, Manifest], ...]:
+    """The ``parts`` of a saved manifest: a list of ``{"subject", "manifest"}`` objects.
+
+    >>> _parts([{"subject": "m1", "manifest": {"seed": 1}}])[0][1].seed
+    1
+    >>> _parts([{"manifest": {}}])
+    Traceback (most recent call last):
+    ...
+    shakeout.errors.ValidationError: parts must be a list of objects with a 'subject' (text) \
+and a 'manifest', got [{'manifest': {}}]
+    """
+    ok = isinstance(items, list) and all(
+        isinstance(p, Mapping) and isinstance(p.get("subject"), str) and "manifest" in p
+        for p in items)
+    if not ok:
+        raise ValidationError("parts must be a list of objects with a 'subject' (text) and a "
+                              f"'manifest', got {items!r}")
+    out = []
+    for p in items:
+        try:
+            out.append((p["subject"], Manifest.from_dict(p["manifest"])))
+        except ValidationError as exc:
+            raise ValidationError(f"part {p['subject']!r}: {exc}") from None
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -250,6 +283,7 @@ class Result:
     findings: tuple[Finding, ...] = ()
     manifest: Manifest = field(default_factory=Manifest)
     schema_version: str = SCHEMA_VERSION
+    """The schema of the file it was read from; :meth:`to_dict` writes the current one."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "findings", tuple(self.findings))
@@ -277,7 +311,7 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema_version": self.schema_version,
+            "schema_version": SCHEMA_VERSION,
             "title": self.title,
             "status": self.status,
             "manifest": self.manifest.to_dict(),
@@ -338,17 +372,21 @@ class Result:
         """One result holding several, each finding tagged with the subject it is about.
 
         ``parts`` pairs a subject (a model or data set) with a result; names are prefixed
-        with the subject so they stay unique.
+        with the subject so they stay unique. The merged manifest is ``manifest`` (None: the
+        first part's) and keeps every part's manifest, with its subject, in ``parts``.
 
-        >>> a = Result(title="a", findings=(Finding(name="x", metric="m", value=1.0),))
-        >>> Result.merge("both", [("m1", a), ("m2", a)]).findings[1].name
-        'm2/x'
+        >>> a = Result(title="a", findings=(Finding(name="x", metric="m", value=1.0),),
+        ...            manifest=Manifest(seed=7))
+        >>> merged = Result.merge("both", [("m1", a), ("m2", a)])
+        >>> merged.findings[1].name, [(s, m.seed) for s, m in merged.manifest.parts]
+        ('m2/x', [('m1', 7), ('m2', 7)])
         """
         findings = tuple(replace(f, subject=f.subject or subject, name=f"{subject}/{f.name}")
                          for subject, r in parts for f in r.findings)
         if manifest is None:
             manifest = parts[0][1].manifest if parts else Manifest()
-        return Result(title=title, findings=findings, manifest=manifest)
+        return Result(title=title, findings=findings, manifest=replace(
+            manifest, parts=tuple((subject, r.manifest) for subject, r in parts)))
 
 
 def read_results(path: str | Path) -> Any:
