@@ -97,19 +97,28 @@ def check_grid(owner: Any, name: str, values: Any, *, low: float = 0.0,
     return grid
 
 
-def as_generator(seed: Seed) -> np.random.Generator:
+def as_generator(seed: Seed, owner: Any = None) -> np.random.Generator:
     """Turn ``seed`` (an int, a Generator or None) into a Generator, once, at the entry point.
+
+    ``owner`` (a class, its instance or a function's name) is named when ``seed`` is bad; a
+    constructor that only checks its seed passes itself.
 
     >>> int(as_generator(0).integers(10))
     8
+    >>> as_generator(-1, owner="KSTest")
+    Traceback (most recent call last):
+    ...
+    shakeout.errors.ValidationError: KSTest: seed must be a non-negative integer, a numpy \
+Generator or None, got -1.
     """
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
                         and seed >= 0):
         return np.random.default_rng(seed)
+    where = "" if owner is None else f"{_owner(owner)}: "
     raise ValidationError(
-        f"seed must be a non-negative integer, a numpy Generator or None, got {seed!r}."
+        f"{where}seed must be a non-negative integer, a numpy Generator or None, got {seed!r}."
     )
 
 
