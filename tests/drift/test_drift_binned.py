@@ -86,7 +86,7 @@ def test_missing_values_are_counted_in_their_own_bin():
 
 def test_bins_empty_in_both_samples_add_nothing():
     ref = np.repeat(["a", "b"], [60, 40]).astype(object)
-    f = PSI(eps=1e-3).fit(ref).compare(ref)  # unseen and missing bins are empty on both sides
+    f = PSI(smoothing=1e-3).fit(ref).compare(ref)  # unseen and missing bins are empty on both sides
     assert f.value == 0.0
 
 
@@ -112,7 +112,7 @@ def test_smoothing_does_not_inflate_kl():
     ref = np.repeat(["a", "b", "c", "d"], 25).astype(object)
     cur = np.repeat(["a", "b"], 50).astype(object)
     for eps in (1e-8, 1e-4, 1e-2):
-        assert KLDivergence(eps=eps).fit(ref).compare(cur).value == pytest.approx(np.log(2),
+        assert KLDivergence(smoothing=eps).fit(ref).compare(cur).value == pytest.approx(np.log(2),
                                                                                    rel=1e-12)
 
 

@@ -14,7 +14,7 @@ from shakeout.errors import MissingDependencyError, NotFittedError, ValidationEr
 
 UNIVARIATE = [KSTest, ADTest, PSI, KLDivergence, JSDivergence, Wasserstein, Chi2Test]
 MULTIVARIATE = [MMDTest, ClassifierTest, ProjectionTest]
-INVALID = {KSTest: {"alpha": 0}, ADTest: {"alpha": 2}, PSI: {"eps": 0},
+INVALID = {KSTest: {"alpha": 0}, ADTest: {"alpha": 2}, PSI: {"smoothing": 0},
            KLDivergence: {"method": "kde"}, JSDivergence: {"n_bins": 0},
            Wasserstein: {"scale": "mad"}, Chi2Test: {"kind": "text"},
            MMDTest: {"device": "tpu"}, ClassifierTest: {"test_fraction": 1},

@@ -303,8 +303,8 @@ def simulated_p_value(null: np.ndarray, observed: float) -> tuple[float, bool]:
     return float(min(floor, stats.chi2.sf(observed / scale, dof))), True
 
 
-def proportions(counts: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Raw proportions and a copy whose empty bins are set to ``eps`` (for logarithms).
+def proportions(counts: np.ndarray, smoothing: float) -> tuple[np.ndarray, np.ndarray]:
+    """Raw proportions and a copy whose empty bins are set to ``smoothing`` (for logarithms).
 
     Works on one count vector or on a stack of them (bins on the last axis).
 
@@ -315,7 +315,7 @@ def proportions(counts: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]
     counts = np.asarray(counts, dtype=np.float64)
     total = counts.sum(axis=-1, keepdims=True)
     raw = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
-    smooth = np.where(raw > 0, raw, eps)
+    smooth = np.where(raw > 0, raw, smoothing)
     return raw, smooth
 
 
@@ -369,8 +369,8 @@ class BinnedDistance(BinnedReference):
 
     Parameters shared by every binned distance: ``n_bins`` (value bins of a numeric
     feature), ``binning`` (``"quantile"`` or ``"uniform"``), ``kind`` (``"auto"``,
-    ``"numeric"`` or ``"categorical"``), ``eps`` (the proportion an empty bin gets inside a
-    logarithm), the ``warn`` / ``fail`` bands on the value, and for the chance level
+    ``"numeric"`` or ``"categorical"``), ``smoothing`` (the proportion an empty bin gets
+    inside a logarithm), the ``warn`` / ``fail`` bands on the value, and for the chance level
     ``n_permutations`` (tables drawn without drift on small windows) and ``seed``.
     """
 
@@ -385,12 +385,13 @@ class BinnedDistance(BinnedReference):
     value is within chance (a band alone is not a calibrated threshold)."""
 
     def __init__(self, *, n_bins: int = 10, binning: str = "quantile", kind: str = "auto",
-                 eps: float = 1e-8, warn: float, fail: float, n_permutations: int = N_DRAWS,
-                 seed: Any = 0):
+                 smoothing: float = 1e-8, warn: float, fail: float,
+                 n_permutations: int = N_DRAWS, seed: Any = 0):
         self.n_bins = check_positive_int(self, "n_bins", n_bins, 2)
         self.binning = check_choice(self, "binning", binning, BINNINGS)
         self.kind = check_choice(self, "kind", kind, KINDS)
-        self.eps = check_number(self, "eps", eps, 0, 1, low_open=True, high_open=True)
+        self.smoothing = check_number(self, "smoothing", smoothing, 0, 1, low_open=True,
+                                      high_open=True)
         self.warn, self.fail = check_bands(self, warn, fail)
         self.n_permutations = check_positive_int(self, "n_permutations", n_permutations, 1)
         as_generator(seed)
@@ -423,7 +424,7 @@ class BinnedDistance(BinnedReference):
         details = {
             "bands": {"warn": self.warn, "fail": self.fail},
             "binning": self.binning if self.binning_.kind == "numeric" else "categories",
-            "n_bins": self.binning_.n_bins, "eps": self.eps,
+            "n_bins": self.binning_.n_bins, "smoothing": self.smoothing,
             "bins": list(labels),
             "reference_counts": reference_counts.tolist(),
             "current_counts": current_counts.tolist(),

@@ -68,8 +68,8 @@ class JSDivergence(BinnedDistance):
 
     def distance(self, reference_counts: np.ndarray, current_counts: np.ndarray) -> Any:
         """JS divergence between two count vectors of one layout (bins on the last axis)."""
-        r, _ = proportions(reference_counts, self.eps)
-        c, _ = proportions(current_counts, self.eps)
+        r, _ = proportions(reference_counts, self.smoothing)
+        c, _ = proportions(current_counts, self.smoothing)
         m = (r + c) / 2
         return np.minimum(0.5 * _kl_to_mixture(r, m) + 0.5 * _kl_to_mixture(c, m), np.log(2))
 

@@ -37,8 +37,8 @@ class KLDivergence(BinnedDistance):
 
     ``histogram`` (default) sums ``c_i * ln(c_i / r_i)`` over the reference bins (see
     :class:`~shakeout.drift.PSI` for the bins). A bin the current sample leaves empty adds
-    exactly zero, and reference bins from quantiles are never empty, so smoothing (``eps``)
-    only enters for current mass in a bin the reference never filled (an unseen category,
+    exactly zero, and reference bins from quantiles are never empty, so ``smoothing`` only
+    enters for current mass in a bin the reference never filled (an unseen category,
     or a uniform bin the reference left empty), where the true divergence is infinite.
     Binning can only lose information, so the histogram value approaches the true
     divergence from below as ``n_bins`` grows. Small samples inflate it: findings carry
@@ -52,7 +52,7 @@ class KLDivergence(BinnedDistance):
     Parameters
     ----------
     method : {"histogram", "gaussian"}, default="histogram"
-    n_bins, binning, kind, eps
+    n_bins, binning, kind, smoothing
         As for :class:`~shakeout.drift.PSI` (histogram method only).
     warn, fail : float, default=0.05, 0.1
         Bands: below 0.05 minimal, 0.05-0.1 moderate, from 0.1 significant.
@@ -78,19 +78,19 @@ class KLDivergence(BinnedDistance):
     chance_factor = 0.5
 
     def __init__(self, *, method: str = "histogram", n_bins: int = 10,
-                 binning: str = "quantile", kind: str = "auto", eps: float = 1e-8,
+                 binning: str = "quantile", kind: str = "auto", smoothing: float = 1e-8,
                  warn: float = 0.05, fail: float = 0.1, alpha: float = 0.05,
                  n_permutations: int = N_DRAWS, seed: Any = 0):
-        super().__init__(n_bins=n_bins, binning=binning, kind=kind, eps=eps, warn=warn,
-                         fail=fail, n_permutations=n_permutations, seed=seed)
+        super().__init__(n_bins=n_bins, binning=binning, kind=kind, smoothing=smoothing,
+                         warn=warn, fail=fail, n_permutations=n_permutations, seed=seed)
         self.alpha = check_open_interval(self, "alpha", alpha, 0, 1)
         self.method = check_choice(self, "method", method, METHODS)
         self.numeric = method == "gaussian"
 
     def distance(self, reference_counts: np.ndarray, current_counts: np.ndarray) -> Any:
         """KL between two count vectors of one layout (bins on the last axis)."""
-        _, r = proportions(reference_counts, self.eps)
-        c_raw, c = proportions(current_counts, self.eps)
+        _, r = proportions(reference_counts, self.smoothing)
+        c_raw, c = proportions(current_counts, self.smoothing)
         return np.sum(c_raw * np.log(c / r), axis=-1)
 
     def fit(self, reference: Any) -> "KLDivergence":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from shakeout._schema import Schema
 from shakeout.drift.decision import DecisionPolicy
@@ -30,7 +30,9 @@ class DriftPlan(Schema):
     correction: str = "holm"
     n_bins: int = Field(10, ge=2)
     binning: str = "quantile"
-    eps: float = Field(1e-8, gt=0, lt=1)
+    smoothing: float = Field(1e-8, gt=0, lt=1)
+    """The proportion an empty bin gets inside a logarithm (PSI, KL); called ``eps`` before,
+    a name that now means only the attack budget."""
     n_permutations: int = Field(100, ge=1)
     max_rows: int = Field(2000, ge=2)
     categorical: list[str] = []
@@ -45,6 +47,22 @@ class DriftPlan(Schema):
     deescalate_after: int = Field(2, ge=1)
     """Monitoring: consecutive calmer windows before a decision steps down (it escalates
     at once)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        """A plan that still says ``eps`` gets the new name instead of a list of fields.
+
+        >>> DriftPlan.model_validate({"eps": 1e-6})
+        Traceback (most recent call last):
+        ...
+        shakeout.errors.ValidationError: DriftPlan is invalid: eps is now called smoothing (eps \
+means the attack budget); write smoothing: 1e-06.
+        """
+        if isinstance(data, dict) and "eps" in data:
+            raise ValueError("eps is now called smoothing (eps means the attack budget); "
+                             f"write smoothing: {data['eps']!r}")
+        return data
 
     def suite_options(self) -> dict[str, Any]:
         """Keyword arguments for :class:`~shakeout.drift.DriftSuite`."""

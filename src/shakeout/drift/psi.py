@@ -46,8 +46,8 @@ class PSI(BinnedDistance):
     of the two KL divergences). Numeric features use ``n_bins`` bins (exactly that many:
     reference deciles by default); categories are their own bins, with a bin for categories
     unseen in the reference and one for missing values. An empty bin's proportion is set to
-    ``eps`` inside the logarithm, so PSI stays finite when the current sample leaves a bin
-    empty or fills an unseen category; a bin empty in both samples adds nothing.
+    ``smoothing`` inside the logarithm, so PSI stays finite when the current sample leaves a
+    bin empty or fills an unseen category; a bin empty in both samples adds nothing.
 
     PSI carries no p-value, but small samples inflate it: ``details`` give the PSI that
     samples of these sizes exceed one time in twenty without any drift (``chance_p95``)
@@ -65,7 +65,7 @@ class PSI(BinnedDistance):
         Reference quantiles (equal reference mass per bin) or equal widths.
     kind : {"auto", "numeric", "categorical"}, default="auto"
         How to bin; ``auto`` bins numeric dtypes by value and anything else by category.
-    eps : float, default=1e-8
+    smoothing : float, default=1e-8
         Proportion given to an empty bin inside the logarithm (common practice).
     warn, fail : float, default=0.1, 0.25
         Bands: below 0.1 negligible, 0.1-0.2 minor, 0.2-0.25 moderate, from 0.25 major.
@@ -88,15 +88,15 @@ class PSI(BinnedDistance):
     chance_factor = 1.0
 
     def __init__(self, *, n_bins: int = 10, binning: str = "quantile", kind: str = "auto",
-                 eps: float = 1e-8, warn: float = 0.1, fail: float = 0.25,
+                 smoothing: float = 1e-8, warn: float = 0.1, fail: float = 0.25,
                  n_permutations: int = N_DRAWS, seed: Any = 0):
-        super().__init__(n_bins=n_bins, binning=binning, kind=kind, eps=eps, warn=warn,
-                         fail=fail, n_permutations=n_permutations, seed=seed)
+        super().__init__(n_bins=n_bins, binning=binning, kind=kind, smoothing=smoothing,
+                         warn=warn, fail=fail, n_permutations=n_permutations, seed=seed)
 
     def distance(self, reference_counts: np.ndarray, current_counts: np.ndarray) -> Any:
         """PSI between two count vectors of one layout (bins on the last axis)."""
-        _, r = proportions(reference_counts, self.eps)
-        _, c = proportions(current_counts, self.eps)
+        _, r = proportions(reference_counts, self.smoothing)
+        _, c = proportions(current_counts, self.smoothing)
         return np.sum((c - r) * np.log(c / r), axis=-1)
 
     def extra_details(self, value: float) -> dict:

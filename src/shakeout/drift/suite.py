@@ -71,7 +71,7 @@ class DriftSuite:
         Significance level of every hypothesis test.
     correction : {"holm", "bonferroni", "bh", "none"}, default="holm"
         Multiple-testing correction of each test's p-values across features.
-    n_bins, binning, eps
+    n_bins, binning, smoothing
         Binning of PSI, KL, JS and chi-square on numeric columns.
     n_permutations : int, default=100
         Permutations of the MMD test.
@@ -104,7 +104,7 @@ class DriftSuite:
     def __init__(self, *, tests: Any = ("psi", "ks", "kl"),
                  categorical_tests: Any = ("psi", "chi2"), multivariate: Any = ("mmd",),
                  alpha: float = 0.05, correction: str = "holm",
-                 n_bins: int = 10, binning: str = "quantile", eps: float = 1e-8,
+                 n_bins: int = 10, binning: str = "quantile", smoothing: float = 1e-8,
                  n_permutations: int = 100, max_rows: int = 2000, categorical: Any = None,
                  importance: Any = None, policy: DecisionPolicy | None = None,
                  n_jobs: int | None = None, seed: Any = 0):
@@ -116,7 +116,7 @@ class DriftSuite:
         self.correction = check_choice(self, "correction", correction, CORRECTIONS)
         self.n_bins = check_positive_int(self, "n_bins", n_bins, 2)
         self.binning = binning
-        self.eps = eps
+        self.smoothing = smoothing
         self.n_permutations = check_positive_int(self, "n_permutations", n_permutations, 1)
         self.max_rows = check_positive_int(self, "max_rows", max_rows, 2)
         self.categorical = tuple(categorical or ())
@@ -135,9 +135,9 @@ class DriftSuite:
         seed = self._child_seed()
         binned = dict(n_bins=self.n_bins, binning=self.binning, kind=kind, seed=seed)
         if name == "psi":
-            return cls(eps=self.eps, **binned)
+            return cls(smoothing=self.smoothing, **binned)
         if name == "kl":
-            return cls(eps=self.eps, alpha=self.alpha, **binned)
+            return cls(smoothing=self.smoothing, alpha=self.alpha, **binned)
         if name in ("js", "chi2"):
             return cls(alpha=self.alpha, **binned)
         if name == "projection":
@@ -430,7 +430,7 @@ class DriftSuite:
             parameters={"tests": self.tests, "categorical_tests": self.categorical_tests,
                         "multivariate": self.multivariate, "alpha": self.alpha,
                         "correction": self.correction, "n_bins": self.n_bins,
-                        "binning": self.binning, "eps": self.eps,
+                        "binning": self.binning, "smoothing": self.smoothing,
                         "n_permutations": self.n_permutations, "max_rows": self.max_rows,
                         "n_reference": self.n_reference_, "window": window,
                         "importance": self.importance_, "policy": self.policy.model_dump()})
