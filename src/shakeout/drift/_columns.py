@@ -70,7 +70,7 @@ def numeric_column(values: Any, *, owner: str, role: str, min_rows: int = 1) -> 
     except (TypeError, ValueError):
         raise ValidationError(
             f"{owner}: {role} column {name!r} is not numeric (dtype {arr.dtype}). Use a "
-            "categorical test (PSITest, Chi2Test) for categories."
+            "categorical test (PSI, Chi2Test) for categories."
         ) from None
     n_missing = 0
     if not np.isfinite(arr).all():  # one pass in the common case

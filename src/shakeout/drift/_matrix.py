@@ -45,7 +45,7 @@ def numeric_matrix(data: Any, *, owner: str, role: str, columns: list[str] | Non
     if text:
         raise ValidationError(
             f"{owner}: columns {text[:10]} of {role} are not numeric; this test takes numbers "
-            "only. Encode them, or leave them to PSITest / Chi2Test."
+            "only. Encode them, or leave them to PSI / Chi2Test."
         )
     X = frame.to_numpy(dtype=np.float64)
     bad = ~np.isfinite(X)
