@@ -113,10 +113,9 @@ def _first_of_each_category(X: pd.DataFrame, limit: int = 10_000) -> list[int]:
 
 
 def _check_columns(model: Model, X: pd.DataFrame, name: str) -> None:
-    expected = getattr(getattr(model, "estimator", None), "feature_names_in_", None)
+    expected = model.capabilities.feature_names
     if expected is None:
         return
-    expected = [str(c) for c in expected]
     got = [str(c) for c in X.columns]
     missing = [c for c in expected if c not in got]
     extra = [c for c in got if c not in expected]

@@ -19,10 +19,10 @@ def model_columns(model: Any, frame: pd.DataFrame) -> list[str]:
 
     Other columns (ids, text the model never saw) are still tested for drift.
     """
-    names = getattr(getattr(model, "estimator", None), "feature_names_in_", None)
+    names = model.capabilities.feature_names
     if names is None:
         return list(frame.columns)
-    names = [str(c) for c in names]
+    names = list(names)
     absent = [c for c in names if c not in frame.columns]
     if absent:
         raise ValidationError(
@@ -34,7 +34,7 @@ def model_columns(model: Any, frame: pd.DataFrame) -> list[str]:
 
 def outputs(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
     """The model's answers as columns: class probabilities and the predicted class, or values."""
-    X = frame if model.accepts_frames else frame.to_numpy()
+    X = frame if model.capabilities.frames else frame.to_numpy()
     if model.task != "classification":
         return pd.DataFrame({"prediction": np.asarray(model.predict(X), dtype=np.float64)})
     proba = model.predict_proba(X)
