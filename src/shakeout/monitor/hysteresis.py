@@ -88,20 +88,35 @@ def _at(decision: Finding, level: float, record: dict, note: str) -> Finding:
                    details={**decision.details, "action": action, "hysteresis": record})
 
 
+def latest_decision(result: Result) -> Finding | None:
+    """The decision of a monitor's latest window (windows sort as ISO dates or zero-padded
+    row ranges), or None when no window has one.
+
+    >>> fs = tuple(Finding(name=f"drift/decision@{w}", metric="decision", value=v,
+    ...                    drill="drift", group="decision", window=w)
+    ...            for w, v in (("2024-01-08", 0.0), ("2024-01-01", 2.0)))
+    >>> latest_decision(Result(title="t", findings=fs)).name
+    'drift/decision@2024-01-08'
+    """
+    decisions = [f for f in result.findings if f.metric == "decision" and f.window]
+    return max(decisions, key=lambda f: f.window) if decisions else None
+
+
 def latest_window(result: Result) -> Result | None:
     """The part of a monitor's Result that gates judge: the latest window's findings (and
     those without a window, such as onsets). None when no window has a decision.
 
-    An old alarm that has cleared does not fail the run; an alarm in force does.
+    An old alarm that has cleared does not fail the run; an alarm in force does. This is
+    the monitor's gate scope: the CLI and the drill registry call it, and nothing else
+    decides which windows a gate sees.
 
     >>> fs = tuple(Finding(name="drift/decision", metric="decision", value=v, drill="drift",
     ...                    group="decision", window=w) for w, v in (("w1", 2.0), ("w2", 0.0)))
     >>> [f.window for f in latest_window(Result(title="t", findings=fs)).findings]
     ['w2']
     """
-    decisions = [f for f in result.findings if f.metric == "decision" and f.window]
-    if not decisions:
+    latest = latest_decision(result)
+    if latest is None:
         return None
-    latest = max(f.window for f in decisions)
     return replace(result, findings=tuple(f for f in result.findings
-                                          if f.window in (None, latest)))
+                                          if f.window in (None, latest.window)))
