@@ -8,6 +8,7 @@ the value it got and the fix, in one line, instead of pydantic's own multi-line 
 from __future__ import annotations
 
 import typing
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError as PydanticError
@@ -40,18 +41,35 @@ class Schema(BaseModel):
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, source: str | None = None,
-                       **kwargs: Any) -> Any:
-        """Validate a mapping; ``source`` (e.g. ``"plan file 'plan.yaml'"``) opens the error."""
+                       flags: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
+        """Validate a mapping; ``source`` (e.g. ``"plan file 'plan.yaml'"``) opens the error,
+        ``flags`` (field -> command-line flag) name the flag that set a field."""
         try:
             return super().model_validate(obj, *args, **kwargs)
         except PydanticError as exc:
-            raise invalid(cls, exc, source or cls.__name__) from None
+            raise invalid(cls, exc, source or cls.__name__, flags) from None
 
 
-def invalid(model: type[BaseModel], exc: PydanticError, source: str) -> ValidationError:
-    """One ValidationError for every problem pydantic found, each as ``path: what, fix``."""
-    problems = "; ".join(_problem(model, e) for e in exc.errors())
+def invalid(model: type[BaseModel], exc: PydanticError, source: str,
+            flags: Mapping[str, str] | None = None) -> ValidationError:
+    """One ValidationError for every problem pydantic found, each as ``path: what, fix``
+    (and ``(set by --flag)`` where ``flags`` names the flag that set the field).
+
+    >>> class Bound(Schema):
+    ...     max: float
+    >>> Bound.model_validate({"max": "x"}, source="the command line", flags={"max": "--max"})
+    Traceback (most recent call last):
+    ...
+    shakeout.errors.ValidationError: the command line is invalid: max: Input should be a valid \
+number, unable to parse string as a number, got 'x' (set by --max).
+    """
+    problems = "; ".join(_problem(model, e) + _flag(e, flags or {}) for e in exc.errors())
     return ValidationError(f"{source} is invalid: {problems}.")
+
+
+def _flag(error: Any, flags: Mapping[str, str]) -> str:
+    loc = error["loc"]
+    return f" (set by {flags[loc[0]]})" if loc and loc[0] in flags else ""
 
 
 def _problem(model: type[BaseModel], error: Any) -> str:

@@ -1,7 +1,7 @@
 """Plan files: one YAML document choosing drills, their grids and the gates that judge them.
 
-Each pillar owns the model of its own section (``stress``, ``drift``, ``attack``); this module
-only composes them and reads the file.
+Each drill owns the model of its own section and registers it (:mod:`shakeout.drills`);
+this module composes the registered sections into :class:`Plan` and reads the file.
 """
 
 from __future__ import annotations
@@ -10,18 +10,37 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, create_model
 
 from shakeout._schema import Schema
-from shakeout.attacks.plan import AttackPlan
-from shakeout.drift.plan import DriftPlan
+from shakeout.drills import resolve, sections
 from shakeout.errors import ValidationError
 from shakeout.report.gate import Gate, GateCondition
-from shakeout.stress.plan import StressPlan
 
 
-class Plan(Schema):
-    """The whole plan file.
+class _Plan(Schema):
+    """What every plan holds beside the drills' sections: the seed and the gates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(0, ge=0)
+
+    @property
+    def gate(self) -> Gate:
+        return Gate(conditions=self.gates)
+
+
+def _compose() -> type[_Plan]:
+    """The plan model: the seed, one section per registered drill section, the gates."""
+    fields: dict[str, Any] = {}
+    for name, ref in sections().items():
+        model = resolve(ref)
+        fields[name] = (model, Field(default_factory=model))
+    return create_model("Plan", __base__=_Plan, __module__=__name__, __doc__=_DOC, **fields,
+                        gates=(list[GateCondition], []))
+
+
+_DOC = """The whole plan file: ``seed``, one section per registered drill section, ``gates``.
 
     Examples
     --------
@@ -29,19 +48,11 @@ class Plan(Schema):
     ...     {"metric": "accuracy_drop", "group": "gaussian_noise", "severity": 0.1, "max": 0.02}]})
     >>> plan.gate.conditions[0].describe()
     'accuracy_drop [group=gaussian_noise, severity=0.1] <= 0.02'
+    >>> Plan(attack={"norm": "l2"}).attack.norm
+    'l2'
     """
 
-    model_config = ConfigDict(extra="forbid")
-
-    seed: int = Field(0, ge=0)
-    stress: StressPlan = Field(default_factory=StressPlan)
-    drift: DriftPlan = Field(default_factory=DriftPlan)
-    attack: AttackPlan = Field(default_factory=AttackPlan)
-    gates: list[GateCondition] = []
-
-    @property
-    def gate(self) -> Gate:
-        return Gate(conditions=self.gates)
+Plan = _compose()
 
 
 def parse_plan(data: Any, *, source: str = "plan") -> Plan:

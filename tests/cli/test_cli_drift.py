@@ -127,7 +127,7 @@ def test_drift_cli_imports_only_the_light_modules_at_the_top():
     import ast
     from pathlib import Path
 
-    import shakeout.cli.drift as module
+    import shakeout.drift.cli as module
 
     tree = ast.parse(Path(module.__file__).read_text())
     top = {(n.module if isinstance(n, ast.ImportFrom) else a.name).split(".")[0]

@@ -276,7 +276,7 @@ def test_the_stress_command_module_imports_no_library_at_the_top():
     import ast
     from pathlib import Path
 
-    import shakeout.cli.stress as module
+    import shakeout.stress.cli as module
 
     allowed = {"__future__", "typing", "typer", "rich", "shakeout.cli._app", "shakeout.errors"}
     names = []

@@ -68,7 +68,7 @@ def test_render_writes_four_files_and_nothing_else(tmp_path):
     assert {k: p.name for k, p in paths.items()} == FILES
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES.values())  # no temp files left
     data = json.loads((out / "results.json").read_text())
-    assert data["schema_version"] == "1.0" and "gate" not in data
+    assert data["schema_version"] == "1.1" and "gate" not in data
 
 
 def test_render_is_atomic_when_a_renderer_fails(tmp_path, monkeypatch):

@@ -1,4 +1,7 @@
-"""``shakeout attack``: the evasion drill from the command line."""
+"""``shakeout attack``: the evasion drill from the command line.
+
+Registered in :mod:`shakeout.attacks.drill`; keep the imports at the top light.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, TrustPickle, app,
-                               console, emit)
+from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, TrustPickle,
+                               configured, console, emit, inputs)
 from shakeout.errors import ValidationError
 
 ModelArg = Annotated[str, typer.Argument(
@@ -36,7 +39,6 @@ BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Rows per att
 NoSanity = Annotated[bool, typer.Option("--no-sanity", help="Skip the gradient-masking checks.")]
 
 
-@app.command("attack")
 def attack_command(model: ModelArg, data: DataArg, attack: AttackOpt = None,
                    attack_param: ParamOpt = None, norm: NormOpt = None, eps: EpsOpt = None,
                    bounds: BoundsOpt = None, immutable: ImmutableOpt = None, plan: Plan = None,
@@ -44,51 +46,33 @@ def attack_command(model: ModelArg, data: DataArg, attack: AttackOpt = None,
                    batch_size: BatchOpt = None, no_sanity: NoSanity = False,
                    trust_pickle: TrustPickle = False, quiet: Quiet = False) -> None:
     """Attack MODEL on DATA: robust accuracy against budget, worst case over attacks, gates."""
-    from shakeout import attacks
-    from shakeout.attacks.plan import AttackPlan
-    from shakeout.data import load_dataset
-    from shakeout.models import load_model
+    from shakeout.drills import get
 
-    the_plan = None
-    section = AttackPlan()
-    if plan is not None:
-        from shakeout.plan import load_plan
-
-        the_plan = load_plan(plan)
-        section = the_plan.attack
-    changes: dict = {}
-    if attack:
-        changes["attacks"] = [a.strip() for item in attack for a in item.split(",") if a.strip()]
-    if attack_param:
-        changes["params"] = _params(section.params, attack_param)
-    if norm is not None:
-        changes["norm"] = norm
-    if eps is not None:
-        changes["eps"] = _numbers("--eps", eps)
-    if bounds is not None:
-        changes["bounds"] = _bounds(bounds)
-    if immutable is not None:
-        changes["immutable"] = [c.strip() for c in immutable.split(",") if c.strip()]
-    if batch_size is not None:
-        changes["batch_size"] = batch_size
-    if no_sanity:
-        changes["sanity"] = False
-    section = _validated(section, changes)
-    wrapped = load_model(model, trust_pickle=trust_pickle)
-    ds = load_dataset(data, target=target)
-    if ds.y is None:
-        raise ValidationError(
-            f"{ds.name}: attacks need labels; save them as y in the .npz or name the target "
-            "column with --target."
-        )
+    setup = configured(
+        "attack", plan, seed,
+        attacks=("--attack", attack and _listed(",".join(attack))),
+        params=("--attack-param", attack_param and (lambda plan: _params(plan, attack_param))),
+        norm=("--norm", norm),
+        eps=("--eps", None if eps is None else _numbers("--eps", eps)),
+        bounds=("--bounds", None if bounds is None else lambda _: _bounds(bounds)),
+        immutable=("--immutable", None if immutable is None else _listed(immutable)),
+        batch_size=("--batch-size", batch_size),
+        sanity=("--no-sanity", False if no_sanity else None))
+    wrapped, ds = inputs(model, data, target=target, trust_pickle=trust_pickle)
     if not quiet:
         console.print(f"Attacking {wrapped.name} on {ds.name} ({len(ds.X)} rows)",
                       highlight=False)
-    the_seed = seed if seed is not None else (the_plan.seed if the_plan is not None else 0)
-    result = attacks.run(wrapped, ds.X, ds.y, seed=the_seed, quiet=quiet, data_name=ds.name,
-                         **section.run_kwargs(ds.X))
-    gate = the_plan.gate if the_plan is not None and the_plan.gates else None
-    raise typer.Exit(emit(result, out, gate, quiet=quiet))
+    result = get("attack").runner()(wrapped, ds, setup.section, seed=setup.seed, quiet=quiet)
+    raise typer.Exit(emit(result, out, setup.gate, quiet=quiet, drill="attack"))
+
+
+def _listed(text: str) -> list[str]:
+    """Comma-separated names.
+
+    >>> _listed("pgd, fgsm,,deepfool")
+    ['pgd', 'fgsm', 'deepfool']
+    """
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _numbers(option: str, text: str) -> list[float]:
@@ -135,11 +119,3 @@ def _bounds(text: str) -> tuple[float, float] | str | None:
             f"--bounds must be LOW,HIGH, 'data' or 'none', got {text!r}."
         )
     return (values[0], values[1])
-
-
-def _validated(section, changes: dict):
-    """The plan's attack section with the command-line choices applied, checked again."""
-    from shakeout.attacks.plan import AttackPlan
-
-    return AttackPlan.model_validate({**section.model_dump(), **changes},
-                                     source="the attack command line")

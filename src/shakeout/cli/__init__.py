@@ -1,6 +1,8 @@
 """The command line: a thin layer that parses input, calls the library and writes the Result.
 
 Exit codes: 0 success (and every gate passed), 1 a gate failed, 2 bad input or usage.
+``demo`` and ``report`` live here; every other command is a drill's, added from the drill
+registry (:mod:`shakeout.drills`).
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ import typer
 from rich.markup import escape
 
 from shakeout.cli._app import app, console
+from shakeout.drills import registered, resolve
 from shakeout.errors import ShakeoutError
 
 # Each module adds its commands to ``app`` when imported.
-from shakeout.cli import attack as _attack  # noqa: E402,F401
 from shakeout.cli import demo as _demo  # noqa: E402,F401
-from shakeout.cli import drift as _drift  # noqa: E402,F401
 from shakeout.cli import report as _report  # noqa: E402,F401
-from shakeout.cli import stress as _stress  # noqa: E402,F401
+
+for _drill in registered().values():
+    for _command in _drill.commands:
+        app.command(_command.name)(resolve(_command.function))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -89,19 +90,76 @@ TrustPickle = Annotated[bool, typer.Option(
 DEFAULT_OUT = Path("shakeout-report")
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What a command runs with: the plan, its drill's section with the flags applied, the
+    seed (``--seed``, else the plan's) and the plan's gate (None without conditions)."""
+
+    plan: Any
+    section: Any
+    seed: int
+
+    @property
+    def gate(self) -> Gate | None:
+        return self.plan.gate if self.plan.gates else None
+
+
+def configured(drill: str, plan: Path | None, seed: int | None = None,
+               **flags: tuple[str, Any]) -> Setup:
+    """The plan file (or the default plan) with the command-line flags applied to ``drill``'s
+    section, which is validated again: the one way a flag overrides a plan value.
+
+    Each keyword is a field of the section: ``(flag, value)``, where a None value is a flag
+    left out and a callable gets the plan's value and returns the new one. A bad value is a
+    ValidationError naming the field and the flag.
+
+    >>> setup = configured("stress", None, repeats=("--repeats", 3), alpha=("--alpha", None))
+    >>> setup.section.repeats, setup.section.alpha, setup.seed
+    (3, 0.05, 0)
+    >>> configured("stress", None, level=("--level", 2.0))
+    Traceback (most recent call last):
+    ...
+    shakeout.errors.ValidationError: the stress command line is invalid: level: Input should \
+be less than 1, got 2.0 (set by --level).
+    """
+    from shakeout.drills import get
+    from shakeout.plan import load_plan
+
+    the_plan = load_plan(plan)
+    section = getattr(the_plan, get(drill).section)
+    changes = {field: value(getattr(section, field)) if callable(value) else value
+               for field, (_, value) in flags.items() if value is not None}
+    if changes:
+        section = type(section).model_validate(
+            {**section.model_dump(), **changes}, source=f"the {drill} command line",
+            flags={field: flag for field, (flag, _) in flags.items()})
+    return Setup(the_plan, section, the_plan.seed if seed is None else seed)
+
+
+def inputs(model: str, data: str, *, target: str | None, trust_pickle: bool) -> tuple[Any, Any]:
+    """The model and the data set named on the command line, loaded."""
+    from shakeout.data import load_dataset
+    from shakeout.models import load_model
+
+    return load_model(model, trust_pickle=trust_pickle), load_dataset(data, target=target)
+
+
 def emit(result: Result, out: Path, gate: Gate | None = None, *, quiet: bool = False,
-         scope: Result | None = None, scope_name: str = "",
-         verdict: GateOutcome | None = None) -> int:
+         drill: str | None = None, verdict: GateOutcome | None = None) -> int:
     """Judge the gate, write every report file, print where, return the exit code.
 
-    The gate judges ``scope`` (e.g. the latest window, named ``scope_name``) when given,
-    else the whole result; the reports hold the whole result and that verdict. Without a
-    gate, ``verdict`` is a verdict reached before (one saved in a results.json).
+    The gate judges the part of the result that ``drill``'s registration scopes (e.g. a
+    monitor's latest window), else the whole result; the reports hold the whole result and
+    that verdict. Without a gate, ``verdict`` is a verdict reached before (one saved in a
+    results.json).
     """
+    from shakeout.drills import get
     from shakeout.report.render import render
 
-    judged = result if scope is None else scope
-    outcome = gate.check(judged) if gate is not None else verdict
+    registration = get(drill) if drill is not None else None
+    scoped = registration.scoped(result) if registration is not None else None
+    scope_name = registration.scope_name if scoped is not None else ""
+    outcome = gate.check(result if scoped is None else scoped) if gate is not None else verdict
     paths = render(result, out, gate=outcome)
     if outcome is not None:
         for o in outcome.outcomes:

@@ -1,5 +1,6 @@
 """Self-contained HTML: a verdict, an executive summary, a table of contents, then per section
-the few findings that need attention (grouped and ranked), charts and the full list folded.
+the headline, the drill's own tables, the few findings that need attention (grouped and
+ranked), charts and the full list folded.
 
 See ``docs/report.md`` for the page's structure.
 """
@@ -7,8 +8,6 @@ See ``docs/report.md`` for the page's structure.
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -16,19 +15,14 @@ from typing import TYPE_CHECKING
 from markupsafe import Markup, escape
 
 from shakeout.report import charts, readable
-from shakeout.report.readable import ONSET_GROUP, fmt
+from shakeout.report.readable import fmt
 from shakeout.report.result import Finding, Result
+from shakeout.report.sections import NOT_CHARTED, Section, sections, verdict, worst
 
 if TYPE_CHECKING:  # annotations only: the gate's module loads pydantic
+    from shakeout.drills import Column
     from shakeout.report.gate import GateOutcome
 
-TITLES = {"stress": "Stress test", "drift": "Drift", "attack": "Adversarial attacks",
-          "compare": "Model comparison", "monitor": "Monitoring"}
-NOT_CHARTED = ("_drop", "prediction_ks")
-HEADLINE_METRICS = ("robustness_score", "robust_accuracy", "agreement", "decision")
-"""Metrics summarised at the top of a section: one per group where they have no severity;
-along the budget grid for a combined group (the worst case over an attack ensemble)."""
-COMBINED_GROUP = "ensemble"
 ATTENTION_ROWS = 8
 """Rows of "needs attention" in sight; the other rows are one click away."""
 
@@ -44,81 +38,18 @@ class Block:
     wide: bool = False
 
 
-@dataclass
-class Section:
-    title: str
-    findings: list[Finding]
-    attention: list[Finding]
-    blocks: list[Block]
-    onsets: list[Finding] = field(default_factory=list)
-    latest_window: str | None = None
-    anchor: str = ""
+def cell(column: Column, f: Finding) -> Markup:
+    """One cell of a drill's own table: a number formatted, a text escaped, None empty.
 
-    @property
-    def headline(self) -> list[Finding]:
-        return [f for f in self.findings if f.metric in HEADLINE_METRICS
-                and (f.severity is None or f.group == COMBINED_GROUP)]
-
-    @property
-    def concerns(self) -> list[readable.Concern]:
-        """The attention findings grouped by what they are about, worst group first."""
-        return readable.concerns(self.attention)
-
-    @property
-    def status(self) -> str:
-        """The section's worst status."""
-        return min((f.status for f in self.findings), key=readable.STATUS_RANK.get,
-                   default="info")
-
-    @property
-    def summary(self) -> str:
-        """The decision and the worst figure with its interval.
-
-        The decision is the first sentence of a headline finding of the latest window that
-        has no interval (a monitor's decision); the figure is the worst finding that needs
-        attention, else the lowest headline figure that has an interval.
-        """
-        decided = next((f.message.split(". ")[0] for f in self.headline if self.latest_window
-                        and f.window == self.latest_window and f.ci is None and f.message), "")
-        lead = worst(self.attention)
-        if lead is None:
-            banded = [f for f in self.headline if f.ci and math.isfinite(f.value)
-                      and f.window in (None, self.latest_window)]
-            lead = min(banded, key=lambda f: f.value, default=None)
-        text = "no finding out of bounds" if lead is None else readable.figure(lead, self.findings)
-        return f"{decided.rstrip('.')}; worst: {text}" if decided else text
-
-    @property
-    def p_at_floor(self) -> bool:
-        """Whether a p-value in this section sits at the bootstrap floor."""
-        return any(f.details.get("p_at_floor") for f in self.findings)
-
-    @property
-    def notes(self) -> list[str]:
-        """What the headline metrics mean, for those the section shows."""
-        shown = dict.fromkeys(f.metric for f in self.headline)
-        return [readable.METRIC_NOTES[m] for m in shown if m in readable.METRIC_NOTES]
-
-
-def verdict(result: Result, gate: GateOutcome | None) -> str:
-    """The headline status: the gate's verdict when there is a gate, else ``"none"``.
-
-    Without a gate nothing was asked to pass, so nothing reads as passed; the worst finding
-    is shown beside it.
-
-    >>> r = Result(title="t", findings=(Finding(name="a", metric="m", value=1.0, status="fail"),))
-    >>> verdict(r, None)
-    'none'
+    >>> from shakeout.drills import Column
+    >>> f = Finding(name="a", metric="onset", value=2.0, details={"first_value": 0.123456})
+    >>> cell(Column("value then", lambda f: f.details["first_value"], number=True), f)
+    Markup('<td class="num">0.1235</td>')
     """
-    if gate is None:
-        return "none"
-    return "pass" if gate.passed else "fail"
-
-
-def worst(findings: list[Finding]) -> Finding | None:
-    """The worst finding marked warn or fail (None when none is): the one a reader sees first."""
-    judged = [f for f in findings if f.status in ("warn", "fail") and f.group != ONSET_GROUP]
-    return min(judged, key=readable.rank_key) if judged else None
+    value = column.cell(f)
+    if column.number:
+        return Markup(f'<td class="num">{escape(fmt(value))}</td>')
+    return Markup(f"<td>{escape('' if value is None else value)}</td>")
 
 
 def row(f: Finding, note: str = "") -> Markup:
@@ -176,47 +107,21 @@ def _ranked_block(ranked: dict[tuple, list[Finding]]) -> Block | None:
     return Block("By feature", shown, note=" ".join(notes), wide=True)
 
 
-def _blocks(findings: list[Finding]) -> list[Block]:
+def blocks(section: Section) -> list[Block]:
+    """The section's charts: curves along the severity grid, per-feature bars, timelines;
+    summaries shown in a table of their own are not charted."""
     curves: dict[tuple, list[Finding]] = defaultdict(list)
     ranked: dict[tuple, list[Finding]] = defaultdict(list)
     timelines: dict[tuple, list[Finding]] = defaultdict(list)
-    for f in findings:
-        if f.group == ONSET_GROUP:  # a table of its own
-            continue
+    for f in section.charted:
         if f.window is not None:
             timelines[(f.group, f.metric, f.feature)].append(f)
         elif f.severity is not None and not f.metric.endswith(NOT_CHARTED) and f.feature is None:
             curves[(f.group, f.metric)].append(f)
         elif f.feature is not None and f.severity is None:
             ranked[(f.group, f.metric)].append(f)
-    blocks = [_curve_blocks(curves), _ranked_block(ranked), _timeline_block(timelines)]
-    return [b for b in blocks if b is not None]
-
-
-def _slug(text: str, i: int) -> str:
-    """An anchor id for a section.
-
-    >>> _slug("Stress test — digits CNN", 2)
-    's2-stress-test-digits-cnn'
-    """
-    return f"s{i}-" + "-".join(re.findall(r"[a-z0-9]+", text.lower()))
-
-
-def sections(result: Result) -> list[Section]:
-    """One section per drill and subject, in the order they appear."""
-    by_drill: dict[tuple[str, str | None], list[Finding]] = defaultdict(list)
-    for f in result.findings:
-        by_drill[(f.drill or "other", f.subject)].append(f)
-    out = []
-    for i, ((drill, subject), found) in enumerate(by_drill.items(), start=1):
-        # a history: attention goes to the latest window; onsets say where each alarm began
-        latest = max((f.window for f in found if f.window is not None), default=None)
-        onsets = [f for f in found if f.group == ONSET_GROUP]
-        attention = [f for f in readable.current(found) if f.status in ("warn", "fail")]
-        title = TITLES.get(drill, drill.title()) + (f" — {subject}" if subject else "")
-        out.append(Section(title, found, attention, _blocks(found), onsets, latest,
-                           anchor=_slug(title, i)))
-    return out
+    found = [_curve_blocks(curves), _ranked_block(ranked), _timeline_block(timelines)]
+    return [b for b in found if b is not None]
 
 
 def render_html(result: Result, gate: GateOutcome | None = None) -> str:
@@ -242,5 +147,6 @@ def render_html(result: Result, gate: GateOutcome | None = None) -> str:
         result=result, status=verdict(result, gate),
         verdict_line=readable.verdict_line(result, gate),
         worst=worst([f for s in found for f in s.attention]), gate=gate, sections=found, manifest=m,
-        manifest_rows=manifest_rows, row=row, fmt=fmt, readable=readable,
+        manifest_rows=manifest_rows, row=row, cell=cell, blocks=blocks, fmt=fmt,
+        readable=readable,
         attention_rows=ATTENTION_ROWS, floor_note=readable.FLOOR_NOTE)

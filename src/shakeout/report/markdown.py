@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from shakeout.report import readable
-from shakeout.report.html import NOT_CHARTED, Section, sections, verdict
+from shakeout.report.sections import NOT_CHARTED, Section, sections, verdict
 from shakeout.report.readable import fmt, interval
 from shakeout.report.result import Finding, Result
 

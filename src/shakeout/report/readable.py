@@ -1,7 +1,8 @@
 """Words a person reads: finding descriptions, ranking, grouping and one-line verdicts.
 
 Every renderer (HTML, Markdown, JUnit) says the same things the same way through these
-functions; they read only a Finding's fields, never a drill's name.
+functions; they read a Finding's fields and its drill's registered report spec, never a
+drill's name.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from shakeout.drills import report_spec
 from shakeout.report.result import Finding, Result
 
 if TYPE_CHECKING:  # annotations only: the gate's module loads pydantic
@@ -24,20 +26,10 @@ METRIC_NAMES = {"log_loss": "log-loss", "ece": "calibration error (ECE)", "macro
 DROP_VERBS = {"accuracy": "falls", "macro_f1": "falls", "robust_accuracy": "falls",
               "log_loss": "rises", "ece": "rises", "brier": "rises"}
 """How a ``<metric>_drop`` (positive means worse) reads: the direction the metric moves."""
-METRIC_NOTES = {
-    "robustness_score": "Robustness score: the area under the metric's curve over the severity "
-                        "grid relative to the clean value. 1 means no degradation; below 1, the "
-                        "metric worsened; above 1, it improved under the perturbation, which is "
-                        "noise when the interval holds 1 and otherwise worth a look (the "
-                        "perturbation may act as regularisation or the clean score be low).",
-}
-"""What a headline metric's values mean, shown under the table that holds it."""
 FLOOR_NOTE = ("p-values marked * sit at the bootstrap floor 1/(B+1) (times the multiple-testing "
               "correction): the resamples cannot show a smaller one. Raise n_bootstrap "
               "(--n-bootstrap) for smaller ones.")
 """The note under a table whose findings say ``details["p_at_floor"]``."""
-ONSET_GROUP = "onset"
-"""The group of findings that summarise where a monitored alarm began (a table of their own)."""
 STATUS_RANK = {"fail": 0, "warn": 1, "pass": 2, "info": 3}
 EFFECT_RANK = {"large": 0, "medium": 1, "small": 2, None: 3, "negligible": 4}
 
@@ -219,9 +211,19 @@ def concerns(findings: Sequence[Finding]) -> list[Concern]:
     return sorted(out, key=lambda c: rank_key(c.worst))
 
 
+def summary(f: Finding) -> bool:
+    """Whether ``f`` summarises others in a table of its own (its drill's report spec says
+    which groups do, e.g. a monitor's onsets).
+
+    >>> summary(Finding(name="a", metric="onset", value=2.0, drill="drift", group="onset"))
+    True
+    """
+    return f.group in report_spec(f.drill).table_groups
+
+
 def current(findings: Sequence[Finding]) -> list[Finding]:
     """What holds now: findings without a window, and those of the latest window of their
-    drill and subject (a history's earlier windows are the past); onset summaries excluded.
+    drill and subject (a history's earlier windows are the past); summaries excluded.
 
     >>> fs = [Finding(name=w, metric="psi", value=0.1, drill="drift", window=w)
     ...       for w in ("w1", "w2")]
@@ -233,7 +235,7 @@ def current(findings: Sequence[Finding]) -> list[Finding]:
         if f.window is not None:
             key = (f.drill, f.subject)
             latest[key] = max(latest.get(key, f.window), f.window)
-    return [f for f in findings if f.group != ONSET_GROUP
+    return [f for f in findings if not summary(f)
             and (f.window is None or f.window == latest[(f.drill, f.subject)])]
 
 

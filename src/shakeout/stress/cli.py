@@ -1,4 +1,7 @@
-"""``shakeout stress`` and ``shakeout compare``: the stress drill from the command line."""
+"""``shakeout stress`` and ``shakeout compare``: the stress drill from the command line.
+
+Registered in :mod:`shakeout.stress.drill`; keep the imports at the top light.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, TrustPickle, app,
-                               console, emit)
+from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, TrustPickle,
+                               configured, console, emit, inputs)
 
 if TYPE_CHECKING:
     from shakeout.report.result import Finding, Result
@@ -29,36 +32,25 @@ AllowNan = Annotated[bool, typer.Option("--allow-nan",
                                         help="Pass NaN inputs to a model that handles them.")]
 
 
-@app.command("stress")
 def stress_command(model: ModelArg, data: DataArg, plan: Plan = None, target: Target = None,
                    out: Out = DEFAULT_OUT, seed: Seed = None, repeats: Repeats = None,
                    n_bootstrap: NBootstrap = None, allow_nan: AllowNan = False,
                    trust_pickle: TrustPickle = False, quiet: Quiet = False) -> None:
     """Stress-test MODEL on DATA: degradation curves with intervals, sensitivity, gates."""
-    from shakeout import stress
-    from shakeout.data import load_dataset
-    from shakeout.models import load_model
-    from shakeout.plan import load_plan
+    from shakeout.drills import get
 
-    the_plan = load_plan(plan)
-    wrapped = load_model(model, trust_pickle=trust_pickle)
-    ds = load_dataset(data, target=target)
-    kwargs = the_plan.stress.run_kwargs()
-    kwargs["allow_nan"] = kwargs["allow_nan"] or allow_nan
-    if repeats is not None:
-        kwargs["repeats"] = repeats
-    if n_bootstrap is not None:
-        kwargs["n_bootstrap"] = n_bootstrap
+    setup = configured("stress", plan, seed, repeats=("--repeats", repeats),
+                       n_bootstrap=("--n-bootstrap", n_bootstrap),
+                       allow_nan=("--allow-nan", True if allow_nan else None))
+    wrapped, ds = inputs(model, data, target=target, trust_pickle=trust_pickle)
     if not quiet:
         console.print(f"Stress-testing {wrapped.name} on {ds.name} ({len(ds.X)} rows)",
                       highlight=False)
-    result = stress.run(wrapped, ds.X, ds.y, seed=the_plan.seed if seed is None else seed,
-                        quiet=quiet, data_name=ds.name, **kwargs)
+    result = get("stress").runner()(wrapped, ds, setup.section, seed=setup.seed, quiet=quiet)
     print_stress(result, quiet=quiet)
-    raise typer.Exit(emit(result, out, the_plan.gate if the_plan.gates else None, quiet=quiet))
+    raise typer.Exit(emit(result, out, setup.gate, quiet=quiet, drill="stress"))
 
 
-@app.command("compare")
 def compare_command(
     old: Annotated[str, typer.Argument(help="The current model (same forms as MODEL).")],
     new: Annotated[str, typer.Argument(help="The candidate model.")],
@@ -68,18 +60,18 @@ def compare_command(
     """Compare two model versions on DATA: agreement, flip rate, paired metric differences."""
     from shakeout.data import load_dataset
     from shakeout.models import load_model
-    from shakeout.plan import load_plan
-    from shakeout.stress import compare
+    from shakeout.stress.compare import compare
 
-    the_plan = load_plan(plan)
+    setup = configured("compare", plan, seed)
     ds = load_dataset(data, target=target)
+    section = setup.section
     result = compare(load_model(old, trust_pickle=trust_pickle),
                      load_model(new, trust_pickle=trust_pickle), ds.X, ds.y,
-                     metrics=the_plan.stress.metrics, n_bootstrap=the_plan.stress.n_bootstrap,
-                     level=the_plan.stress.level, alpha=the_plan.stress.alpha,
-                     seed=the_plan.seed if seed is None else seed, data_name=ds.name)
+                     metrics=section.metrics, n_bootstrap=section.n_bootstrap,
+                     level=section.level, alpha=section.alpha, seed=setup.seed,
+                     data_name=ds.name)
     print_compare(result, quiet=quiet)
-    raise typer.Exit(emit(result, out, the_plan.gate if the_plan.gates else None, quiet=quiet))
+    raise typer.Exit(emit(result, out, setup.gate, quiet=quiet, drill="compare"))
 
 
 def with_interval(f: Finding) -> str:
