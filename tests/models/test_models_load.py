@@ -96,7 +96,7 @@ def test_torchscript_file(tmp_path):
     path = tmp_path / "net.pt"
     torch.jit.save(torch.jit.script(net), str(path))
     m = load_model(path)
-    assert m.supports_gradients
+    assert m.capabilities.gradients
     np.testing.assert_allclose(m.predict_proba(X), _torch_proba(torch, net), rtol=1e-6)
     reg = load_model(path, task="regression")
     assert reg.task == "regression"

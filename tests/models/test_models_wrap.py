@@ -195,7 +195,7 @@ def _trained_net(torch, out_features: int):
 def test_torch_classifier_softmax_of_logits(torch):
     net = _trained_net(torch, 3)
     m = wrap(net)
-    assert type(m).__name__ == "TorchModel" and m.supports_gradients
+    assert type(m).__name__ == "TorchModel" and m.capabilities.gradients
     with torch.no_grad():
         logits = net(torch.from_numpy(X_IRIS)).double().numpy()
     p = m.predict_proba(X_IRIS)

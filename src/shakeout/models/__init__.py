@@ -1,6 +1,7 @@
-"""Models: ``wrap`` adapts scikit-learn, torch, ONNX and callables to one interface."""
+"""Models: ``wrap`` adapts scikit-learn, torch, ONNX and callables to one interface; each
+model declares its :class:`Capabilities`; :mod:`shakeout.models.runtime` runs torch models."""
 
-from shakeout.models._base import Model
+from shakeout.models._base import Capabilities, Model
 from shakeout.models.callable import CallableModel
 from shakeout.models.load import load_model
 from shakeout.models.sklearn import SklearnModel
@@ -19,5 +20,5 @@ def __getattr__(name: str):  # torch and onnxruntime are imported only when aske
     raise AttributeError(name)
 
 
-__all__ = ["CallableModel", "Model", "OnnxModel", "SklearnModel", "TorchModel", "load_model",
+__all__ = ["CallableModel", "Capabilities", "Model", "OnnxModel", "SklearnModel", "TorchModel", "load_model",
            "wrap"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,12 +14,47 @@ TASKS = ("classification", "regression")
 BLACK_BOX_ATTACKS = "SquareAttack, HopSkipJump or a TransferAttack"
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a wrapped model can do beyond ``predict_proba`` / ``predict``.
+
+    Every pillar asks ``model.capabilities`` instead of probing the model's attributes.
+
+    Attributes
+    ----------
+    gradients : bool
+        ``model.logits(x)`` is differentiable (white-box attacks, adversarial training).
+    module : torch.nn.Module or None
+        The torch module behind the model (model-side perturbations, the torch runtime).
+    frames : bool
+        DataFrames go to the model as they are (a pipeline with its own column encoders).
+    feature_names : tuple of str or None
+        The column names the model was fitted on, in order, when it records them.
+    representations : bool
+        ``model.representation(X, layer)`` returns the activations of a named layer.
+
+    Examples
+    --------
+    >>> from shakeout.models import wrap
+    >>> caps = wrap(lambda X: X.sum(axis=1), task="regression").capabilities
+    >>> caps.gradients, caps.module, caps.frames
+    (False, None, True)
+    """
+
+    gradients: bool = False
+    module: Any = None
+    frames: bool = False
+    feature_names: tuple[str, ...] | None = None
+    representations: bool = False
+
+
 class Model:
     """A wrapped model: ``predict_proba`` and ``predict`` over arrays or DataFrames.
 
     Subclasses implement :meth:`_raw` (probabilities for classification, values for
     regression) for one batch. Everything that needs only predictions works on any Model;
-    gradients are offered by :class:`~shakeout.models.TorchModel` alone.
+    what a model can do beyond that (gradients, a torch module, DataFrames, feature names,
+    layer activations) it declares in :attr:`capabilities`.
 
     Attributes
     ----------
@@ -31,21 +68,26 @@ class Model:
     task: str = "classification"
     classes_: np.ndarray | None = None
     batch_size: int = 4096
-    supports_gradients: bool = False
-    accepts_frames: bool = False
+    accepts_frames: bool = False  # read by drift/_model.py until it asks capabilities.frames
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this model can do beyond predictions; none of it for a generic model."""
+        return Capabilities()
 
     def _raw(self, X: Any) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _batched(self, X: Any) -> np.ndarray:
+    def _batched(self, X: Any, run: Callable[[Any], np.ndarray] | None = None) -> np.ndarray:
+        """``run`` (default :meth:`_raw`) over batches of ``batch_size`` rows, concatenated."""
+        run = run or self._raw
         n = len(X)
         if n == 0:
             raise ValidationError("X is empty; pass at least one row to predict.")
         if n <= self.batch_size:
-            return self._raw(X)
+            return run(X)
         take = (lambda s: X.iloc[s]) if hasattr(X, "iloc") else (lambda s: X[s])
-        parts = [self._raw(take(slice(i, i + self.batch_size)))
-                 for i in range(0, n, self.batch_size)]
+        parts = [run(take(slice(i, i + self.batch_size))) for i in range(0, n, self.batch_size)]
         return np.concatenate(parts)
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -116,6 +158,13 @@ class Model:
         raise GradientUnavailableError(
             f"{self.name} has no gradients (it is not a torch module). White-box attacks need "
             f"gradients; use a black-box attack instead: {BLACK_BOX_ATTACKS}."
+        )
+
+    def representation(self, X: Any, layer: str) -> np.ndarray:
+        """The activations of ``layer`` for ``X``; only torch models have layers to read."""
+        raise ValidationError(
+            f"{self.name} has no layers to read activations from (it is not a torch module); "
+            "representations need a torch model."
         )
 
     @property

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from shakeout.models._base import TASKS, Model
+from shakeout.models._base import TASKS, Capabilities, Model
 from shakeout._validation import check_choice
 
 
@@ -22,7 +22,7 @@ class CallableModel(Model):
     [3.0, 3.0]
     """
 
-    accepts_frames = True
+    accepts_frames = True  # read by drift/_model.py until it asks capabilities.frames
 
     def __init__(self, fn: Callable[[Any], Any], *, task: str, classes: Any = None,
                  batch_size: int = 65536):
@@ -30,6 +30,11 @@ class CallableModel(Model):
         self.task = check_choice(self, "task", task, TASKS)
         self.classes_ = None if classes is None else np.asarray(classes)
         self.batch_size = batch_size
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """DataFrames go to the function as they are."""
+        return Capabilities(frames=True)
 
     def _raw(self, X: Any) -> np.ndarray:
         return np.asarray(self.fn(X), dtype=np.float64)

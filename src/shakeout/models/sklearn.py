@@ -9,7 +9,7 @@ import numpy as np
 
 from shakeout._validation import check_choice
 from shakeout.errors import ValidationError
-from shakeout.models._base import TASKS, Model
+from shakeout.models._base import TASKS, Capabilities, Model
 from shakeout.fingerprint import fingerprint
 
 
@@ -39,7 +39,7 @@ class SklearnModel(Model):
     ('classification', (2, 3))
     """
 
-    accepts_frames = True
+    accepts_frames = True  # read by drift/_model.py until it asks capabilities.frames
 
     def __init__(self, estimator: Any, *, task: str | None = None, batch_size: int = 65536):
         self.estimator = estimator
@@ -59,6 +59,20 @@ class SklearnModel(Model):
             )
         classes = getattr(estimator, "classes_", None)
         self.classes_ = np.asarray(classes) if classes is not None else None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """DataFrames pass through; the fitted column names when the estimator records them.
+
+        >>> import pandas as pd
+        >>> from sklearn.linear_model import LinearRegression
+        >>> X = pd.DataFrame({"a": [0.0, 1.0, 2.0], "b": [1.0, 0.0, 1.0]})
+        >>> SklearnModel(LinearRegression().fit(X, [0, 1, 2])).capabilities.feature_names
+        ('a', 'b')
+        """
+        names = getattr(self.estimator, "feature_names_in_", None)
+        return Capabilities(frames=True,
+                            feature_names=None if names is None else tuple(map(str, names)))
 
     def _raw(self, X: Any) -> np.ndarray:
         if self.task == "classification":

@@ -8,7 +8,7 @@ import numpy as np
 
 from shakeout._validation import check_choice
 from shakeout.errors import MissingDependencyError, ValidationError
-from shakeout.models._base import TASKS, Model
+from shakeout.models._base import TASKS, Capabilities, Model
 from shakeout.fingerprint import fingerprint
 
 
@@ -46,11 +46,9 @@ class TorchModel(Model):
     >>> model = TorchModel(net)
     >>> model.predict_proba(np.zeros((5, 4), dtype=np.float32)).shape
     (5, 3)
-    >>> model.supports_gradients
+    >>> model.capabilities.gradients
     True
     """
-
-    supports_gradients = True
 
     def __init__(self, module: Any, *, task: str = "classification", classes: Any = None,
                  device: str | None = None, batch_size: int = 1024):
@@ -82,24 +80,72 @@ class TorchModel(Model):
             arr = arr.copy()
         return self._torch.from_numpy(arr).to(self.device)
 
+    @property
+    def capabilities(self) -> Capabilities:
+        """Gradients and the module; layer activations unless the module is TorchScript
+        (which takes no forward hooks)."""
+        scripted = isinstance(self.module, self._torch.jit.ScriptModule)
+        return Capabilities(gradients=True, module=self.module, frames=False,
+                            representations=not scripted)
+
     def logits(self, x: Any) -> Any:
         """Differentiable outputs for a float tensor batch (on the model's device)."""
         return self.module(x)
 
-    def _raw(self, X: Any) -> np.ndarray:
-        torch = self._torch
-        was_training = self.module.training
-        self.module.eval()
-        x = self.to_tensor(X)
+    def representation(self, X: Any, layer: str) -> np.ndarray:
+        """The activations of ``layer`` (a name from ``module.named_modules()``) for ``X``,
+        in eval mode, batched: one row per input, in the layer's output shape.
+
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+        >>> TorchModel(net).representation(np.ones((5, 4), dtype=np.float32), "1").shape
+        (5, 3)
+        """
+        if not self.capabilities.representations:
+            raise ValidationError(
+                f"{self.name} is a TorchScript module, which takes no forward hooks; load the "
+                "nn.Module itself to read layer activations."
+            )
+        layers = dict(self.module.named_modules())
+        if not layer or layer not in layers:
+            known = ", ".join(name for name in layers if name)[:300] or "none"
+            raise ValidationError(
+                f"{self.name}: no layer {layer!r} to read activations from; its named layers: "
+                f"{known}."
+            )
+        return self._batched(X, lambda part: self._activations(part, layers[layer]))
+
+    def _activations(self, X: Any, layer: Any) -> np.ndarray:
+        """One batch through the module, keeping what ``layer`` returns."""
+        seen: list[Any] = []
+        hook = layer.register_forward_hook(lambda _m, _i, out: seen.append(out))
         try:
-            with torch.no_grad():
-                out = self.module(x)
-        except torch.OutOfMemoryError:
+            self._forward(self.to_tensor(X))
+        finally:
+            hook.remove()
+        if not isinstance(seen[0], self._torch.Tensor):
+            raise ValidationError(
+                f"{self.name}: the layer returns {type(seen[0]).__name__}, not a tensor; pick a "
+                "layer whose output is one tensor."
+            )
+        return seen[0].float().cpu().numpy()
+
+    def _forward(self, x: Any) -> Any:
+        """The module on ``x`` in eval mode without a graph; a shape it cannot take is an
+        error saying which it expects."""
+        from shakeout.models.runtime import inference
+
+        try:
+            with inference(self, grad=False) as module:
+                return module(x)
+        except self._torch.OutOfMemoryError:
             raise
         except RuntimeError as exc:  # a shape the module cannot take: say which it expects
             raise ValidationError(self._shape_message(tuple(x.shape), exc)) from None
-        finally:
-            self.module.train(was_training)
+
+    def _raw(self, X: Any) -> np.ndarray:
+        torch = self._torch
+        out = self._forward(self.to_tensor(X))
         if self.task == "regression":
             return out.reshape(len(out), -1).squeeze(-1).double().cpu().numpy()
         if out.ndim != 2:

@@ -1,0 +1,256 @@
+"""The torch runtime every pillar shares: one inference context, seeded torch generators, a
+model with another module, and many noisy forward passes counted.
+
+Attacks, model-side perturbations, randomized smoothing, MC dropout and fault campaigns all
+run torch the same way: the module in a stated mode (eval or train), its parameters frozen or
+not, gradients on or off, and the caller's settings back afterwards, whatever happened in
+between. Random draws use a ``torch.Generator`` seeded from the caller's numpy generator: the
+global torch seed is never changed.
+
+Examples
+--------
+>>> import numpy as np, torch
+>>> from shakeout.models import wrap
+>>> from shakeout.models.runtime import gaussian, inference, repeat_forward
+>>> net = torch.nn.Linear(1, 2)
+>>> with torch.no_grad():
+...     _ = net.weight.copy_(torch.tensor([[-1.0], [1.0]])); _ = net.bias.zero_()
+>>> with inference(wrap(net), grad=False) as module:
+...     module.training
+False
+>>> counts = repeat_forward(wrap(net), np.array([[0.0], [1.0]], dtype=np.float32), 1000,
+...                         noise=gaussian(1.0), seed=0)
+>>> counts.sum(axis=1).tolist(), bool(counts[1, 1] > counts[0, 1])
+([1000, 1000], True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+import numpy as np
+
+from shakeout._validation import Seed, as_generator, check_number, check_positive_int
+from shakeout.errors import ValidationError
+from shakeout.models._base import Model
+from shakeout.models.torch import TorchModel, import_torch
+
+# A noise model: (batch on the model's device, generator) -> the noisy batch.
+Noise = Callable[[Any, Any], Any]
+
+
+def torch_module(model: Model, owner: str) -> Any:
+    """The ``nn.Module`` of a wrapped torch model; any other model is an error naming ``owner``.
+
+    >>> from shakeout.models import wrap
+    >>> torch_module(wrap(lambda X: X, task="regression"), "repeat_forward")
+    Traceback (most recent call last):
+    shakeout.errors.ValidationError: repeat_forward needs a torch model; got <lambda>, which \
+is not a torch module. Wrap an nn.Module (shakeout.wrap(module)).
+    """
+    module = model.capabilities.module
+    if module is None:
+        raise ValidationError(
+            f"{owner} needs a torch model; got {model.name}, which is not a torch module. "
+            "Wrap an nn.Module (shakeout.wrap(module))."
+        )
+    return module
+
+
+@contextmanager
+def inference(model: Model, *, train: bool = False, grad: bool = False,
+              freeze: bool = True) -> Iterator[Any]:
+    """Run a torch model's module in a stated mode; the caller's settings come back after.
+
+    Parameters
+    ----------
+    model : Model
+        A wrapped torch model (``model.capabilities.module`` is its ``nn.Module``).
+    train : bool, default=False
+        Train mode (dropout and batch-norm statistics active) instead of eval mode.
+    grad : bool, default=False
+        Record the graph (``torch.enable_grad``) or not (``torch.no_grad``).
+    freeze : bool, default=True
+        With ``grad``, stop gradients to the parameters (input gradients only: an attack
+        needs no weight gradients, which cost a third of every backward pass).
+
+    The module's mode and every parameter's ``requires_grad`` are restored when the block
+    ends, also when it raises. Yields the module (on ``model.device``).
+
+    >>> import torch
+    >>> from shakeout.models import wrap
+    >>> net = torch.nn.Linear(2, 2).train()
+    >>> with inference(wrap(net), grad=True) as module:
+    ...     module.training, net.weight.requires_grad, torch.is_grad_enabled()
+    (False, False, True)
+    >>> net.training, net.weight.requires_grad
+    (True, True)
+    """
+    torch = import_torch()
+    module = torch_module(model, "inference")
+    was_training = module.training
+    frozen = [p for p in module.parameters() if p.requires_grad] if grad and freeze else []
+    module.train(train)
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        with torch.set_grad_enabled(grad):
+            yield module
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+        module.train(was_training)
+
+
+def torch_generator(rng: np.random.Generator, device: Any = "cpu") -> Any:
+    """A ``torch.Generator`` on ``device`` seeded by one draw from ``rng``.
+
+    >>> import numpy as np, torch
+    >>> a = torch_generator(np.random.default_rng(0))
+    >>> b = torch_generator(np.random.default_rng(0))
+    >>> torch.equal(torch.rand(3, generator=a), torch.rand(3, generator=b))
+    True
+    """
+    torch = import_torch()
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(rng.integers(2**63 - 1)))
+    return gen
+
+
+def with_module(model: TorchModel, module: Any) -> TorchModel:
+    """``model`` with another module: the same task, classes, device and batch size.
+
+    >>> import torch
+    >>> from shakeout.models import wrap
+    >>> m = wrap(torch.nn.Linear(2, 3), classes=["a", "b", "c"], batch_size=8)
+    >>> other = with_module(m, torch.nn.Linear(2, 3))
+    >>> other.classes_.tolist(), other.batch_size, other.module is m.module
+    (['a', 'b', 'c'], 8, False)
+    """
+    return TorchModel(module, task=model.task, classes=model.classes_,
+                      device=str(model.device), batch_size=model.batch_size)
+
+
+def gaussian(sigma: float) -> Noise:
+    """Isotropic Gaussian noise of standard deviation ``sigma`` (in the model's input units).
+
+    >>> import numpy as np, torch
+    >>> from shakeout.models.runtime import torch_generator
+    >>> noisy = gaussian(0.5)(torch.zeros(10_000), torch_generator(np.random.default_rng(0)))
+    >>> round(float(noisy.std()), 2)
+    0.5
+    """
+    sigma = check_number("gaussian", "sigma", sigma, 0)
+
+    def add(x: Any, gen: Any) -> Any:
+        import torch
+
+        return x + sigma * torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+
+    return add
+
+
+def repeat_forward(model: Model, x: Any, n: int, *, noise: Noise | None = None,
+                   train: bool = False, batch_size: int = 4096, seed: Seed = None) -> np.ndarray:
+    """How often each class wins over ``n`` noisy (or stochastic) forward passes per input.
+
+    The ``len(x) * n`` passes run in batches of ``batch_size`` rows on the model's device:
+    the repeated inputs and their noise exist for one batch at a time, so memory is bounded
+    by ``batch_size``, not by ``n``. The class of a pass is the argmax of the logits (a
+    single logit: positive means class 1).
+
+    Parameters
+    ----------
+    model : Model
+        A wrapped torch classifier.
+    x : array of shape ``(m, ...)``
+        The inputs, in the model's input space.
+    n : int
+        Forward passes per input.
+    noise : callable or None
+        ``noise(batch, generator)`` returns the batch with noise added, e.g.
+        :func:`gaussian`; None for none (a stochastic model, see ``train``).
+    train : bool, default=False
+        Run in train mode, so dropout stays active (MC dropout). Its draws come from torch's
+        global generator, which is then seeded from ``seed`` inside
+        ``torch.random.fork_rng``: the caller's global torch state is unchanged afterwards.
+    batch_size : int, default=4096
+        Rows per forward pass.
+    seed : int, Generator or None
+        The same seed and ``batch_size`` give the same counts.
+
+    Returns
+    -------
+    numpy.ndarray of shape ``(m, n_classes)``, int64
+        Row ``i`` counts the winning classes of input ``i``; each row sums to ``n``.
+
+    Examples
+    --------
+    A one-feature classifier that says class 1 when ``x > 0``: under noise of standard
+    deviation 1, an input at 1 wins with probability ``Phi(1) = 0.841``.
+
+    >>> import numpy as np, torch
+    >>> from shakeout.models import wrap
+    >>> net = torch.nn.Linear(1, 2)
+    >>> with torch.no_grad():
+    ...     _ = net.weight.copy_(torch.tensor([[-1.0], [1.0]])); _ = net.bias.zero_()
+    >>> counts = repeat_forward(wrap(net), np.ones((1, 1), np.float32), 100_000,
+    ...                         noise=gaussian(1.0), batch_size=8192, seed=0)
+    >>> round(float(counts[0, 1]) / 100_000, 2)
+    0.84
+    """
+    torch = import_torch()
+    torch_module(model, "repeat_forward")
+    if model.task != "classification":
+        raise ValidationError(
+            f"repeat_forward counts classes, but {model.name} is a regressor; wrap a classifier."
+        )
+    n = check_positive_int("repeat_forward", "n", n)
+    batch_size = check_positive_int("repeat_forward", "batch_size", batch_size)
+    rng = as_generator(seed)
+    gen = torch_generator(rng, model.device)
+    inputs = model.to_tensor(x)
+    m = len(inputs)
+    total = m * n
+    counts = None
+    with _seeded_global(torch, model.device, rng) if train else nullcontext(), \
+            inference(model, train=train, grad=False):
+        for start in range(0, total, batch_size):
+            rows = torch.arange(start, min(start + batch_size, total), device=model.device) // n
+            batch = inputs[rows]
+            if noise is not None:
+                batch = noise(batch, gen)
+            logits = model.logits(batch).reshape(len(batch), -1)
+            if counts is None:  # two columns for a single-logit binary model
+                k = max(2, logits.shape[1])
+                counts = torch.zeros(m * k, dtype=torch.int64, device=model.device)
+            counts += torch.bincount(rows * k + _winners(logits), minlength=m * k)
+    return counts.reshape(m, k).cpu().numpy()
+
+
+def _winners(logits: Any) -> Any:
+    """The class of each row of logits ``(b, k)``; one logit means a binary model (positive:
+    class 1)."""
+    if logits.shape[1] == 1:
+        return (logits[:, 0] > 0).long()
+    return logits.argmax(dim=1)
+
+
+@contextmanager
+def _seeded_global(torch: Any, device: Any, rng: np.random.Generator) -> Iterator[None]:
+    """Torch's global generator of ``device`` seeded from ``rng``, restored afterwards."""
+    seed = int(rng.integers(2**63 - 1))
+    cuda = device.type == "cuda"
+    index = (device.index if device.index is not None else torch.cuda.current_device()) \
+        if cuda else None
+    with torch.random.fork_rng(devices=[index] if cuda else []):
+        torch.random.default_generator.manual_seed(seed)
+        if cuda:
+            torch.cuda.default_generators[index].manual_seed(seed)
+        yield
+
+
+__all__ = ["Noise", "gaussian", "inference", "repeat_forward", "torch_generator", "torch_module",
+           "with_module"]
