@@ -76,7 +76,7 @@ def test_labels_must_match_rows(trees):
 def test_targets_must_differ_from_labels(trees):
     model, X, y = trees
     with pytest.raises(ValidationError, match="targets equal the true label at 100 rows"):
-        SquareAttack(eps=0.1).apply(model, X, y, targets=y)
+        SquareAttack(eps=0.1).apply(model, X, y, target_classes=y)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -91,7 +91,7 @@ def test_targeted_attacks_reach_the_target(digits, attack):
     model = wrap(net)
     right = model.predict(X) == y
     targets = (y + 1) % 10
-    X_adv = attack.apply(net, X, y, targets=targets, seed=0)
+    X_adv = attack.apply(net, X, y, target_classes=targets, seed=0)
     assert np.mean(model.predict(X_adv)[right] == targets[right]) > 0.8
 
 

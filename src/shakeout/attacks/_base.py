@@ -61,9 +61,12 @@ class Attack:
     """Base class of every evasion attack.
 
     Subclasses set ``slug``, ``norms`` (the norms they support), ``minimal``, ``white_box``
-    and ``paper``, and implement ``_perturb_batch``.
+    and ``paper``, and implement ``_perturb_batch``. ``kind`` is ``"adversarial"``: the
+    transform searches for the worst input instead of drawing one (perturbations are
+    ``"input"`` or ``"model"``).
     """
 
+    kind: ClassVar[str] = "adversarial"
     slug: ClassVar[str] = ""
     norms: ClassVar[tuple[str, ...]] = ("linf", "l2")
     minimal: ClassVar[bool] = False
@@ -127,7 +130,7 @@ class Attack:
 
     # -- the verb -------------------------------------------------------------------------
 
-    def apply(self, model: Any, X: Any, y: Any, *, targets: Any = None,
+    def apply(self, model: Any, X: Any, y: Any, *, target_classes: Any = None,
               seed: Seed = None) -> Any:
         """Adversarial examples for ``X``: an array (or DataFrame) shaped like ``X``.
 
@@ -139,8 +142,9 @@ class Attack:
             Clean inputs inside ``bounds``.
         y : array of shape ``(n,)``
             True labels: the attack tries to make the prediction differ from them.
-        targets : array of shape ``(n,)`` or None
-            Labels to reach (a targeted attack); ``None`` for untargeted.
+        target_classes : array of shape ``(n,)`` or None
+            The class each row should be pushed into (a targeted attack), another than its
+            label; ``None`` for untargeted.
         seed : int, numpy Generator or None
             Every random draw comes from it: the same seed gives the same examples.
 
@@ -151,11 +155,13 @@ class Attack:
         inputs = Inputs(X)
         x = inputs.array
         labels = self._labels(model, y, len(x), "y")
-        goal = None if targets is None else self._labels(model, targets, len(x), "targets")
+        goal = None if target_classes is None else self._labels(model, target_classes, len(x),
+                                                                 "target_classes")
         if goal is not None and np.any(goal == labels):
             raise ValidationError(
-                f"{type(self).__name__}: targets equal the true label at "
-                f"{int(np.sum(goal == labels))} rows; a target must be another class."
+                f"{type(self).__name__}: target_classes must differ from y, but the targets "
+                f"equal the true label at {int(np.sum(goal == labels))} rows; a target must be "
+                "another class."
             )
         domain = Domain(x.shape[1:], bounds=self.bounds, constraints=self.constraints,
                         names=inputs.names, integer_columns=inputs.integer_columns,
@@ -189,7 +195,7 @@ class Attack:
                 f"{type(self).__name__}: evasion attacks need a classifier; {model.name} is a "
                 "regressor. Measure a regressor's sensitivity with shakeout.stress."
             )
-        if self.white_box and not model.supports_gradients:
+        if self.white_box and not model.capabilities.gradients:
             raise GradientUnavailableError(
                 f"{type(self).__name__} is a white-box attack and needs gradients, but "
                 f"{model.name} has none (it is not a torch module). Use a black-box attack "

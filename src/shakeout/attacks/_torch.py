@@ -1,10 +1,10 @@
 """The torch kernel of the white-box attacks: losses, steps, projections, one gradient call.
 
-Every white-box attack runs inside :func:`session`, which puts the module in eval mode and
-stops gradients to its parameters (an attack needs input gradients only, and weight
-gradients would cost a third of every backward pass), then restores both. Random draws use a
-``torch.Generator`` seeded from the caller's numpy generator: the global torch seed is never
-touched.
+Every white-box attack runs inside :func:`session`, the shared torch runtime's inference
+context (:func:`shakeout.models.runtime.inference`): eval mode and parameters frozen (an
+attack needs input gradients only, and weight gradients would cost a third of every backward
+pass), both restored afterwards. Random draws use a ``torch.Generator`` seeded from the
+caller's numpy generator: the global torch seed is never touched.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from shakeout.attacks.threat import Domain
+from shakeout.models.runtime import inference, torch_generator
 
 LOSSES = ("ce", "dlr", "margin")
 
@@ -136,8 +137,7 @@ class Kernel:
         self.model = model
         self.device = model.device
         self.domain = domain
-        self.gen = torch.Generator(device=self.device)
-        self.gen.manual_seed(int(rng.integers(2**63 - 1)))
+        self.gen = torch_generator(rng, self.device)
         shape = (1,) + domain.shape
 
         def tensor(a: np.ndarray | None) -> torch.Tensor | None:
@@ -236,18 +236,8 @@ class Kernel:
 @contextmanager
 def session(model: Any, domain: Domain, rng: np.random.Generator) -> Iterator[Kernel]:
     """Eval mode and frozen parameters for the duration of an attack, then restore both."""
-    module = model.module
-    was_training = module.training
-    params = [p for p in module.parameters() if p.requires_grad]
-    module.eval()
-    for p in params:
-        p.requires_grad_(False)
-    try:
+    with inference(model, grad=True, freeze=True):
         yield Kernel(model, domain, rng)
-    finally:
-        for p in params:
-            p.requires_grad_(True)
-        module.train(was_training)
 
 
 def hinge(logits: torch.Tensor, y: torch.Tensor, targets: torch.Tensor | None,

@@ -82,7 +82,7 @@ def default_settings(model: Model, norm: str) -> dict[str, dict[str, Any]]:
     >>> default_settings(wrap(LogisticRegression().fit([[0.0], [1.0]], [0, 1])), "l2")["square"]
     {'steps': 1000, 'p_init': 0.1}
     """
-    table = WHITE_BOX if model.supports_gradients else BLACK_BOX
+    table = WHITE_BOX if model.capabilities.gradients else BLACK_BOX
     chosen = {name: dict(settings) for name, settings in table[norm].items()}
     if "transfer" in chosen and not _has_torch():
         chosen.pop("transfer")

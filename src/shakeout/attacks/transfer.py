@@ -17,6 +17,7 @@ from shakeout.attacks._inputs import Inputs
 from shakeout.attacks.threat import Domain
 from shakeout.errors import ValidationError
 from shakeout.models import Model
+from shakeout.models.runtime import torch_generator
 from shakeout.models.torch import TorchModel
 
 
@@ -140,7 +141,7 @@ class TransferAttack(Attack):
         rows = np.tile(np.arange(n), self.augment + 1)
         answer = model.predict_proba(inputs.to_model(queries.reshape((-1,) + x.shape[1:]), rows))
         labels = answer.argmax(axis=1)
-        gen = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
+        gen = torch_generator(rng)
         net = self._network(queries, answer.shape[1], gen)
         feats = torch.as_tensor(queries.reshape((-1,) + x.shape[1:]), dtype=torch.float32)
         target = torch.as_tensor(labels)

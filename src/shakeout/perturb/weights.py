@@ -1,6 +1,6 @@
 """Model-side perturbations of torch models: noisy weights, dropout kept on at inference.
 
-These perturb the model rather than its inputs (``target = "model"``): ``apply(model,
+These perturb the model rather than its inputs (``kind = "model"``): ``apply(model,
 severity, rng)`` returns a new wrapped model and leaves the original untouched.
 """
 
@@ -15,12 +15,13 @@ from shakeout._validation import Seed, as_generator, check_number
 from shakeout.errors import ValidationError
 from shakeout.models import wrap
 from shakeout.models._base import Model
+from shakeout.models.runtime import torch_generator, with_module
 from shakeout.perturb._base import Perturbation, register
 
 
 def _torch_model(owner: Perturbation, model: Any) -> Any:
     model = wrap(model)
-    if not hasattr(model, "module"):
+    if model.capabilities.module is None:
         raise ValidationError(
             f"{type(owner).__name__} perturbs the weights of a torch model; got {model.name}, "
             "which is not a torch module."
@@ -29,7 +30,7 @@ def _torch_model(owner: Perturbation, model: Any) -> Any:
 
 
 class _ModelPerturbation(Perturbation):
-    target = "model"
+    kind = "model"
 
     def fit(self, X: Any = None) -> "_ModelPerturbation":
         """Nothing to learn from data: the scale comes from the model itself."""
@@ -75,8 +76,8 @@ class WeightNoise(_ModelPerturbation):
     def _perturb(self, model: Any, severity: float, rng: np.random.Generator) -> Model:
         import torch
 
-        module = copy.deepcopy(model.module)
-        gen = torch.Generator(device="cpu").manual_seed(int(rng.integers(2**63 - 1)))
+        module = copy.deepcopy(model.capabilities.module)
+        gen = torch_generator(rng)
         with torch.no_grad():
             for param in module.parameters():
                 if not param.is_floating_point():
@@ -84,8 +85,7 @@ class WeightNoise(_ModelPerturbation):
                 scale = param.std() if param.numel() > 1 else param.abs().reshape(())
                 noise = torch.randn(param.shape, generator=gen, dtype=param.dtype)
                 param.add_(severity * scale * noise.to(param.device))
-        return type(model)(module, task=model.task, classes=model.classes_,
-                           device=str(model.device), batch_size=model.batch_size)
+        return with_module(model, module)
 
 
 @register
@@ -116,14 +116,14 @@ class ActiveDropout(_ModelPerturbation):
     def _perturb(self, model: Any, severity: float, rng: np.random.Generator) -> Model:
         import torch
 
-        module = copy.deepcopy(model.module)
+        module = copy.deepcopy(model.capabilities.module)
         layers = [m for m in module.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
         if not layers:
             raise ValidationError(
                 f"ActiveDropout: {model.name} has no dropout layers to keep active; use "
                 "weight_noise for a model-side perturbation instead."
             )
-        gen = torch.Generator(device="cpu").manual_seed(int(rng.integers(2**63 - 1)))
+        gen = torch_generator(rng)
 
         def drop(_module: Any, _inputs: Any, output: Any) -> Any:
             keep = torch.rand(output.shape, generator=gen) >= severity
@@ -131,5 +131,4 @@ class ActiveDropout(_ModelPerturbation):
 
         for layer in layers:
             layer.register_forward_hook(drop)
-        return type(model)(module, task=model.task, classes=model.classes_,
-                           device=str(model.device), batch_size=model.batch_size)
+        return with_module(model, module)
