@@ -51,7 +51,7 @@ class ThresholdShift(Perturbation):
 
     name = "threshold_shift_test"
     unit = "threshold sd"
-    target = "model"
+    kind = "model"
 
     def fit(self, X=None):
         self.fitted_ = True

@@ -49,8 +49,8 @@ CASES: dict[str, Case] = {
     "category_swap": Case(frame, 0.3, {}, [({"rate": 0.1}, "rate")]),
     "salt_and_pepper": Case(images, 0.1, {}, [({"channels_last": "yes"}, "channels_last"),
                                               ({"clip": (1, 0)}, "clip")]),
-    "image_corruption": Case(images, 3, {"kind": "jpeg"}, [
-        ({"kind": "fog"}, "kind"), ({"kind": "gaussian_noise"}, "kind"),
+    "image_corruption": Case(images, 3, {"corruption": "jpeg"}, [
+        ({"corruption": "fog"}, "corruption"), ({"corruption": "gaussian_noise"}, "corruption"),
         ({"channels_last": "no"}, "channels_last"), ({"clip": "wide"}, "clip")],
         stochastic=False),
     "weight_noise": Case(dropout_net, 0.1, {}, [({"scale": 2}, "scale")]),
@@ -70,7 +70,7 @@ def _fitted(name: str) -> tuple[Any, Any]:
 
 def _outcome(p: Any, out: Any) -> np.ndarray:
     """What a perturbation produced, as an array: perturbed inputs or the model's answers."""
-    if p.target == "model":
+    if p.kind == "model":
         assert isinstance(out, Model)
         return out.predict_proba(PROBE)
     if isinstance(out, pd.DataFrame):
@@ -134,7 +134,7 @@ def test_same_seed_gives_identical_output(name):
 def test_severity_zero_returns_input_unchanged(name):
     p, data = _fitted(name)
     out = p.apply(data, 0, seed=0)
-    if p.target == "model":
+    if p.kind == "model":
         assert out.module is data  # the very same module, not a copy
     else:
         assert out is data
@@ -145,7 +145,7 @@ def test_apply_does_not_modify_its_input(name):
     p, data = _fitted(name)
     before = copy.deepcopy(data)
     p.apply(data, CASES[name].severity, seed=0)
-    if p.target == "model":
+    if p.kind == "model":
         for (k, v), (k2, v2) in zip(data.state_dict().items(), before.state_dict().items()):
             assert k == k2 and bool((v == v2).all())
     elif isinstance(data, pd.DataFrame):
@@ -158,7 +158,7 @@ def test_apply_does_not_modify_its_input(name):
 def test_output_has_the_kind_and_shape_of_the_input(name):
     p, data = _fitted(name)
     out = p.apply(data, CASES[name].severity, seed=0)
-    if p.target == "model":
+    if p.kind == "model":
         assert out.predict_proba(PROBE).shape == (len(PROBE), 3)
     elif isinstance(data, pd.DataFrame):
         assert isinstance(out, pd.DataFrame)
@@ -184,14 +184,14 @@ def test_fit_returns_self(name):
     assert p.fit(CASES[name].data()) is p
 
 
-@pytest.mark.parametrize("name", [n for n in BUILT_IN if REGISTRY[n].target == "inputs"])
+@pytest.mark.parametrize("name", [n for n in BUILT_IN if REGISTRY[n].kind == "input"])
 def test_apply_before_fit_raises_not_fitted(name):
     p = make(name, **CASES[name].params)
     with pytest.raises(NotFittedError, match=r"call fit\(reference\) before apply"):
         p.apply(CASES[name].data(), CASES[name].severity, seed=0)
 
 
-@pytest.mark.parametrize("name", [n for n in BUILT_IN if REGISTRY[n].target == "model"])
+@pytest.mark.parametrize("name", [n for n in BUILT_IN if REGISTRY[n].kind == "model"])
 def test_model_perturbations_learn_nothing_so_apply_needs_no_fit(name):
     # Documented: the scale comes from the model itself (see the WeightNoise example).
     p = make(name, **CASES[name].params)

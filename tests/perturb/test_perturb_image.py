@@ -9,7 +9,7 @@ from scipy import stats
 from perturb_data import images
 from shakeout.errors import ValidationError
 from shakeout.perturb import ImageCorruption, SaltAndPepper
-from shakeout.perturb.image import KINDS
+from shakeout.perturb.image import CORRUPTIONS
 
 LEVELS = (1, 2, 3, 4, 5)
 
@@ -28,33 +28,34 @@ def smooth(n: int = 12, h: int = 16, w: int = 24) -> np.ndarray:
                      for k in range(n)])[:, None]
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
 @pytest.mark.parametrize("level", LEVELS)
-def test_every_kind_and_level_stays_within_the_fitted_range(kind, level):
+def test_every_corruption_and_level_stays_within_the_fitted_range(corruption, level):
     X = images(8, shape=(3, 13, 17)) * 0.8 + 0.1  # range [0.1, 0.9], odd sizes
-    p = ImageCorruption(kind=kind).fit(X)
+    p = ImageCorruption(corruption=corruption).fit(X)
     out = p.apply(X, level, seed=0)
     assert out.shape == X.shape
     assert out.min() >= p.low_ and out.max() <= p.high_
     assert not np.array_equal(out, X)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_layouts_give_the_same_corruption(kind):
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+def test_layouts_give_the_same_corruption(corruption):
     X = images(5, shape=(3, 13, 17))  # channel-first, odd height and width
-    first = ImageCorruption(kind=kind).fit(X).apply(X, 3, seed=1)
+    first = ImageCorruption(corruption=corruption).fit(X).apply(X, 3, seed=1)
     X_last = np.moveaxis(X, 1, -1)  # (n, h, w, c)
-    last = ImageCorruption(kind=kind, channels_last=True).fit(X_last).apply(X_last, 3, seed=1)
+    last = ImageCorruption(corruption=corruption, channels_last=True).fit(X_last).apply(
+        X_last, 3, seed=1)
     assert last.shape == (5, 13, 17, 3)
     np.testing.assert_allclose(np.moveaxis(last, -1, 1), first, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_grey_images_without_a_channel_axis_match_one_channel(kind):
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+def test_grey_images_without_a_channel_axis_match_one_channel(corruption):
     X = images(5, shape=(1, 13, 17))
-    with_channel = ImageCorruption(kind=kind).fit(X).apply(X, 2, seed=4)
+    with_channel = ImageCorruption(corruption=corruption).fit(X).apply(X, 2, seed=4)
     grey = X[:, 0]  # (n, h, w)
-    out = ImageCorruption(kind=kind).fit(grey).apply(grey, 2, seed=4)
+    out = ImageCorruption(corruption=corruption).fit(grey).apply(grey, 2, seed=4)
     assert out.shape == grey.shape
     np.testing.assert_allclose(out, with_channel[:, 0], atol=1e-12)
 
@@ -71,12 +72,12 @@ def test_salt_and_pepper_layouts_agree():
 def test_severity_must_be_an_integer_level(severity):
     X = images()
     with pytest.raises(ValidationError, match=rf"severity is an integer level 1-5, got {severity}"):
-        ImageCorruption(kind="blur").fit(X).apply(X, severity, seed=0)
+        ImageCorruption(corruption="blur").fit(X).apply(X, severity, seed=0)
 
 
 def test_integer_valued_float_levels_are_accepted():
     X = images()
-    p = ImageCorruption(kind="blur").fit(X)
+    p = ImageCorruption(corruption="blur").fit(X)
     np.testing.assert_array_equal(p.apply(X, 2.0, seed=0), p.apply(X, 2, seed=0))
 
 
@@ -91,33 +92,33 @@ def test_constant_images_are_refused():
         SaltAndPepper().fit(np.ones((3, 1, 4, 4)))
 
 
-@pytest.mark.parametrize("kind", ["blur", "pixelate"])
+@pytest.mark.parametrize("corruption", ["blur", "pixelate"])
 @pytest.mark.parametrize("level", LEVELS)
-def test_blur_and_pixelate_reduce_variance(kind, level):
+def test_blur_and_pixelate_reduce_variance(corruption, level):
     X = images(20, shape=(1, 16, 16))
-    out = ImageCorruption(kind=kind).fit(X).apply(X, level, seed=0)
+    out = ImageCorruption(corruption=corruption).fit(X).apply(X, level, seed=0)
     within = lambda a: a.var(axis=(-2, -1)).mean()  # noqa: E731 - variance inside each image
     assert within(out) < within(X)
 
 
 def test_blur_preserves_each_images_mean():
     X = images(10, shape=(1, 16, 16)) * 0.6 + 0.2  # no clipping at this range
-    out = ImageCorruption(kind="blur").fit(X).apply(X, 5, seed=0)
+    out = ImageCorruption(corruption="blur").fit(X).apply(X, 5, seed=0)
     np.testing.assert_allclose(out.mean(axis=(-2, -1)), X.mean(axis=(-2, -1)), atol=1e-9)
 
 
 def test_pixelate_is_piecewise_constant():
     X = images(3, shape=(1, 16, 16))
-    out = ImageCorruption(kind="pixelate").fit(X).apply(X, 5, seed=0)  # keep 0.65: 10 cells
+    out = ImageCorruption(corruption="pixelate").fit(X).apply(X, 5, seed=0)  # keep 0.65: 10 cells
     assert all(len(np.unique(out[i, 0].round(12))) <= 100 for i in range(3))
 
 
 def test_brightness_and_contrast_are_exact():
     X = images(4, shape=(1, 8, 8)) * 0.5 + 0.25  # [0.25, 0.75]: fitted span 0.5
-    p = ImageCorruption(kind="brightness").fit(np.concatenate([X, [np.zeros_like(X[0])],
+    p = ImageCorruption(corruption="brightness").fit(np.concatenate([X, [np.zeros_like(X[0])],
                                                               [np.ones_like(X[0])]]))
     np.testing.assert_allclose(p.apply(X, 1, seed=0), np.clip(X + 0.1, 0, 1))
-    c = ImageCorruption(kind="contrast").fit(X)
+    c = ImageCorruption(corruption="contrast").fit(X)
     out = c.apply(X, 2, seed=0)  # factor 0.5 around each image's mean
     mean = X.mean(axis=(1, 2, 3), keepdims=True)
     np.testing.assert_allclose(out, (X - mean) * 0.5 + mean)
@@ -126,7 +127,7 @@ def test_brightness_and_contrast_are_exact():
 def test_gaussian_noise_level_sigma_is_a_fraction_of_the_range():
     X = np.full((200, 1, 16, 16), 0.5)
     ref = np.concatenate([X, np.zeros((1, 1, 16, 16)), np.ones((1, 1, 16, 16))])
-    out = ImageCorruption(kind="corruption_gaussian_noise").fit(ref).apply(X, 5, seed=0)  # sigma 0.10
+    out = ImageCorruption(corruption="corruption_gaussian_noise").fit(ref).apply(X, 5, seed=0)  # sigma 0.10
     n = out.size
     lo, hi = np.sqrt(stats.chi2.ppf([0.0005, 0.9995], n - 1) / (n - 1))
     assert lo < (out - X).std() / 0.10 < hi  # 0.5 +- 5 sigma: clipping never bites
@@ -134,27 +135,27 @@ def test_gaussian_noise_level_sigma_is_a_fraction_of_the_range():
 
 def test_jpeg_is_deterministic_at_a_level():
     X = digits()
-    p = ImageCorruption(kind="jpeg").fit(X)
+    p = ImageCorruption(corruption="jpeg").fit(X)
     np.testing.assert_array_equal(p.apply(X, 3, seed=0), p.apply(X, 3, seed=123))
 
 
 def test_jpeg_is_close_to_identity_for_smooth_images():
     X = smooth()
-    p = ImageCorruption(kind="jpeg").fit(X)
+    p = ImageCorruption(corruption="jpeg").fit(X)
     grey_level = (p.high_ - p.low_) / 255  # JPEG works on 8-bit levels of the fitted range
     err = np.abs(p.apply(X, 1, seed=0) - X)
     assert err.max() < 8 * grey_level
     assert err.mean() < 2 * grey_level
     # ...while it is visibly lossy on images with edges (both in 8-bit levels of [0, 1])
     D = digits()
-    q = ImageCorruption(kind="jpeg").fit(D)
+    q = ImageCorruption(corruption="jpeg").fit(D)
     assert np.abs(q.apply(D, 1, seed=0) - D).mean() > 4 * err.mean()
 
 
-@pytest.mark.parametrize("kind", ["corruption_gaussian_noise", "blur", "jpeg"])
-def test_higher_level_means_more_error_on_average(kind):
+@pytest.mark.parametrize("corruption", ["corruption_gaussian_noise", "blur", "jpeg"])
+def test_higher_level_means_more_error_on_average(corruption):
     X = digits()
-    p = ImageCorruption(kind=kind).fit(X)
+    p = ImageCorruption(corruption=corruption).fit(X)
     mse = [float(np.mean((p.apply(X, level, seed=level) - X) ** 2)) for level in LEVELS]
     assert all(b > a for a, b in zip(mse, mse[1:])), mse
 
@@ -179,7 +180,7 @@ def test_salt_and_pepper_rate_is_within_the_binomial_band():
 def test_the_clip_range_is_the_valid_range_inferred_from_the_reference():
     """Images in [0.1, 0.9] may take any value in [0, 1]: clip there, not at 0.1 and 0.9."""
     X = images(6, shape=(1, 8, 8)) * 0.8 + 0.1
-    p = ImageCorruption(kind="brightness").fit(X)
+    p = ImageCorruption(corruption="brightness").fit(X)
     assert (p.low_, p.high_) == (0.0, 1.0)
     out = p.apply(X, 5, seed=0)  # + 0.5 of the range [0, 1]
     np.testing.assert_allclose(out, np.clip(X + 0.5, 0, 1))
@@ -192,7 +193,7 @@ def test_the_clip_range_is_the_valid_range_inferred_from_the_reference():
 @pytest.mark.parametrize("dtype", [np.uint8, np.float64])
 def test_eight_bit_images_are_clipped_to_0_255(dtype):
     X = (images(6, shape=(1, 8, 8)) * 200).round().astype(dtype)  # whole numbers up to 200
-    p = ImageCorruption(kind="brightness").fit(X)
+    p = ImageCorruption(corruption="brightness").fit(X)
     assert (p.low_, p.high_) == (0.0, 255.0)
     out = p.apply(X, 1, seed=0)  # + 0.1 of 255
     np.testing.assert_allclose(out, np.clip(X.astype(np.float64) + 25.5, 0, 255))
@@ -200,17 +201,17 @@ def test_eight_bit_images_are_clipped_to_0_255(dtype):
 
 def test_a_given_clip_range_is_used_and_said():
     X = images(6, shape=(1, 8, 8))
-    p = ImageCorruption(kind="brightness", clip=(0.0, 0.95)).fit(X)
+    p = ImageCorruption(corruption="brightness", clip=(0.0, 0.95)).fit(X)
     assert p.apply(X, 5, seed=0).max() == 0.95
     assert repr(p).endswith("clipped to [0, 0.95] (given)")
 
 
 def test_the_old_name_of_the_corruption_noise_says_what_to_use():
-    with pytest.raises(ValidationError, match=r"kind 'gaussian_noise' is now "
+    with pytest.raises(ValidationError, match=r"corruption 'gaussian_noise' is now "
                                               r"'corruption_gaussian_noise'.*perturbation "
                                               r"'gaussian_noise' with relative=False"):
-        ImageCorruption(kind="gaussian_noise")
-    assert "gaussian_noise" not in KINDS
+        ImageCorruption(corruption="gaussian_noise")
+    assert "gaussian_noise" not in CORRUPTIONS
 
 
 def test_default_image_sweeps_clip_to_the_valid_range_and_the_run_says_so():

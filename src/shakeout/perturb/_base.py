@@ -99,13 +99,19 @@ class Perturbation:
     Subclasses set ``name``, ``unit`` and ``default_severities`` and implement
     ``_apply_array(X, severity, rng)`` on the numeric part as a float array; they may
     override ``_fit_array`` to learn from it.
+
+    ``kind`` says what the transform acts on: ``"input"`` (a batch of inputs, each row drawn
+    apart), ``"model"`` (``apply(model, severity, rng)`` returns a perturbed model, one draw
+    shared by every row: weight noise, active dropout) or ``"adversarial"`` (an attack,
+    which searches for the worst input instead of drawing one). The stress sweep runs the
+    first two kinds.
     """
 
     name: ClassVar[str] = ""
     unit: ClassVar[str] = ""
     default_severities: ClassVar[tuple[float, ...]] = (0.0, 0.05, 0.1, 0.2, 0.5)
     max_severity: ClassVar[float | None] = None
-    target: ClassVar[str] = "inputs"
+    kind: ClassVar[str] = "input"
 
     def fit(self, X: Any) -> "Perturbation":
         """Learn reference state from clean data; returns ``self``."""

@@ -17,9 +17,9 @@ from shakeout._validation import check_choice
 from shakeout.errors import ValidationError
 from shakeout.perturb._base import Perturbation, check_clip, clip_note, register
 
-KINDS = ("corruption_gaussian_noise", "blur", "brightness", "contrast", "pixelate", "jpeg")
+CORRUPTIONS = ("corruption_gaussian_noise", "blur", "brightness", "contrast", "pixelate", "jpeg")
 RENAMED = {"gaussian_noise": "corruption_gaussian_noise"}
-"""Former kinds and their names now: ``gaussian_noise`` is the sigma-based perturbation."""
+"""Former corruption names and their names now: ``gaussian_noise`` is the sigma-based perturbation."""
 LEVELS = {  # value at severity 1..5
     "corruption_gaussian_noise": (0.04, 0.06, 0.08, 0.09, 0.10),  # sigma, fraction of range
     "blur": (0.4, 0.6, 0.7, 0.8, 1.0),                  # Gaussian sigma in pixels at 32x32
@@ -134,7 +134,9 @@ class ImageCorruption(_ImagePerturbation):
 
     Parameters
     ----------
-    kind : {"corruption_gaussian_noise", "blur", "brightness", "contrast", "pixelate", "jpeg"}
+    corruption : {"corruption_gaussian_noise", "blur", "brightness", "contrast", "pixelate", "jpeg"}
+        Which corruption (this parameter was called ``kind``, a name that now says what a
+        perturbation acts on: ``Perturbation.kind``).
         ``corruption_gaussian_noise`` adds noise whose sigma is a fraction of the valid range
         (0.04 to 0.10 at levels 1-5); it was called ``gaussian_noise`` before, a name that
         now belongs only to the sigma-based :class:`~shakeout.perturb.GaussianNoise`.
@@ -150,12 +152,12 @@ class ImageCorruption(_ImagePerturbation):
     Examples
     --------
     >>> X = np.random.default_rng(0).random((4, 1, 8, 8))
-    >>> blur = ImageCorruption(kind="blur").fit(X)
+    >>> blur = ImageCorruption(corruption="blur").fit(X)
     >>> blur.apply(X, 3, seed=0).shape, bool(blur.apply(X, 3, seed=0).std() < X.std())
     ((4, 1, 8, 8), True)
     >>> name, how = repr(blur).split(") ")
     >>> name, how
-    ("ImageCorruption(channels_last=False, clip=None, kind='blur'", 'clipped to [0, 1] (the valid \
+    ("ImageCorruption(channels_last=False, clip=None, corruption='blur'", 'clipped to [0, 1] (the valid \
 range inferred from the reference)')
     """
 
@@ -164,38 +166,38 @@ range inferred from the reference)')
     default_severities = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
     max_severity = 5.0
 
-    def __init__(self, *, kind: str = "corruption_gaussian_noise", channels_last: bool = False,
-                 clip: tuple[float, float] | None = None):
+    def __init__(self, *, corruption: str = "corruption_gaussian_noise",
+                 channels_last: bool = False, clip: tuple[float, float] | None = None):
         super().__init__(channels_last=channels_last, clip=clip)
-        if kind in RENAMED:
+        if corruption in RENAMED:
             raise ValidationError(
-                f"ImageCorruption: kind {kind!r} is now {RENAMED[kind]!r} (noise at the "
-                "common-corruption levels 1-5); for Gaussian noise with sigma in pixel units "
-                "use the perturbation 'gaussian_noise' with relative=False.")
-        self.kind = check_choice(self, "kind", kind, KINDS)
+                f"ImageCorruption: corruption {corruption!r} is now {RENAMED[corruption]!r} "
+                "(noise at the common-corruption levels 1-5); for Gaussian noise with sigma in "
+                "pixel units use the perturbation 'gaussian_noise' with relative=False.")
+        self.corruption = check_choice(self, "corruption", corruption, CORRUPTIONS)
 
     def _level(self, severity: float) -> float:
         if float(severity) != int(severity):
             raise ValidationError(
                 f"ImageCorruption: severity is an integer level 1-5, got {severity!r}."
             )
-        return LEVELS[self.kind][int(severity) - 1]
+        return LEVELS[self.corruption][int(severity) - 1]
 
     def _corrupt(self, X: np.ndarray, severity: float, rng: np.random.Generator) -> np.ndarray:
         level = self._level(severity)
         span = self.high_ - self.low_
         size = min(X.shape[-2:])
-        if self.kind == "corruption_gaussian_noise":
+        if self.corruption == "corruption_gaussian_noise":
             return X + level * span * rng.standard_normal(X.shape)
-        if self.kind == "brightness":
+        if self.corruption == "brightness":
             return X + level * span
-        if self.kind == "contrast":
+        if self.corruption == "contrast":
             mean = X.mean(axis=(1, 2, 3), keepdims=True)
             return (X - mean) * level + mean
-        if self.kind == "blur":
+        if self.corruption == "blur":
             sigma = level * max(1.0, size / 32)
             return ndimage.gaussian_filter(X, sigma=(0, 0, sigma, sigma), mode="reflect")
-        if self.kind == "pixelate":
+        if self.corruption == "pixelate":
             return _pixelate(X, level)
         return _jpeg(X, level, self.low_, span)
 

@@ -11,7 +11,7 @@ from shakeout.data.dataset import is_numeric_column
 from shakeout.models._base import Model
 from shakeout.perturb import (ActiveDropout, CategorySwap, FeatureShift, GaussianNoise,
                               ImageCorruption, MissingValues, SaltAndPepper, Scaling, WeightNoise)
-from shakeout.perturb.image import KINDS, valid_range
+from shakeout.perturb.image import CORRUPTIONS, valid_range
 from shakeout.stress.sweep import Sweep
 
 
@@ -43,7 +43,8 @@ def default_sweeps(model: Model, X: Any) -> list[Sweep]:
             Sweep(GaussianNoise(relative=False, clip=(low, high)),
                   tuple((high - low) * s for s in (0.0, 0.05, 0.1, 0.2, 0.3)), "pixel_noise"),
             Sweep(SaltAndPepper(), SaltAndPepper.default_severities),
-        ] + [Sweep(ImageCorruption(kind=k), ImageCorruption.default_severities, k) for k in KINDS]
+        ] + [Sweep(ImageCorruption(corruption=c), ImageCorruption.default_severities, c)
+           for c in CORRUPTIONS]
     else:
         sweeps = [Sweep(GaussianNoise(), GaussianNoise.default_severities),
                   Sweep(Scaling(), Scaling.default_severities),

@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from shakeout.drift.ks import ks_distance
 from shakeout.stats import (BootstrapPlan, draw_counts, draw_inflation, effect_label,
-                            effective_size, interval, p_value, paired_difference_interval,
-                            sign_flip_test, wilson)
+                            effective_size, interval, p_floor, p_value,
+                            paired_difference_interval, sign_flip_test, wilson)
 from shakeout.stress.metrics import Metric, auc_of, top_class, weighted_auc
 
 EFFECT_THRESHOLDS = (0.01, 0.03, 0.10)
@@ -73,6 +74,35 @@ class PairedMetric:
         if not self.metric.bounded:
             size /= max(abs(self.a.value), 1e-12)
         return effect_label(size, EFFECT_THRESHOLDS)
+
+    @property
+    def floor_details(self) -> dict[str, Any]:
+        """``{"p_at_floor": True, "p_floor": 1/(B+1)}`` when a paired-bootstrap p-value is the
+        smallest its ``B`` resamples can give (it then only says "at most this"); else empty.
+        """
+        floor = p_floor(self.change.replicates)
+        if self.test.startswith("paired bootstrap") and self.change.p_value <= floor:
+            return {"p_at_floor": True, "p_floor": floor}
+        return {}
+
+
+def floor_note(details: dict[str, Any], p: float, *, after: str | None = None) -> str:
+    """The sentence a message gains when its p-value sits at the bootstrap floor (see
+    ``PairedMetric.floor_details``), or ""; ``after`` names the multiple-testing correction
+    that turned the floor into ``p``.
+
+    >>> print(floor_note({"p_at_floor": True, "p_floor": 1 / 201}, 0.02, after="holm"))
+    ; p at the bootstrap floor 1/(B+1) = 0.005 (0.02 after holm): raise n_bootstrap for a smaller p
+    >>> print(floor_note({"p_at_floor": True, "p_floor": 1 / 201}, 1 / 201))
+    ; p at the bootstrap floor 1/(B+1) = 0.005: raise n_bootstrap for a smaller p
+    >>> floor_note({}, 0.3)
+    ''
+    """
+    if not details.get("p_at_floor"):
+        return ""
+    adjusted = f" ({p:.2g} after {after})" if after is not None else ""
+    return (f"; p at the bootstrap floor 1/(B+1) = {details['p_floor']:.2g}{adjusted}: "
+            "raise n_bootstrap for a smaller p")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from shakeout.stress.defaults import default_sweeps, is_image_batch
 from shakeout.stress.metrics import get_metrics
 from shakeout.stress.features import DEFAULT_SHIFT
 from shakeout.stress.sensitivity import sensitivity_findings
-from shakeout.stress.sweep import Sweep, predict_all, run_sweeps
+from shakeout.stress.sweep import KINDS, Sweep, predict_all, run_sweeps
 
 MIN_ROWS = 2
 """Fewer rows than this admit no interval at all: ``stress.run`` refuses them."""
@@ -114,7 +114,7 @@ def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
     sweeps = list(sweeps) if sweeps is not None else default_sweeps(model, X)
     if not sweeps:
         raise ValidationError("stress.run: sweeps is empty; pass at least one Sweep or None.")
-    one_draw = [s.label for s in sweeps if s.perturbation.target == "model"]
+    one_draw = [s.label for s in sweeps if KINDS[s.perturbation.kind].shared]
     if repeats < 2 and one_draw:
         warnings.warn(
             f"stress.run: {', '.join(one_draw)} perturb(s) the model with one draw shared by "

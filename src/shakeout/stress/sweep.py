@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -18,15 +18,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shakeout._progress import progress
 from shakeout._validation import check_grid
+from shakeout.campaign import Campaign, Unit, grid
+from shakeout.errors import ValidationError
 from shakeout.models._base import Model
 from shakeout.perturb import Perturbation
+from shakeout.report.findings import adjust, finding_name
 from shakeout.report.result import Finding
-from shakeout.stats import BootstrapPlan, adjust_p_values, interval, p_floor
+from shakeout.stats import BootstrapPlan, interval
 from shakeout.stress.metrics import Metric
 from shakeout.stress.paired import (Accumulator, Draws, Estimate, PairedMetric,
-                                    Stability, compare_sides, prediction_score,
+                                    Stability, compare_sides, floor_note, prediction_score,
                                     summarise)
 
 FIT_ROWS = 100_000
@@ -46,9 +48,15 @@ class Sweep:
     label: str = ""
 
     def __post_init__(self) -> None:
-        grid = check_grid(self.perturbation, "severities", self.severities)
-        grid = grid if grid[0] == 0 else (0.0, *grid)
-        object.__setattr__(self, "severities", grid)
+        kind = self.perturbation.kind
+        if kind not in KINDS:
+            raise ValidationError(
+                f"Sweep: {type(self.perturbation).__name__} is of kind {kind!r}; a stress "
+                f"sweep runs perturbations of kind {' or '.join(map(repr, KINDS))}. Run an "
+                "attack with shakeout.attacks.run instead.")
+        severities = check_grid(self.perturbation, "severities", self.severities)
+        severities = severities if severities[0] == 0 else (0.0, *severities)
+        object.__setattr__(self, "severities", severities)
         if not self.label:
             object.__setattr__(self, "label", self.perturbation.name)
 
@@ -92,35 +100,6 @@ def _batch_slices(n: int, batch_size: int) -> list[slice]:
 
 def _take(X: Any, rows: slice) -> Any:
     return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
-
-
-def _accumulate_sweep(model: Model, X: Any, y: np.ndarray, sweep: Sweep, clean: np.ndarray,
-                      metrics: list[Metric], batch_size: int, repeats: int,
-                      draw_seeds: list[int]) -> dict[float, Accumulator]:
-    """Per-row columns of every severity of one sweep, over ``repeats`` draws.
-
-    Draw ``r`` uses the same random numbers at every severity (common random numbers). An
-    input perturbation is applied batch by batch, all severities from one draw of the batch;
-    a model-side one builds one perturbed model per draw and severity.
-    """
-    p = sweep.perturbation
-    shared = p.target == "model"
-    severities = [sev for sev in sweep.severities if sev != 0]
-    draws = Draws(count=repeats, shared=shared)
-    accs = {sev: Accumulator(y, metrics, model.task, draws=draws, clean=clean)
-            for sev in severities}
-    slices = _batch_slices(len(y), batch_size)
-    for r, seed in enumerate(draw_seeds):
-        if shared:
-            for sev in severities:
-                perturbed = p.apply(model, sev, np.random.default_rng(seed))
-                for rows in slices:
-                    accs[sev].add(rows, r, perturbed.outputs(_take(X, rows)))
-            continue
-        with _leave_a_core():
-            for rows, sev, Xp in _perturbed_batches(p, X, slices, severities, seed):
-                accs[sev].add(rows, r, model.outputs(Xp))
-    return accs
 
 
 def _leave_a_core() -> AbstractContextManager:
@@ -167,68 +146,174 @@ def _perturbed_batches(p: Perturbation, X: Any, slices: list[slice], severities:
             yield point
 
 
+def _input_outputs(p: Perturbation, model: Model, X: Any, slices: list[slice],
+                   severities: list[float], seed: int) -> Iterator[tuple[slice, float, Any]]:
+    """An input perturbation's draw: every batch at all severities from one draw of the
+    batch, perturbed on a background thread while the model predicts."""
+    with _leave_a_core():
+        for rows, sev, Xp in _perturbed_batches(p, X, slices, severities, seed):
+            yield rows, sev, model.outputs(Xp)
+
+
+def _model_outputs(p: Perturbation, model: Model, X: Any, slices: list[slice],
+                   severities: list[float], seed: int) -> Iterator[tuple[slice, float, Any]]:
+    """A model-side perturbation's draw: one perturbed model per severity, all from the same
+    random numbers, predicting every batch."""
+    for sev in severities:
+        perturbed = p.apply(model, sev, np.random.default_rng(seed))
+        for rows in slices:
+            yield rows, sev, perturbed.outputs(_take(X, rows))
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How the sweep draws a perturbation of one kind: ``outputs(p, model, X, slices,
+    severities, seed)`` yields ``(rows, severity, model outputs)`` for one draw; ``shared``
+    draws are shared by every row (their spread needs repeated draws)."""
+
+    outputs: Callable[..., Iterator[tuple[slice, float, Any]]]
+    shared: bool
+
+
+KINDS: dict[str, Kind] = {"input": Kind(_input_outputs, shared=False),
+                          "model": Kind(_model_outputs, shared=True)}
+"""The perturbation kinds a sweep runs (``Perturbation.kind``)."""
+
+
+@dataclass
+class _SweepRun:
+    """What every unit of the sweep campaign shares: the data, the clean side, the plan.
+
+    A unit is one draw (a trial) of one sweep at all its severities; the draws of a sweep
+    add into that sweep's accumulators, and its last draw turns them into findings, so
+    memory holds one sweep's columns at a time. Draw ``r`` of a sweep uses that sweep's
+    ``r``-th seed at every severity (common random numbers); the seeds are drawn from the
+    sweep's generator in a fixed order before the campaign, which keeps every number of
+    earlier versions, so the unit's spawned stream goes unused.
+    """
+
+    model: Model
+    X: Any
+    y: np.ndarray
+    clean: np.ndarray
+    metrics: list[Metric]
+    plan: BootstrapPlan
+    level: float
+    repeats: int
+    slices: list[slice]
+    seeds: dict[str, list[int]]
+    boot_seeds: dict[str, int]
+    pending: dict[str, dict[float, Accumulator]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.clean_side = summarise(self.y, self.clean, self.metrics, self.plan, self.level)
+        self.clean_estimates = self.clean_side.estimates(self.plan, self.level)
+        self.sorted_clean = np.sort(prediction_score(self.clean, self.model.task))
+
+    def draw(self, unit: Unit, _stream: np.random.Generator
+             ) -> tuple[list[Finding], _Curve] | None:
+        """Add one draw of ``unit.variant``; its last draw returns the sweep's findings and
+        curve (the others None)."""
+        s, p = unit.variant, unit.variant.perturbation
+        kind = KINDS[p.kind]
+        if unit.trial == 0:
+            draws = Draws(count=self.repeats, shared=kind.shared)
+            self.pending[s.label] = {sev: Accumulator(self.y, self.metrics, self.model.task,
+                                                   draws=draws, clean=self.clean)
+                                  for sev in s.severities if sev != 0}
+        accs = self.pending[s.label]
+        for rows, sev, out in kind.outputs(p, self.model, self.X, self.slices, list(accs),
+                                           self.seeds[s.label][unit.trial]):
+            accs[sev].add(rows, unit.trial, out)
+        if unit.trial < self.repeats - 1:
+            return None
+        return self._findings(s, self.pending.pop(s.label))
+
+    def _findings(self, s: Sweep, accs: dict[float, Accumulator]) -> tuple[list[Finding],
+                                                                            _Curve]:
+        """Every grid point's findings (p-values not yet adjusted) and the primary curve."""
+        unit, plan, level = s.perturbation.unit, self.plan, self.level
+        findings: list[Finding] = []
+        curve = _Curve()
+        for sev in s.severities:
+            if sev == 0:
+                estimates = self.clean_estimates
+            else:
+                pms, moved = compare_sides(self.y, self.clean_side, accs.pop(sev), plan,
+                                           self.model.task, level, self.boot_seeds[s.label],
+                                           self.sorted_clean)
+                estimates = [pm.b for pm in pms]
+                findings += _drop_findings(s.label, sev, unit, pms, level, self.repeats,
+                                           plan.n)
+                findings += _stability_findings(s.label, sev, unit, moved, self.model.task,
+                                                level)
+            findings += _curve_findings(s.label, sev, unit, self.metrics, estimates, plan,
+                                        level, self.repeats)
+            curve.add(sev, estimates[0])
+        return findings, curve
+
+
 def run_sweeps(model: Model, X: Any, y: np.ndarray, sweeps: Sequence[Sweep], *,
                metrics: list[Metric], plan: BootstrapPlan, level: float, alpha: float,
                correction: str, batch_size: int, rng: np.random.Generator,
                clean: np.ndarray | None = None, quiet: bool = True,
                repeats: int = 1) -> list[Finding]:
-    """Findings for every grid point, multiple-testing corrected, plus robustness scores."""
-    task = model.task
+    """Findings for every grid point, multiple-testing corrected, plus robustness scores.
+
+    The sweep is a campaign (:mod:`shakeout.campaign`) of one unit per perturbation and
+    draw, shown as one progress bar.
+    """
     if clean is None:
         clean = predict_all(model, X, batch_size)
-    primary = metrics[0]
-    findings: list[Finding] = []
     seeds = {s.label: [int(v) for v in rng.integers(0, 2**63 - 1, size=repeats)]
              for s in sweeps}
     boot_seeds = {s.label: int(rng.integers(2**31)) for s in sweeps}
     for s in sweeps:
         s.perturbation.fit(_fit_sample(X, rng))
-    curves = {s.label: _Curve() for s in sweeps}
-    clean_side = summarise(y, clean, metrics, plan, level)
-    clean_estimates = clean_side.estimates(plan, level)
-    sorted_clean = np.sort(prediction_score(clean, task))
-    for s in progress(sweeps, total=len(sweeps), description="stress sweep", quiet=quiet):
-        unit = s.perturbation.unit
-        accs = _accumulate_sweep(model, X, y, s, clean, metrics, batch_size, repeats,
-                                 seeds[s.label])
-        for sev in s.severities:
-            if sev == 0:
-                estimates = clean_estimates
-            else:
-                pms, moved = compare_sides(y, clean_side, accs.pop(sev), plan, task, level,
-                                           boot_seeds[s.label], sorted_clean)
-                estimates = [pm.b for pm in pms]
-                findings += _drop_findings(s.label, sev, unit, pms, level, repeats, plan.n)
-                findings += _stability_findings(s.label, sev, unit, moved, task, level)
-            findings += _curve_findings(s.label, sev, unit, metrics, estimates, plan, level,
-                                        repeats)
-            curves[s.label].add(sev, estimates[0])
-    findings = _correct(findings, correction, alpha)
-    findings += [_robustness_score(label, c, primary, plan, level, sweeps)
-                 for label, c in curves.items() if len(c.severities) > 1]
+    state = _SweepRun(model, X, y, clean, metrics, plan, level, repeats,
+                      _batch_slices(len(y), batch_size), seeds, boot_seeds)
+    campaign = Campaign(grid(sweeps, trials=repeats), seed=rng,
+                        label=lambda _: "stress sweep", quiet=quiet)
+    done = [d.value for d in campaign.run(state.draw) if d.value is not None]
+    findings = adjust([f for found, _ in done for f in found], correction, alpha,
+                      family=lambda f: f.metric, judge=_judge)
+    findings += [_robustness_score(s.label, curve, metrics[0], plan, level, s.perturbation.unit)
+                 for s, (_, curve) in zip(sweeps, done) if len(curve.severities) > 1]
     return findings
 
 
-def _status(p_adj: float, effect: str, alpha: float) -> tuple[str, str]:
-    if p_adj >= alpha:
-        return "pass", "not significant"
-    if effect == "negligible":
-        return "pass", "statistically significant but negligible in size"
-    return "warn", f"significant {effect} degradation"
+def _judge(f: Finding, alpha: float) -> Finding:
+    """A stress verdict on an adjusted p-value: a drop warns when it is significant and not
+    negligible in size, a distribution shift when it is significant; a p-value at the
+    bootstrap floor says so."""
+    p_adj = f.p_value
+    if f.effect is None:
+        status, why = (("warn", "distribution moved") if p_adj < alpha
+                       else ("pass", "no significant change"))
+    elif p_adj >= alpha:
+        status, why = "pass", "not significant"
+    elif f.effect == "negligible":
+        status, why = "pass", "statistically significant but negligible in size"
+    else:
+        status, why = "warn", f"significant {f.effect} degradation"
+    why += floor_note(f.details, p_adj, after=f.details["correction"])
+    return replace(f, status=status, message=why)
 
 
-def _where(label: str, sev: float, metric: str) -> str:
-    return f"stress/{label}/{metric}@{sev:g}"
+def _point(label: str, sev: float, unit: str, metric: str, **fields: Any) -> Finding:
+    """A finding of one grid point: ``stress/<label>/<metric>@<severity>``."""
+    return Finding(name=finding_name("stress", label, metric, at=sev), metric=metric,
+                   drill="stress", group=label, severity=sev, unit=unit, **fields)
 
 
 def _curve_findings(label: str, sev: float, unit: str, metrics: list[Metric],
                     estimates: list[Estimate], plan: BootstrapPlan,
                     level: float, repeats: int) -> list[Finding]:
     """The metrics themselves at this severity: the points of the degradation curves."""
-    return [Finding(name=_where(label, sev, m.name), metric=m.name, value=e.value, ci=e.ci,
-                    ci_level=level, status="info", drill="stress", group=label, severity=sev,
-                    unit=unit, details={"higher_is_better": m.higher_is_better,
-                                        "n_rows": plan.n, "draws": 1 if sev == 0 else repeats})
+    return [_point(label, sev, unit, m.name, value=e.value, ci=e.ci, ci_level=level,
+                   status="info", details={"higher_is_better": m.higher_is_better,
+                                           "n_rows": plan.n,
+                                           "draws": 1 if sev == 0 else repeats})
             for m, e in zip(metrics, estimates)]
 
 
@@ -236,18 +321,12 @@ def _drop_findings(label: str, sev: float, unit: str, pms: list[PairedMetric],
                    level: float, repeats: int, n_rows: int) -> list[Finding]:
     out = []
     for pm in pms:
-        name = pm.metric.name
         details = {"clean": pm.a.value, "perturbed": pm.b.value, "test": pm.test,
                    "draws": repeats, "n_rows": n_rows,
-                   "direction": "positive means worse than clean"}
-        floor = p_floor(pm.change.replicates)
-        if pm.test.startswith("paired bootstrap") and pm.change.p_value <= floor:
-            details.update(p_at_floor=True, p_floor=floor)
-        out.append(Finding(
-            name=_where(label, sev, f"{name}_drop"), metric=f"{name}_drop",
-            value=pm.change.value, ci=pm.change.ci, ci_level=level, p_value=pm.change.p_value,
-            drill="stress", group=label, severity=sev, unit=unit, effect=pm.effect,
-            details=details))
+                   "direction": "positive means worse than clean", **pm.floor_details}
+        out.append(_point(label, sev, unit, f"{pm.metric.name}_drop", value=pm.change.value,
+                          ci=pm.change.ci, ci_level=level, p_value=pm.change.p_value,
+                          effect=pm.effect, details=details))
     return out
 
 
@@ -255,52 +334,23 @@ def _stability_findings(label: str, sev: float, unit: str, st: Stability, task: 
                         level: float) -> list[Finding]:
     found = []
     if st.flip_rate is not None:
-        found.append(Finding(name=_where(label, sev, "flip_rate"), metric="flip_rate",
-                             value=st.flip_rate.value, ci=st.flip_rate.ci, ci_level=level,
-                             status="info", drill="stress", group=label, severity=sev, unit=unit,
-                             message="share of rows whose predicted class changed"))
+        found.append(_point(label, sev, unit, "flip_rate", value=st.flip_rate.value,
+                            ci=st.flip_rate.ci, ci_level=level, status="info",
+                            message="share of rows whose predicted class changed"))
     what = "predicted probability of the clean class" if task == "classification" else "prediction"
-    found.append(Finding(name=_where(label, sev, "mean_abs_change"), metric="mean_abs_change",
-                         value=st.mean_abs_change.value, ci=st.mean_abs_change.ci,
-                         ci_level=level, status="info", drill="stress", group=label,
-                         severity=sev, unit=unit, message=f"mean absolute change in the {what}"))
-    found.append(Finding(name=_where(label, sev, "prediction_ks"), metric="prediction_ks",
-                         value=st.ks_statistic, p_value=st.ks_p_value, drill="stress",
-                         group=label, severity=sev, unit=unit,
-                         details={"test": "Wilcoxon signed-rank test of the per-row change "
-                                          "(paired); value: KS distance between the clean "
-                                          "and perturbed prediction distributions"}))
+    found.append(_point(label, sev, unit, "mean_abs_change", value=st.mean_abs_change.value,
+                        ci=st.mean_abs_change.ci, ci_level=level, status="info",
+                        message=f"mean absolute change in the {what}"))
+    found.append(_point(label, sev, unit, "prediction_ks", value=st.ks_statistic,
+                        p_value=st.ks_p_value,
+                        details={"test": "Wilcoxon signed-rank test of the per-row change "
+                                         "(paired); value: KS distance between the clean "
+                                         "and perturbed prediction distributions"}))
     return found
 
 
-def _correct(findings: list[Finding], correction: str, alpha: float) -> list[Finding]:
-    """Adjust the p-values of each metric across the whole grid, then set verdicts."""
-    tested = {}
-    for i, f in enumerate(findings):
-        if f.p_value is not None:
-            tested.setdefault(f.metric, []).append(i)
-    findings = list(findings)
-    for metric, rows in tested.items():
-        raw = np.array([findings[i].p_value for i in rows])
-        adjusted = adjust_p_values(raw, correction)
-        for i, p_raw, p_adj in zip(rows, raw, adjusted):
-            f = findings[i]
-            if f.effect is not None:
-                status, why = _status(p_adj, f.effect, alpha)
-            else:
-                status, why = ("warn" if p_adj < alpha else "pass"), (
-                    "distribution moved" if p_adj < alpha else "no significant change")
-            if f.details.get("p_at_floor"):
-                why += (f"; p at the bootstrap floor 1/(B+1) = {f.details['p_floor']:.2g} "
-                        f"({p_adj:.2g} after {correction}): raise n_bootstrap for a smaller p")
-            details = dict(f.details, p_raw=float(p_raw), correction=correction)
-            findings[i] = replace(f, p_value=float(p_adj), status=status, message=why,
-                                  details=details)
-    return findings
-
-
 def _robustness_score(label: str, curve: _Curve, metric: Metric, plan: BootstrapPlan,
-                      level: float, sweeps: Sequence[Sweep]) -> Finding:
+                      level: float, unit: str) -> Finding:
     """Normalised area under the relative-performance curve, 1 meaning no degradation.
 
     Relative performance at severity s is metric(s) / metric(0) for a metric where higher is
@@ -323,7 +373,6 @@ def _robustness_score(label: str, curve: _Curve, metric: Metric, plan: Bootstrap
     value = float(score(values[:, None])[0])
     replicates = score(reps)
     ci = interval(value, replicates, level=level)
-    unit = next(s.perturbation.unit for s in sweeps if s.label == label)
     improved = bool(ci[0] > 1)
     message = (f"normalised area under the {metric.name} curve over severities {sev[0]:g} to "
                f"{sev[-1]:g}; 1 means no degradation")
@@ -331,7 +380,8 @@ def _robustness_score(label: str, curve: _Curve, metric: Metric, plan: Bootstrap
         message += (f"; above 1 means the {metric.name} improved under the perturbation, "
                     + ("beyond noise (the interval lies above 1)" if improved
                        else "here within noise (the interval covers 1)"))
-    return Finding(name=f"stress/{label}/robustness_score", metric="robustness_score",
+    return Finding(name=finding_name("stress", label, "robustness_score"),
+                   metric="robustness_score",
                    value=value, ci=ci, ci_level=level, status="info", drill="stress",
                    group=label, unit=unit, message=message,
                    details={"metric": metric.name, "severities": sev.tolist(),
