@@ -68,7 +68,6 @@ class Model:
     task: str = "classification"
     classes_: np.ndarray | None = None
     batch_size: int = 4096
-    accepts_frames: bool = False  # read by drift/_model.py until it asks capabilities.frames
 
     @property
     def capabilities(self) -> Capabilities:

@@ -22,8 +22,6 @@ class CallableModel(Model):
     [3.0, 3.0]
     """
 
-    accepts_frames = True  # read by drift/_model.py until it asks capabilities.frames
-
     def __init__(self, fn: Callable[[Any], Any], *, task: str, classes: Any = None,
                  batch_size: int = 65536):
         self.fn = fn

@@ -39,8 +39,6 @@ class SklearnModel(Model):
     ('classification', (2, 3))
     """
 
-    accepts_frames = True  # read by drift/_model.py until it asks capabilities.frames
-
     def __init__(self, estimator: Any, *, task: str | None = None, batch_size: int = 65536):
         self.estimator = estimator
         self.batch_size = batch_size
