@@ -13,11 +13,31 @@ from shakeout.data.validate import check_features, check_target
 from shakeout.errors import ValidationError
 from shakeout.models import wrap
 from shakeout.fingerprint import fingerprint
+from shakeout.report.findings import finding_name
 from shakeout.report.result import Finding, Manifest, Result
 from shakeout.stats import BootstrapPlan
 from shakeout.stress.metrics import get_metrics
-from shakeout.stress.paired import compare_outputs, summarise
+from shakeout.stress.paired import PairedMetric, compare_outputs, floor_note, summarise
 from shakeout.stress.sweep import predict_all
+
+
+def _change(pm: PairedMetric, level: float, alpha: float) -> Finding:
+    """How much worse the new model is on one metric: a warning when significantly worse and
+    not negligibly; a p-value at the bootstrap floor says so."""
+    significant = pm.change.p_value < alpha
+    worse = pm.change.value > 0
+    verdict = ("no significant difference" if not significant else
+               f"new model significantly {'worse' if worse else 'better'} ({pm.effect} effect)")
+    details = {"old": pm.a.value, "new": pm.b.value, "old_ci": pm.a.ci, "new_ci": pm.b.ci,
+               "direction": "positive means the new model is worse", "test": pm.test,
+               **pm.floor_details}
+    metric = f"{pm.metric.name}_change"
+    return Finding(
+        name=finding_name("compare", metric), metric=metric, value=pm.change.value,
+        ci=pm.change.ci, ci_level=level, p_value=pm.change.p_value,
+        status="warn" if significant and worse and pm.effect != "negligible" else "pass",
+        drill="compare", group="versions", effect=pm.effect,
+        message=verdict + floor_note(details, pm.change.p_value), details=details)
 
 
 def compare(old: Any, new: Any, X: Any, y: Any, *, metrics: Sequence[str] | None = None,
@@ -61,41 +81,29 @@ def compare(old: Any, new: Any, X: Any, y: Any, *, metrics: Sequence[str] | None
         raise ValidationError(f"compare: outputs differ in shape, {out_old.shape} vs "
                               f"{out_new.shape}.")
     plan = BootstrapPlan(n=len(X), n_boot=n_bootstrap, seed=int(rng.integers(2**31)))
-    findings = []
     paired, st = compare_outputs(y_old, summarise(y_old, out_old, metric_list, plan, level),
                                  out_new,
                                  metric_list, plan, old.task, level)
-    for pm in paired:
-        significant = pm.change.p_value < alpha
-        worse = pm.change.value > 0
-        status = "warn" if significant and worse and pm.effect != "negligible" else "pass"
-        verdict = ("no significant difference" if not significant else
-                   f"new model significantly {'worse' if worse else 'better'} "
-                   f"({pm.effect} effect)")
-        findings.append(Finding(
-            name=f"compare/{pm.metric.name}_change", metric=f"{pm.metric.name}_change",
-            value=pm.change.value, ci=pm.change.ci, ci_level=level, p_value=pm.change.p_value,
-            status=status, drill="compare", group="versions", effect=pm.effect, message=verdict,
-            details={"old": pm.a.value, "new": pm.b.value, "old_ci": pm.a.ci, "new_ci": pm.b.ci,
-                     "direction": "positive means the new model is worse",
-                     "test": pm.test}))
+    findings = [_change(pm, level, alpha) for pm in paired]
     if st.flip_rate is not None:
         agree = st.flip_rate
         findings.append(Finding(
-            name="compare/agreement", metric="agreement", value=1 - agree.value,
+            name=finding_name("compare", "agreement"), metric="agreement", value=1 - agree.value,
             ci=(1 - agree.ci[1], 1 - agree.ci[0]), ci_level=level, status="info",
             drill="compare", group="versions", message="share of rows with the same prediction"))
         findings.append(Finding(
-            name="compare/flip_rate", metric="flip_rate", value=agree.value, ci=agree.ci,
-            ci_level=level, status="info", drill="compare", group="versions",
+            name=finding_name("compare", "flip_rate"), metric="flip_rate", value=agree.value,
+            ci=agree.ci, ci_level=level, status="info", drill="compare", group="versions",
             message="share of rows whose predicted class differs between versions"))
     findings.append(Finding(
-        name="compare/mean_abs_change", metric="mean_abs_change", value=st.mean_abs_change.value,
-        ci=st.mean_abs_change.ci, ci_level=level, status="info", drill="compare",
-        group="versions", message="mean absolute change in the predicted probability or value"))
+        name=finding_name("compare", "mean_abs_change"), metric="mean_abs_change",
+        value=st.mean_abs_change.value, ci=st.mean_abs_change.ci, ci_level=level,
+        status="info", drill="compare", group="versions",
+        message="mean absolute change in the predicted probability or value"))
     findings.append(Finding(
-        name="compare/prediction_ks", metric="prediction_ks", value=st.ks_statistic,
-        p_value=st.ks_p_value, status="warn" if st.ks_p_value < alpha else "pass",
+        name=finding_name("compare", "prediction_ks"), metric="prediction_ks",
+        value=st.ks_statistic, p_value=st.ks_p_value,
+        status="warn" if st.ks_p_value < alpha else "pass",
         drill="compare", group="versions",
         message="KS distance between the two prediction distributions; p-value of the paired "
                 "Wilcoxon signed-rank test of the per-row change"))

@@ -52,7 +52,7 @@ def default_sweeps(model: Model, X: Any) -> list[Sweep]:
                   Sweep(MissingValues(), MissingValues.default_severities)]
         if isinstance(X, pd.DataFrame) and any(not is_numeric_column(X[c]) for c in X.columns):
             sweeps.append(Sweep(CategorySwap(), CategorySwap.default_severities))
-    module = getattr(model, "module", None)
+    module = model.capabilities.module
     if module is not None:
         sweeps.append(Sweep(WeightNoise(), WeightNoise.default_severities))
         import torch

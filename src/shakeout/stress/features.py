@@ -11,6 +11,7 @@ import pandas as pd
 from shakeout._validation import check_number
 from shakeout.data.dataset import is_numeric_column
 from shakeout.models._base import Model
+from shakeout.report.findings import finding_name
 from shakeout.report.result import Finding
 from shakeout.stats import BootstrapPlan, interval, p_value, sign_flip_test
 from shakeout.stress.sweep import predict_all
@@ -124,7 +125,8 @@ def feature_sensitivity(model: Model, X: Any, y: np.ndarray, *, sigma: float = 0
     found.sort(key=lambda item: -item[0])
     unit = "mean |change| in P(clean class)" if cls else "mean |change| in prediction"
     return [Finding(
-        name=f"stress/feature_sensitivity/{name}", metric="feature_sensitivity", value=value,
+        name=finding_name("stress", "feature_sensitivity", str(name)),
+        metric="feature_sensitivity", value=value,
         ci=ci, ci_level=level, status="info", drill="stress", group="feature_sensitivity",
         feature=name, unit=unit, message=_message(rank, len(found), top_k, details),
         details={**details, "rank": rank, "top_k": rank <= top_k, "n_rows": len(X)})
@@ -246,7 +248,8 @@ def permutation_importance(model: Model, X: Any, y: np.ndarray, metric: Any, *,
         mean, sd = float(np.mean(drops)), float(np.std(drops, ddof=1))
         half = t * sd / np.sqrt(repeats)
         found.append(Finding(
-            name=f"stress/permutation_importance/{name}", metric="permutation_importance",
+            name=finding_name("stress", "permutation_importance", str(name)),
+            metric="permutation_importance",
             value=mean, ci=(mean - half, mean + half), ci_level=level, status="info",
             drill="stress", group="permutation_importance", feature=name,
             unit=f"{metric.name} drop when shuffled",

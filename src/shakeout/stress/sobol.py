@@ -17,6 +17,7 @@ from shakeout._validation import Seed, as_generator, check_open_interval, check_
 from shakeout.errors import ValidationError
 from shakeout.models import wrap
 from shakeout.models._base import Model
+from shakeout.report.findings import finding_name
 from shakeout.report.result import Finding
 from shakeout.stress.marginals import Marginals
 
@@ -118,7 +119,8 @@ def _index_finding(metric: str, feature: str, value: float, half: float, level: 
     elif half > WIDE_INTERVAL:
         status, message = "warn", f"interval half-width {half:.2f}: increase n for a stable index"
     kind = "first-order" if metric == "sobol_s1" else "total"
-    return Finding(name=f"stress/sobol/{metric}/{feature}", metric=metric, value=value,
+    return Finding(name=finding_name("stress", "sobol", metric, str(feature)), metric=metric,
+                   value=value,
                    ci=(value - half, value + half), ci_level=level, status=status, drill="stress",
                    group="sobol", feature=feature, unit="share of output variance",
                    message=message or f"{kind} Sobol index",
@@ -160,7 +162,8 @@ def morris(model: Any, X: Any = None, *, bounds: Any = None, trajectories: int =
         mu.append(res["mu_star"]), conf.append(res["mu_star_conf"]), sigma.append(res["sigma"])
     mu_star, half, sig = (np.mean(np.asarray(a, dtype=np.float64), axis=0)
                           for a in (mu, conf, sigma))
-    return [Finding(name=f"stress/morris/{name}", metric="morris_mu_star", value=float(m),
+    return [Finding(name=finding_name("stress", "morris", str(name)), metric="morris_mu_star",
+                    value=float(m),
                     ci=(float(max(m - h, 0.0)), float(m + h)), ci_level=level, status="info",
                     drill="stress", group="morris", feature=name,
                     unit="mean |elementary effect| (output units)",
