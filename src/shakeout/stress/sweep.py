@@ -219,8 +219,8 @@ class _SweepRun:
         if unit.trial == 0:
             draws = Draws(count=self.repeats, shared=kind.shared)
             self.pending[s.label] = {sev: Accumulator(self.y, self.metrics, self.model.task,
-                                                   draws=draws, clean=self.clean)
-                                  for sev in s.severities if sev != 0}
+                                                      draws=draws, clean=self.clean)
+                                     for sev in s.severities if sev != 0}
         accs = self.pending[s.label]
         for rows, sev, out in kind.outputs(p, self.model, self.X, self.slices, list(accs),
                                            self.seeds[s.label][unit.trial]):
