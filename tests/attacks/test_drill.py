@@ -178,9 +178,9 @@ def test_errors_are_shakeout_errors(linear3):
 
 def test_median_of_too_few_points_has_no_interval_and_says_why():
     """Three fooled points cannot carry a 95% interval for their median (the range is 75%)."""
-    from shakeout.attacks.run import _min_perturbation
+    from shakeout.attacks.findings import min_perturbation
 
-    f = _min_perturbation("pgd", np.array([0.1, 0.2, 0.3]), 0.01, 0.95, "l2")
+    f = min_perturbation("pgd", np.array([0.1, 0.2, 0.3]), 0.01, 0.95, "l2")
     assert f.ci is None and f.value == pytest.approx(0.2)
     assert "No 95% interval" in f.message and "75%" in f.message
-    assert _min_perturbation("pgd", np.linspace(0.1, 1, 6), 0.01, 0.95, "l2").ci is not None
+    assert min_perturbation("pgd", np.linspace(0.1, 1, 6), 0.01, 0.95, "l2").ci is not None

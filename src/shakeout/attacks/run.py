@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from shakeout._progress import progress
 from shakeout._validation import (Seed, as_generator, check_choice, check_grid, check_number,
                                   check_open_interval, check_positive_int)
 from shakeout.attacks._base import Attack, check_params, drill_attack
 from shakeout.attacks._inputs import Inputs
 from shakeout.attacks.ensemble import default_attacks, default_eps
+from shakeout.attacks.findings import (DRILL, attack_findings, clean_accuracy,
+                                       ensemble_findings, min_perturbation)
 from shakeout.attacks.sanity import Outcome, sanity_findings
 from shakeout.attacks.threat import NORMS, Constraints, Domain, perturbation_norm
+from shakeout.campaign import Campaign, Unit, grid as unit_grid
 from shakeout.data.validate import check_features
 from shakeout.errors import ShakeoutWarning, ValidationError
-from shakeout.models import Model, wrap
 from shakeout.fingerprint import fingerprint
-from shakeout.report.result import Finding, Manifest, Result
-from shakeout.stats import clopper_pearson, median_interval
-from shakeout.stats.quantile import median_coverage, median_interval_min_rows
+from shakeout.models import Model, wrap
+from shakeout.report.result import Manifest, Result
 
-DRILL = "attack"
+SANITY = "unbounded"  # the budget of the sanity unit: the whole valid range
 
 
 def run(model: Any, X: Any, y: Any, *, attacks: Sequence[Attack | str] | None = None,
@@ -153,20 +153,20 @@ def run(model: Any, X: Any, y: Any, *, attacks: Sequence[Attack | str] | None = 
     n, n_ok = len(x), len(keep)
     unit = "values changed (l0)" if norm == "l0" else f"{norm} in input space"
 
-    findings = [_proportion("attack/clean/accuracy", "accuracy", n_ok, n, level, group="clean",
-                            message=f"{n_ok} of {n} points correct before any attack.")]
+    findings = [clean_accuracy(n_ok, n, level)]
     big = _unbounded_eps(norm, span, domain.size)
-    outcomes, unbounded, sizes = _campaign(ensemble, grid, big if sanity else None, model, X_c,
-                                           y_c, codes_c, norm, rng, quiet, timings)
-    for name, (found, seconds) in sizes.items():
-        findings.append(_min_perturbation(name, found, seconds, level, unit))
-    for o in outcomes.values():
-        findings += _attack_findings(o, n, n_ok, level, unit)
+    done = _campaign(ensemble, grid, big if sanity else None, model, X_c, y_c, codes_c, norm,
+                     rng, quiet, timings)
+    for name, (found, seconds) in done.sizes.items():
+        findings.append(min_perturbation(name, found, seconds, level, unit))
+    for o in done.outcomes.values():
+        findings += attack_findings(o, n, n_ok, level, unit)
     for e in grid:
-        runs = [outcomes[(a.name, e)] for a in ensemble if (a.name, e) in outcomes]
-        findings += _ensemble_findings(runs, e, n, labels, correct, level, unit)
+        runs = [done.outcomes[(a.name, e)] for a in ensemble if (a.name, e) in done.outcomes]
+        findings += ensemble_findings(runs, e, n, labels, correct, level, unit)
     if sanity:
-        checks = sanity_findings(outcomes, grid, unbounded, tolerance=tolerance, level=level)
+        checks = sanity_findings(done.outcomes, grid, done.unbounded, tolerance=tolerance,
+                                 level=level)
         for f in checks:
             if f.status == "warn":
                 warnings.warn(f"attack sanity check {f.feature!r} failed: {f.message}",
@@ -218,57 +218,64 @@ def _resolve(attacks: Sequence[Attack | str] | None, params: Mapping[str, Any] |
     return out
 
 
+@dataclass
+class _Found:
+    """What the campaign found: outcomes by ``(attack, eps)``, the sanity unit's outcome, and
+    for each minimal attack the smallest change found per row (``inf`` where none) and its
+    seconds."""
+
+    outcomes: dict[tuple[str, float], Outcome] = field(default_factory=dict)
+    unbounded: Outcome | None = None
+    sizes: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)
+
+
 def _campaign(ensemble: list[Attack], grid: Sequence[float], big: float | None, model: Model,
               X: Any, y: np.ndarray, codes: np.ndarray, norm: str, rng: np.random.Generator,
-              quiet: bool, timings: dict[str, float],
-              ) -> tuple[dict[tuple[str, float], Outcome], Outcome | None,
-                         dict[str, tuple[np.ndarray, float]]]:
+              quiet: bool, timings: dict[str, float]) -> _Found:
     """Every attack at every budget on the clean-correct rows ``X`` (minimal attacks once),
-    and with ``big`` one budgeted attack at that unbounded budget for the sanity check.
-
-    Returns the outcomes by ``(attack, eps)``, the unbounded outcome, and for each minimal
-    attack the smallest change found per row (``inf`` where none) and its seconds.
-    """
-    outcomes: dict[tuple[str, float], Outcome] = {}
-    sizes: dict[str, tuple[np.ndarray, float]] = {}
-    unbounded = None
+    and with ``big`` one budgeted attack at that unbounded budget for the sanity check: one
+    unit each, unit ``i`` drawing from child ``i`` of ``rng``; seconds per attack go to
+    ``timings``."""
+    found = _Found()
     if len(codes) == 0:
-        return outcomes, unbounded, sizes
-    tasks = [(a, e) for a in ensemble for e in ([None] if a.minimal else grid)]
+        return found
+    units = unit_grid(ensemble, budgets=lambda a: [None] if a.minimal else grid)
     if big is not None:
         probe = next((a for a in ensemble if not a.minimal), ensemble[0])
-        tasks.append((probe if probe.minimal else probe.replace(eps=big), "unbounded"))
+        units.append(Unit(probe if probe.minimal else probe.replace(eps=big), SANITY,
+                          index=len(units)))
     clean = Inputs(X).array
-    for (attack, e), child in zip(_shown(tasks, quiet), rng.spawn(len(tasks)), strict=True):
-        started = time.perf_counter()
-        if e == "unbounded":
-            unbounded, _ = _attack(attack, model, X, y, codes, child, big)
+
+    def work(unit: Unit, child: np.random.Generator) -> None:
+        attack, e = unit.variant, unit.budget
+        if e == SANITY:
+            found.unbounded, _ = _attack(attack, model, X, y, codes, child, big)
         elif attack.minimal:
             done, adv = _attack(attack, model, X, y, codes, child, np.inf)
-            found = np.where(done.fooled, perturbation_norm(adv, clean, norm=norm), np.inf)
-            sizes[attack.name] = (found, done.seconds)
+            sizes = np.where(done.fooled, perturbation_norm(adv, clean, norm=norm), np.inf)
+            found.sizes[attack.name] = (sizes, done.seconds)
             for value in grid:
-                hit = found <= value * (1 + 1e-9)
-                outcomes[(attack.name, value)] = Outcome(
+                hit = sizes <= value * (1 + 1e-9)
+                found.outcomes[(attack.name, value)] = Outcome(
                     attack.name, attack.slug, attack.white_box, value, hit,
                     np.where(hit, done.confidence, np.nan), done.seconds)
         else:
             if hasattr(attack, "fit") and not hasattr(attack, "surrogate_"):
                 attack.fit(model, X, seed=child)  # one surrogate for every budget
-            outcomes[(attack.name, e)], _ = _attack(attack.replace(eps=e), model, X, y, codes,
-                                                    child, e)
-        key = f"{attack.name}_s"
-        timings[key] = timings.get(key, 0.0) + time.perf_counter() - started
-    return outcomes, unbounded, sizes
+            found.outcomes[(attack.name, e)], _ = _attack(attack.replace(eps=e), model, X, y,
+                                                          codes, child, e)
+
+    campaign = Campaign(units, seed=rng, label=_label, quiet=quiet)
+    for label, seconds in campaign.timings(campaign.run(work)).items():
+        timings[f"{label}_s"] = seconds
+    return found
 
 
-def _shown(tasks: list[tuple[Attack, Any]], quiet: bool) -> Iterator[tuple[Attack, Any]]:
-    """``tasks`` in order, with a progress bar per attack: its name and budgets done."""
-    for (attack, sanity), group in itertools.groupby(
-            tasks, key=lambda task: (task[0], task[1] == "unbounded")):
-        runs = list(group)
-        label = f"{attack.name} (sanity: whole range)" if sanity else attack.name
-        yield from progress(runs, total=len(runs), description=label, quiet=quiet)
+def _label(unit: Unit) -> str:
+    """A unit's progress bar and timing: its attack, and the sanity unit apart."""
+    if unit.budget == SANITY:
+        return f"{unit.variant.name} (sanity: whole range)"
+    return unit.variant.name
 
 
 def _rows(X: Any, keep: np.ndarray) -> Any:
@@ -300,114 +307,6 @@ def _attack(attack: Attack, model: Model, X: Any, y: np.ndarray, codes: np.ndarr
                    "surrogate_fidelity": attack.fidelity_}
     return Outcome(attack.name, attack.slug, attack.white_box, eps, hit,
                    np.where(hit, proba.max(axis=1), np.nan), seconds, details), adv
-
-
-def _proportion(name: str, metric: str, k: int, n: int, level: float, **fields: Any) -> Finding:
-    """A share ``k / n`` with its exact Clopper-Pearson interval."""
-    return Finding(name=name, metric=metric, value=k / n if n else float("nan"),
-                   ci=clopper_pearson(k, n, level), ci_level=level, drill=DRILL, **fields)
-
-
-def _attack_findings(o: Outcome, n: int, n_ok: int, level: float, unit: str) -> list[Finding]:
-    """Robust accuracy and success rate of one attack at one budget."""
-    fooled = int(o.fooled.sum())
-    common = {"group": o.attack, "severity": o.eps, "unit": unit}
-    details = {"n": n, "clean_correct": n_ok, "fooled": fooled, "seconds": round(o.seconds, 4),
-               "adversarial_confidence_median": _median(o.confidence), **o.details}
-    return [
-        _proportion(f"attack/{o.attack}/robust_accuracy@{o.eps:g}", "robust_accuracy",
-                    n_ok - fooled, n, level, details=details,
-                    message=f"{n_ok - fooled} of {n} points still correct under {o.attack} "
-                            f"at eps={o.eps:g}.", **common),
-        _proportion(f"attack/{o.attack}/attack_success_rate@{o.eps:g}", "attack_success_rate",
-                    fooled, n_ok, level, details=details,
-                    message=f"{fooled} of {n_ok} clean-correct points fooled.", **common),
-    ]
-
-
-def _ensemble_findings(runs: list[Outcome], eps: float, n: int, labels: np.ndarray,
-                       correct: np.ndarray, level: float, unit: str) -> list[Finding]:
-    """The worst case over attacks at one budget: overall, per class, and its confidence."""
-    if not runs:
-        return []
-    hits = np.array([o.fooled for o in runs])
-    any_hit = hits.any(axis=0)
-    n_ok = hits.shape[1]
-    fooled = int(any_hit.sum())
-    only = {o.attack: int((o.fooled & (hits.sum(axis=0) == 1)).sum()) for o in runs}
-    first = np.argmax(hits, axis=0)
-    conf = np.array([o.confidence for o in runs])[first, np.arange(n_ok)]
-    conf = np.where(any_hit, conf, np.nan)
-    common = {"group": "ensemble", "severity": eps, "unit": unit}
-    robust_rows = np.zeros(n, dtype=bool)
-    robust_rows[np.flatnonzero(correct)[~any_hit]] = True
-    per_class, class_findings = {}, []
-    for label in np.unique(labels):
-        rows = labels == label
-        k, m = int(robust_rows[rows].sum()), int(rows.sum())
-        per_class[str(label)] = {"n": m, "robust": k, "robust_accuracy": k / m}
-        class_findings.append(_proportion(
-            f"attack/ensemble/class_robust_accuracy@{eps:g}/{label}", "class_robust_accuracy",
-            k, m, level, feature=f"class {label}",
-            message=f"class {label}: {k} of {m} points robust at eps={eps:g}.", **common))
-    details = {"attacks": [o.attack for o in runs], "found_only_by": only, "n": n,
-               "clean_correct": n_ok, "fooled": fooled, "per_class": per_class}
-    out = [
-        _proportion(f"attack/ensemble/robust_accuracy@{eps:g}", "robust_accuracy",
-                    n_ok - fooled, n, level, details=details,
-                    message=f"{n_ok - fooled} of {n} points robust to every attack at "
-                            f"eps={eps:g}.", **common),
-        _proportion(f"attack/ensemble/attack_success_rate@{eps:g}", "attack_success_rate",
-                    fooled, n_ok, level, details=details,
-                    message=f"{fooled} of {n_ok} clean-correct points fooled by at least one "
-                            "attack.", **common),
-    ]
-    if fooled:
-        values = conf[any_hit]
-        out.append(Finding(
-            name=f"attack/ensemble/adversarial_confidence@{eps:g}",
-            metric="adversarial_confidence", value=float(np.median(values)),
-            ci=median_interval(values, level), ci_level=level, drill=DRILL,
-            details={"fooled": fooled, "quantiles": _quantiles(values)},
-            message=f"median top probability of the {fooled} fooling predictions: the model "
-                    f"is this sure of its wrong answers.{_no_interval(fooled, level)}",
-            **common))
-    return out + class_findings
-
-
-def _min_perturbation(name: str, sizes: np.ndarray, seconds: float, level: float,
-                      unit: str) -> Finding:
-    """The distribution of the smallest change found per clean-correct point."""
-    found = np.isfinite(sizes)
-    return Finding(
-        name=f"attack/{name}/min_perturbation", metric="min_perturbation",
-        value=float(np.median(sizes)) if len(sizes) else float("nan"),
-        ci=median_interval(sizes, level), ci_level=level, drill=DRILL,
-        group=name, unit=unit,
-        details={"n": len(sizes), "found": int(found.sum()), "quantiles": _quantiles(sizes),
-                 "mean_of_found": float(sizes[found].mean()) if found.any() else None,
-                 "seconds": round(seconds, 4)},
-        message=f"median smallest {unit} change that fools the model over "
-                f"{len(sizes)} clean-correct points ({int((~found).sum())} not fooled at "
-                f"any size: inf).{_no_interval(len(sizes), level)}")
-
-
-def _no_interval(n: int, level: float) -> str:
-    """What to say when a median has too few values for an interval at ``level``."""
-    need = median_interval_min_rows(level)
-    if n == 0 or n >= need:
-        return ""
-    return (f" No {level:.0%} interval: a median needs at least {need} values for one (the "
-            f"range of {n} covers it with probability {median_coverage(n, 1):.0%}).")
-
-
-def _median(values: np.ndarray) -> float | None:
-    values = values[np.isfinite(values)]
-    return float(np.median(values)) if len(values) else None
-
-
-def _quantiles(values: np.ndarray) -> dict[str, float]:
-    return {f"p{q}": float(np.quantile(values, q / 100)) for q in (10, 25, 50, 75, 90)}
 
 
 def _describe_bounds(bounds: Any) -> Any:

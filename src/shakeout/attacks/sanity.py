@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from shakeout.report.findings import finding_name, proportion
 from shakeout.report.result import Finding
-from shakeout.stats import clopper_pearson
 
 ITERATIVE = ("pgd", "bim", "apgd")
 
@@ -119,11 +119,10 @@ def _dominance(outcomes: Mapping[tuple[str, float], Outcome], grid: Sequence[flo
 
 def _check(check: str, count: int, n: int, tolerance: float, level: float, what: str,
            problem: str) -> Finding:
-    share = count / n if n else 0.0
-    failed = share > tolerance
+    """The share ``count / n`` of clean-correct points (``n > 0``) breaking the rule."""
+    failed = count / n > tolerance
     message = f"{what}. " + (problem + "." if failed else "OK.")
-    return Finding(name=f"attack/sanity/{check}", metric="sanity", value=share,
-                   ci=clopper_pearson(count, n, level) if n else None, ci_level=level,
-                   status="warn" if failed else "pass", drill="attack", group="sanity",
-                   feature=check, unit="share of clean-correct points", message=message,
-                   details={"count": count, "n": n, "tolerance": tolerance})
+    return proportion(finding_name("attack", "sanity", check), "sanity", count, n, level,
+                      status="warn" if failed else "pass", drill="attack", group="sanity",
+                      feature=check, unit="share of clean-correct points", message=message,
+                      details={"count": count, "n": n, "tolerance": tolerance})

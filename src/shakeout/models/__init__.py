@@ -20,5 +20,5 @@ def __getattr__(name: str):  # torch and onnxruntime are imported only when aske
     raise AttributeError(name)
 
 
-__all__ = ["CallableModel", "Capabilities", "Model", "OnnxModel", "SklearnModel", "TorchModel", "load_model",
-           "wrap"]
+__all__ = ["Capabilities", "CallableModel", "Model", "OnnxModel", "SklearnModel", "TorchModel",
+           "load_model", "wrap"]

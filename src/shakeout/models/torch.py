@@ -9,7 +9,6 @@ import numpy as np
 from shakeout._validation import check_choice
 from shakeout.errors import MissingDependencyError, ValidationError
 from shakeout.models._base import TASKS, Capabilities, Model
-from shakeout.fingerprint import fingerprint
 
 
 def import_torch() -> Any:
