@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from shakeout._validation import check_number, check_positive_int
+from shakeout._validation import check_choice, check_number, check_positive_int
 from shakeout.attacks._base import GradientAttack, check_steps
 from shakeout.attacks._torch import ConstantSearch, hinge, row_norm, rows
 
@@ -91,7 +91,7 @@ class CarliniWagner(GradientAttack):
         self.binary_steps = check_positive_int(self, "binary_steps", binary_steps)
         self.lr = check_number(self, "lr", lr, 0, low_open=True)
         self.kappa = check_number(self, "kappa", kappa, 0)
-        self.abort_early = bool(abort_early)
+        self.abort_early = check_choice(self, "abort_early", abort_early, (True, False))
         self.candidates = check_positive_int(self, "candidates", candidates)
         self.refine_steps = check_number(self, "refine_steps", refine_steps, 0, integer=True)
 

@@ -76,7 +76,7 @@ class PGD(GradientAttack):
         self.steps = check_steps(self, steps)
         self.step_size = None if step_size is None else check_number(self, "step_size",
                                                                       step_size, 0)
-        self.random_start = bool(random_start)
+        self.random_start = check_choice(self, "random_start", random_start, (True, False))
         self.restarts = check_positive_int(self, "restarts", restarts)
         self.loss = check_choice(self, "loss", loss, LOSSES)
         self.l1_sparsity = check_number(self, "l1_sparsity", l1_sparsity, 0, 1, high_open=True)
