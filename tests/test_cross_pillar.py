@@ -102,7 +102,7 @@ def _tiny_inputs() -> list[Any]:
 def _perturbed(name: str, seed: int) -> Any:
     cls = REGISTRY[name]
     severity = max(cls.default_severities)
-    if cls.target == "model":
+    if cls.kind == "model":
         net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5),
                                   torch.nn.Linear(8, 2))
         with torch.no_grad():

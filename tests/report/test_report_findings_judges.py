@@ -1,56 +1,23 @@
 """``adjust`` is the one adjust-and-rejudge: the drift rule and the stress rule are its judges.
 
-Each judge below is the pillar's rule as it stood in ``drift/_base.adjust_findings`` and
-``stress/sweep._correct`` before both moved onto :func:`shakeout.report.findings.adjust`;
-the expected values (``adjust_before.json``: p-value, status, message and details of each
-finding) are what those two functions returned on the same inputs.
+The judges are the pillars' own (``drift._base.rejudge``, ``stress.sweep._judge``); the
+expected values (``adjust_before.json``: p-value, status, message and details of each
+finding) are what ``drift/_base.adjust_findings`` and ``stress/sweep._correct`` returned on
+the same inputs before both moved onto :func:`shakeout.report.findings.adjust`. Stress
+findings now also carry ``details.n_tests``, which the comparison leaves out.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from shakeout.drift._base import describe_test, judge_test
+from shakeout.drift._base import rejudge as drift_judge
 from shakeout.report.findings import adjust
 from shakeout.report.result import Finding
-
-
-def drift_judge(f: Finding, alpha: float) -> Finding:
-    """Drift: status from significance and effect size; the message written again."""
-    statistic = f.details.get("statistic_text", f"{f.metric}={f.value:.3g}")
-    test = f.details.get("test", f.group or f.metric)
-    message = describe_test(test, f.feature or "", statistic, f.p_value, alpha, f.effect,
-                            f.details["correction"])
-    if f.details.get("notes"):
-        message += " " + f.details["notes"]
-    return replace(f, status=judge_test(f.p_value, alpha, f.effect), message=message)
-
-
-def stress_judge(f: Finding, alpha: float) -> Finding:
-    """Stress: a significant degradation warns unless negligible; no effect size: a move warns.
-
-    Stress findings never carried ``n_tests``; the judge leaves it out so the output stays
-    what it was.
-    """
-    p, correction = f.p_value, f.details["correction"]
-    if p >= alpha:
-        status, why = "pass", ("not significant" if f.effect is not None
-                               else "no significant change")
-    elif f.effect is None:
-        status, why = "warn", "distribution moved"
-    elif f.effect == "negligible":
-        status, why = "pass", "statistically significant but negligible in size"
-    else:
-        status, why = "warn", f"significant {f.effect} degradation"
-    if f.details.get("p_at_floor"):
-        why += (f"; p at the bootstrap floor 1/(B+1) = {f.details['p_floor']:.2g} "
-                f"({p:.2g} after {correction}): raise n_bootstrap for a smaller p")
-    details = {k: v for k, v in f.details.items() if k != "n_tests"}
-    return replace(f, status=status, message=why, details=details)
+from shakeout.stress.sweep import _judge as stress_judge
 
 
 def drift_findings() -> list[Finding]:
@@ -92,8 +59,9 @@ BEFORE = json.loads((Path(__file__).parent / "adjust_before.json").read_text())
 METHODS = ("holm", "bonferroni", "bh", "none")
 
 
-def _as_before(findings: list[Finding]) -> list[list]:
-    return [[f.p_value, f.status, f.message, dict(f.details)] for f in findings]
+def _as_before(findings: list[Finding], leave_out: str = "") -> list[list]:
+    return [[f.p_value, f.status, f.message, {k: v for k, v in f.details.items() if k != leave_out}]
+            for f in findings]
 
 
 @pytest.mark.parametrize("method", METHODS[:3])
@@ -117,11 +85,11 @@ def test_drift_without_correction_leaves_its_findings_as_the_tests_judged_them()
 def test_adjust_per_metric_with_the_stress_judge_is_the_stress_rule(method):
     before = stress_findings()
     after = adjust(before, method, 0.05, family=lambda f: f.metric, judge=stress_judge)
-    assert _as_before(after) == BEFORE["stress"][method]
+    assert _as_before(after, "n_tests") == BEFORE["stress"][method]
     assert all(a is b for a, b in zip(after, before) if b.p_value is None)
 
 
 def test_the_stress_families_are_its_metrics():
     """One family across all metrics would adjust differently: the grouping matters."""
     pooled = adjust(stress_findings(), "holm", 0.05, judge=stress_judge)
-    assert _as_before(pooled) != BEFORE["stress"]["holm"]
+    assert _as_before(pooled, "n_tests") != BEFORE["stress"]["holm"]

@@ -394,7 +394,7 @@ class BinnedDistance(BinnedReference):
                                       high_open=True)
         self.warn, self.fail = check_bands(self, warn, fail)
         self.n_permutations = check_positive_int(self, "n_permutations", n_permutations, 1)
-        as_generator(seed)
+        as_generator(seed, owner=self)
         self.seed = seed
 
     def distance(self, reference_counts: np.ndarray, current_counts: np.ndarray) -> Any:

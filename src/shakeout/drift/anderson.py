@@ -133,7 +133,7 @@ class ADTest(SortedReference):
         self.alpha = check_open_interval(self, "alpha", alpha, 0, 1)
         self.effect_thresholds = check_thresholds(self, "effect_thresholds", effect_thresholds)
         self.n_permutations = check_positive_int(self, "n_permutations", n_permutations, 1)
-        as_generator(seed)
+        as_generator(seed, owner=self)
         self.seed = seed
 
     def _permutation(self, cur: np.ndarray, sizes: np.ndarray) -> tuple[float, float, str]:

@@ -99,7 +99,7 @@ class Chi2Test(BinnedReference):
         self.binning = check_choice(self, "binning", binning, BINNINGS)
         self.effect_thresholds = check_thresholds(self, "effect_thresholds", effect_thresholds)
         self.n_permutations = check_positive_int(self, "n_permutations", n_permutations, 1)
-        as_generator(seed)
+        as_generator(seed, owner=self)
         self.seed = seed
 
     def compare(self, current: Any) -> Finding:

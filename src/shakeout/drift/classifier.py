@@ -145,7 +145,7 @@ class ClassifierTest(DriftTest):
             self, "max_rows", max_rows, 2)
         self.effect_thresholds = check_thresholds(self, "effect_thresholds", effect_thresholds)
         self.max_iter = check_positive_int(self, "max_iter", max_iter, 1)
-        as_generator(seed)
+        as_generator(seed, owner=self)
         self.seed = seed
 
     def fit(self, reference: Any) -> "ClassifierTest":

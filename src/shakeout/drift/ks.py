@@ -277,7 +277,7 @@ class KSTest(SortedReference):
         self.method = check_choice(self, "method", method, METHODS)
         self.effect_thresholds = check_thresholds(self, "effect_thresholds", effect_thresholds)
         self.n_permutations = check_positive_int(self, "n_permutations", n_permutations, 1)
-        as_generator(seed)
+        as_generator(seed, owner=self)
         self.seed = seed
 
     def _p_value(self, cur: np.ndarray) -> tuple[float, float, str]:

@@ -92,7 +92,7 @@ class MMDTest(DriftTest):
             self, "bandwidth", bandwidth, 0, low_open=True)
         self.device = check_choice(self, "device", device, DEVICES)
         self.batch_size = check_positive_int(self, "batch_size", batch_size, 1)
-        as_generator(seed)
+        as_generator(seed, owner=self)
         self.seed = seed
 
     def fit(self, reference: Any) -> "MMDTest":

@@ -123,7 +123,7 @@ class DriftSuite:
         self.importance = dict(importance) if importance is not None else None
         self.policy = policy or DecisionPolicy()
         self.n_jobs = n_jobs if n_jobs is None else check_positive_int(self, "n_jobs", n_jobs, 1)
-        as_generator(seed)
+        as_generator(seed, owner=self)
         self.seed = seed
         self._make("psi", numeric=True)  # validate the shared binning parameters now
 

@@ -84,7 +84,7 @@ class Wasserstein(SortedReference):
         self.n_permutations = check_positive_int(self, "n_permutations", n_permutations, 1)
         self.max_rows = None if max_rows is None else check_positive_int(self, "max_rows",
                                                                          max_rows, 2)
-        as_generator(seed)
+        as_generator(seed, owner=self)
         self.seed = seed
 
     def fit(self, reference: Any) -> "Wasserstein":
