@@ -104,3 +104,8 @@ def test_active_dropout_on_a_model_without_dropout_says_what_to_use():
 def test_active_dropout_rate_is_capped():
     with pytest.raises(ValidationError, match=r"severity must be in \[0, 0.95\], got 1.0"):
         ActiveDropout().apply(dropout_net(), 1.0, seed=0)
+
+
+def test_weight_perturbations_are_of_kind_model():
+    assert WeightNoise.kind == ActiveDropout.kind == "model"
+
