@@ -27,7 +27,7 @@ def test_demo_writes_a_self_contained_report(cli, tmp_path):
     assert "@import" not in html
 
     data = json.loads((out / "results.json").read_text())
-    assert data["schema_version"] == "1.0"
+    assert data["schema_version"] == "1.1"
     subjects = {f["subject"] for f in data["findings"]}
     assert subjects == {"breast-cancer GBM", "digits CNN", "weekly stream LR"}
     assert {f["drill"] for f in data["findings"]} == {"stress", "attack", "drift"}

@@ -17,9 +17,10 @@ def demo_command(out: Out = DEFAULT_OUT, seed: Seed = 0, quiet: Quiet = False) -
                       "logistic regression (a weekly stream that drifts), then running the "
                       "drills...", highlight=False)
     result = run_demo(seed=0 if seed is None else seed, quiet=quiet)
-    weekly = [f for f in result.findings if f.metric == "decision" and f.window is not None]
-    if weekly and not quiet:
-        latest = max(weekly, key=lambda f: f.window)
+    from shakeout.monitor import latest_decision
+
+    latest = latest_decision(result)
+    if latest is not None and not quiet:
         console.print(f"{latest.subject}, week of {latest.window}: {latest.message}",
                       highlight=False, markup=False)
     raise typer.Exit(emit(result, out, DEMO_GATE, quiet=quiet))

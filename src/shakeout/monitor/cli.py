@@ -74,7 +74,7 @@ def monitor_command(
     _print_history(history)
     scoped = get("monitor").scoped(result)
     if scoped is not None:
-        latest = next(f for f in scoped.findings if f.metric == "decision" and f.window)
+        latest = monitor.latest_decision(scoped)
         print_notes([f for f in scoped.findings if f.window == latest.window])
         console.print(f"Latest window {latest.window}: {latest.message}", highlight=False,
                       markup=False)
