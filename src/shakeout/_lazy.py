@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,6 +24,10 @@ def lazy_names(package: str, where: Mapping[str, str]) -> tuple[Callable[[str], 
     (3.0, True, True)
     >>> del sys.modules["demo_pkg"]
     """
+    shadowed = frozenset(n for n, module in where.items() if module == f"{package}.{n}")
+    if shadowed:
+        sys.modules[package].__class__ = _keeping(shadowed)
+
     def __getattr__(name: str) -> Any:
         if name not in where:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
@@ -35,3 +40,15 @@ def lazy_names(package: str, where: Mapping[str, str]) -> tuple[Callable[[str], 
         return sorted(set(vars(module)) | set(getattr(module, "__all__", ())))
 
     return __getattr__, __dir__
+
+
+def _keeping(names: frozenset[str]) -> type[types.ModuleType]:
+    """A package type that ignores the import system binding a submodule over ``names``."""
+
+    class Package(types.ModuleType):
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name in names and isinstance(value, types.ModuleType):
+                return
+            super().__setattr__(name, value)
+
+    return Package

@@ -13,21 +13,34 @@ shakeout.attacks`` alone does not.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shakeout.attacks._base import CATALOG, Attack, load, make
-from shakeout.attacks.ensemble import default_attacks, default_eps
-from shakeout.attacks.plan import AttackPlan
-from shakeout.attacks.run import run
-from shakeout.attacks.threat import Constraints, Domain, data_bounds, perturbation_norm
+from shakeout._lazy import lazy_names
 
-_LAZY = {cls_name: module for module, cls_name, _ in CATALOG.values()}
+if TYPE_CHECKING:
+    from shakeout.attacks._base import CATALOG, Attack, load, make
+    from shakeout.attacks.ensemble import default_attacks, default_eps
+    from shakeout.attacks.plan import AttackPlan
+    from shakeout.attacks.run import run
+    from shakeout.attacks.threat import Constraints, Domain, data_bounds, perturbation_norm
+
+# Public name -> the module that defines it, imported when the name is first read.
+_LAZY = {name: f"shakeout.attacks.{module}" for module, names in (
+    ("_base", ("CATALOG", "Attack", "load", "make")),
+    ("ensemble", ("default_attacks", "default_eps")), ("plan", ("AttackPlan",)),
+    ("run", ("run",)),
+    ("threat", ("Constraints", "Domain", "data_bounds", "perturbation_norm"))) for name in names}
+_public, __dir__ = lazy_names(__name__, _LAZY)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(load(_LAZY[name]), name)
-    raise AttributeError(f"module 'shakeout.attacks' has no attribute {name!r}")
+    """A catalogued attack class (loaded from its module on first use), else a public name."""
+    from shakeout.attacks._base import CATALOG, load
+
+    classes = {cls_name: module for module, cls_name, _ in CATALOG.values()}
+    if name in classes:
+        return getattr(load(classes[name]), name)
+    return _public(name)
 
 
 __all__ = ["APGD", "BIM", "CATALOG", "FGSM", "JSMA", "PGD", "EAD", "Attack", "AttackPlan",

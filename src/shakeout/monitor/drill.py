@@ -13,6 +13,6 @@ from shakeout.drills import Command, Drill, ReportSpec
 DRILLS = (
     Drill(name="monitor", section="drift", plan="shakeout.drift.plan:DriftPlan",
           commands=(Command("monitor", "shakeout.monitor.cli:monitor_command"),),
-          scope="shakeout.monitor.hysteresis:latest_window", scope_name="latest window",
+          scope="shakeout.monitor:latest_window", scope_name="latest window",
           report=ReportSpec(title="Monitoring", headline=("decision",), tables=(ONSETS,))),
 )

@@ -10,9 +10,7 @@ jinja2 (the HTML page).
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shakeout._lazy import lazy_names
 
@@ -27,22 +25,6 @@ _LAZY = {name: f"shakeout.report.{module}" for name, module in (
     ("Gate", "gate"), ("GateCondition", "gate"), ("GateOutcome", "gate"), ("render", "render"),
     ("SCHEMA_VERSION", "result"), ("Finding", "result"), ("Manifest", "result"),
     ("Result", "result"))} | {"fingerprint": "shakeout.fingerprint"}
-
-
-class _Package(types.ModuleType):
-    """This package, with ``render`` always the function.
-
-    Loading the submodule ``shakeout.report.render`` binds the package's attribute of the
-    same name to the module; the function keeps the name instead.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "render" and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -240,8 +240,8 @@ def current(findings: Sequence[Finding]) -> list[Finding]:
 
 
 def judged(gate: GateOutcome) -> set[str]:
-    """Names of the findings a gate judged (each reason starts with the finding's name)."""
-    return {r.partition(": ")[0] for o in gate.outcomes for r in o.reasons}
+    """Names of the findings a gate judged."""
+    return {name for o in gate.outcomes for name in o.findings}
 
 
 def verdict_line(result: Result, gate: GateOutcome | None) -> str:
