@@ -4,7 +4,10 @@ Every perturbation of ``shakeout.perturb.REGISTRY``, every attack of
 ``shakeout.attacks.CATALOG`` and every drift test a suite runs by name goes through the
 same checks: the same seed gives the same output bit for bit; each invalid parameter gives a
 ``ValidationError`` that names the class and the parameter; the class docstring carries an
-example, and it runs. A new class in a registry is checked without a line added here.
+example, and it runs. Every drill of ``shakeout.drills`` likewise: its plan section refuses an
+unknown setting naming the section, has a default for every setting, and its run gives the
+same findings for the same seed. A new class in a registry, or a new drill, is checked
+without a line added here.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from shakeout import drills
 from shakeout.attacks import CATALOG
 from shakeout.attacks import make as make_attack
 from shakeout.attacks._base import attack_class
 from shakeout.drift.suite import MULTIVARIATE, UNIVARIATE
+from shakeout.data import Dataset
 from shakeout.errors import ValidationError
 from shakeout.perturb import REGISTRY
+from shakeout.plan import parse_plan
 
 torch = pytest.importorskip("torch")
 
@@ -161,3 +167,57 @@ def _drift_finding(name: str, seed: int) -> dict:
 @pytest.mark.parametrize("name", sorted(DRIFT_TESTS))
 def test_a_drift_test_gives_the_same_finding_for_the_same_seed(name):
     assert _drift_finding(name, 1) == _drift_finding(name, 1)
+
+
+# -- drills: every registered drill, through the same checks -----------------------------
+
+DRILLS = sorted(drills.registered())
+QUICK_SECTIONS = {"stress": {"n_bootstrap": 50, "repeats": 2, "sensitivity": False},
+                  "attack": {"attacks": ["fgsm", "pgd"], "eps": [0.1], "sanity": False,
+                             "params": {"pgd": {"steps": 4}}}}
+"""Settings that keep a drill's run to a second on the tiny data."""
+
+
+def _section_model(name: str) -> Any:
+    drill = drills.get(name)
+    if drill.plan is None:
+        pytest.skip(f"drill {name!r} has no plan section")
+    return drills.resolve(drill.plan)
+
+
+@pytest.mark.parametrize("name", DRILLS)
+def test_a_drill_section_refuses_an_unknown_key_naming_the_section(name):
+    section = drills.get(name).section
+    with pytest.raises(ValidationError) as caught:
+        parse_plan({section: {"no_such_setting": 1}} if section else {"no_such_section": {}})
+    assert "no_such_setting" in str(caught.value) or "no_such_section" in str(caught.value)
+    if section:
+        assert section in str(caught.value)
+
+
+@pytest.mark.parametrize("name", DRILLS)
+def test_a_drill_section_has_defaults_for_every_setting(name):
+    assert _section_model(name).model_validate({}) is not None
+
+
+def _drill_findings(name: str, seed: int) -> list[dict]:
+    drill = drills.get(name)
+    if drill.run is None:
+        pytest.skip(f"drill {name!r} runs only from its command (two inputs)")
+    net = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[-10.0, 0.0], [10.0, 0.0]]))
+        net.bias.copy_(torch.tensor([5.0, -5.0]))
+    X = np.random.default_rng(0).uniform(size=(60, 2)).astype(np.float32)
+    data = Dataset(X=X, y=(X[:, 0] > 0.5).astype(int), name="tiny")
+    section = _section_model(name).model_validate(QUICK_SECTIONS.get(drill.section, {}))
+    result = drill.runner()(net, data, section, seed=seed, quiet=True)
+    return [{k: v for k, v in f.to_dict().items() if k != "details"}
+            | {"details": {k: v for k, v in f.details.items() if k != "seconds"}}
+            for f in result.findings]
+
+
+@pytest.mark.parametrize("name", DRILLS)
+def test_a_drill_gives_the_same_findings_for_the_same_seed(name):
+    first = _drill_findings(name, 4)
+    assert first and first == _drill_findings(name, 4)
