@@ -340,18 +340,11 @@ class DriftSuite:
         """Columns numeric in the reference, as numbers; text where numbers belong is an error.
 
         A column that arrives as ``object`` (all missing, booleans, numbers as text) is
-        converted; a value that is not a number stops the run with the column named. A
-        column whose values are strided in memory (a frame built on a 2-D array without a
-        copy) is copied once here, not once by each test that needs contiguous numbers.
+        converted; a value that is not a number stops the run with the column named.
         """
         converted = {}
         for col in self.numeric_:
-            if col not in frame.columns:
-                continue
-            if is_numeric_column(frame[col]):
-                values = frame[col].to_numpy()
-                if isinstance(frame[col].dtype, np.dtype) and not values.flags.c_contiguous:
-                    converted[col] = np.ascontiguousarray(values)
+            if col not in frame.columns or is_numeric_column(frame[col]):
                 continue
             converted[col] = as_numbers(
                 frame[col], where=f"current column {col!r}",
