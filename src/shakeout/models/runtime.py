@@ -202,32 +202,143 @@ def repeat_forward(model: Model, x: Any, n: int, *, noise: Noise | None = None,
     0.84
     """
     torch = import_torch()
-    torch_module(model, "repeat_forward")
+    counts = None
+    for rows, logits, m in _passes(model, x, n, "repeat_forward", "counts classes", noise=noise,
+                                   train=train, batch_size=batch_size, seed=seed):
+        if counts is None:  # two columns for a single-logit binary model
+            k = max(2, logits.shape[1])
+            counts = torch.zeros(m * k, dtype=torch.int64, device=model.device)
+        counts += torch.bincount(rows * k + _winners(logits), minlength=m * k)
+    return counts.reshape(m, k).cpu().numpy()
+
+
+def repeat_proba(model: Model, x: Any, n: int, *, noise: Noise | None = None,
+                 dropout: bool = False, batch_size: int = 4096,
+                 seed: Seed = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean class probabilities and mean entropy over ``n`` noisy or MC-dropout passes per input.
+
+    The sibling of :func:`repeat_forward` (the same batched passes, bounded by
+    ``batch_size`` rows) that keeps each pass's softmax instead of its winning class: what
+    MC dropout (Gal & Ghahramani 2016) needs to split predictive entropy into its expected
+    part (aleatoric) and mutual information (epistemic).
+
+    Parameters
+    ----------
+    model : Model
+        A wrapped torch classifier.
+    x : array of shape ``(m, ...)``
+        The inputs, in the model's input space.
+    n : int
+        Forward passes per input.
+    noise : callable or None
+        ``noise(batch, generator)``, e.g. :func:`gaussian`; None for none.
+    dropout : bool, default=False
+        Keep the dropout layers active while everything else stays in eval mode (batch-norm
+        uses, and keeps, its running statistics): MC dropout. Their draws come from torch's
+        global generator, seeded from ``seed`` inside ``torch.random.fork_rng`` as in
+        :func:`repeat_forward`.
+    batch_size : int, default=4096
+        Rows per forward pass.
+    seed : int, Generator or None
+        The same seed and ``batch_size`` give the same numbers.
+
+    Returns
+    -------
+    mean : numpy.ndarray of shape ``(m, n_classes)``
+        The average of the passes' probabilities (a single logit reads through a sigmoid).
+    entropy : numpy.ndarray of shape ``(m,)``
+        The average of the passes' entropies, in nats.
+
+    Examples
+    --------
+    Without noise or dropout every pass is the same: the mean is the model's probabilities.
+
+    >>> import numpy as np, torch
+    >>> from shakeout.models import wrap
+    >>> net = torch.nn.Linear(1, 2)
+    >>> with torch.no_grad():
+    ...     _ = net.weight.copy_(torch.tensor([[-1.0], [1.0]])); _ = net.bias.zero_()
+    >>> x = np.array([[0.0], [2.0]], np.float32)
+    >>> mean, entropy = repeat_proba(wrap(net), x, 10, seed=0)
+    >>> np.allclose(mean, wrap(net).predict_proba(x)), round(float(entropy[0]), 4)
+    (True, 0.6931)
+    """
+    torch = import_torch()
+    total = entropy = None
+    for rows, logits, m in _passes(model, x, n, "repeat_proba", "averages class probabilities",
+                                   noise=noise, dropout=dropout, batch_size=batch_size,
+                                   seed=seed):
+        proba = _probabilities(torch, logits.double())
+        if total is None:
+            total = torch.zeros((m, proba.shape[1]), dtype=torch.float64, device=model.device)
+            entropy = torch.zeros(m, dtype=torch.float64, device=model.device)
+        total.index_add_(0, rows, proba)
+        entropy.index_add_(0, rows, torch.special.entr(proba).sum(dim=1))
+    return (total / n).cpu().numpy(), (entropy / n).cpu().numpy()
+
+
+def _passes(model: Model, x: Any, n: int, owner: str, does: str, *, noise: Noise | None,
+            train: bool = False, dropout: bool = False, batch_size: int,
+            seed: Seed) -> Iterator[tuple[Any, Any, int]]:
+    """The ``len(x) * n`` forward passes in batches: ``(rows, logits, m)`` per batch, where
+    ``rows`` says which input each pass repeats; checks the model (a classifier: ``owner``
+    ``does`` something with classes) and the counts first."""
+    torch = import_torch()
+    torch_module(model, owner)
     if model.task != "classification":
         raise ValidationError(
-            f"repeat_forward counts classes, but {model.name} is a regressor; wrap a classifier."
+            f"{owner} {does}, but {model.name} is a regressor; wrap a classifier."
         )
-    n = check_positive_int("repeat_forward", "n", n)
-    batch_size = check_positive_int("repeat_forward", "batch_size", batch_size)
+    n = check_positive_int(owner, "n", n)
+    batch_size = check_positive_int(owner, "batch_size", batch_size)
     rng = as_generator(seed)
     gen = torch_generator(rng, model.device)
     inputs = model.to_tensor(x)
     m = len(inputs)
     total = m * n
-    counts = None
-    with _seeded_global(torch, model.device, rng) if train else nullcontext(), \
-            inference(model, train=train, grad=False):
+    stochastic = train or dropout
+    with _seeded_global(torch, model.device, rng) if stochastic else nullcontext(), \
+            inference(model, train=train, grad=False) as module, \
+            _dropout_active(module) if dropout else nullcontext():
         for start in range(0, total, batch_size):
             rows = torch.arange(start, min(start + batch_size, total), device=model.device) // n
             batch = inputs[rows]
             if noise is not None:
                 batch = noise(batch, gen)
-            logits = model.logits(batch).reshape(len(batch), -1)
-            if counts is None:  # two columns for a single-logit binary model
-                k = max(2, logits.shape[1])
-                counts = torch.zeros(m * k, dtype=torch.int64, device=model.device)
-            counts += torch.bincount(rows * k + _winners(logits), minlength=m * k)
-    return counts.reshape(m, k).cpu().numpy()
+            yield rows, model.logits(batch).reshape(len(batch), -1), m
+
+
+def dropout_layers(module: Any) -> list[Any]:
+    """The dropout layers of a torch module (scripted ones too), in module order.
+
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+    >>> [type(layer).__name__ for layer in dropout_layers(net)]
+    ['Dropout']
+    """
+    return [sub for sub in module.modules()
+            if "Dropout" in getattr(sub, "original_name", type(sub).__name__)]
+
+
+@contextmanager
+def _dropout_active(module: Any) -> Iterator[None]:
+    """The module's dropout layers in train mode, each one's mode restored afterwards."""
+    layers = [(layer, layer.training) for layer in dropout_layers(module)]
+    for layer, _ in layers:
+        layer.train(True)
+    try:
+        yield
+    finally:
+        for layer, was in layers:
+            layer.train(was)
+
+
+def _probabilities(torch: Any, logits: Any) -> Any:
+    """Softmax of logits ``(b, k)``; one logit reads through a sigmoid as two columns."""
+    if logits.shape[1] == 1:
+        p = torch.sigmoid(logits)
+        return torch.cat([1 - p, p], dim=1)
+    return torch.softmax(logits, dim=1)
 
 
 def _winners(logits: Any) -> Any:
@@ -252,5 +363,5 @@ def _seeded_global(torch: Any, device: Any, rng: np.random.Generator) -> Iterato
         yield
 
 
-__all__ = ["Noise", "gaussian", "inference", "repeat_forward", "torch_generator", "torch_module",
-           "with_module"]
+__all__ = ["Noise", "dropout_layers", "gaussian", "inference", "repeat_forward", "repeat_proba",
+           "torch_generator", "torch_module", "with_module"]
