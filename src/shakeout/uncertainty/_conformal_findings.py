@@ -1,0 +1,187 @@
+"""Findings of a calibrated conformal predictor on labelled test rows: coverage with its exact
+interval, mean set size or interval width, coverage per class, and both per perturbation
+severity of a stress grid."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from shakeout._validation import Seed, as_generator, check_grid, check_open_interval
+from shakeout.errors import ValidationError
+from shakeout.report.findings import finding_name, proportion
+from shakeout.report.result import Finding
+
+DRILL, GROUP = "uncertainty", "conformal"
+
+
+def mean_interval(values: np.ndarray, level: float) -> tuple[float, float] | None:
+    """Student-t interval for the mean of ``values`` (None with fewer than two values or an
+    infinite one; a point when they are all equal).
+
+    >>> tuple(round(v, 4) for v in mean_interval(np.array([1.0, 2.0, 3.0, 4.0]), 0.95))
+    (0.4457, 4.5543)
+    """
+    from scipy import stats
+
+    if len(values) < 2 or not np.all(np.isfinite(values)):
+        return None
+    mean, sem = float(np.mean(values)), float(stats.sem(values))
+    if sem == 0:
+        return (mean, mean)
+    lo, hi = stats.t.interval(level, len(values) - 1, loc=mean, scale=sem)
+    return (float(lo), float(hi))
+
+
+def _describe(predictor: Any) -> dict[str, Any]:
+    n = len(predictor.scores_)
+    plain = predictor.shift is None and not getattr(predictor, "mondrian", False)
+    return {"alpha": predictor.alpha, "target": 1 - predictor.alpha, "score": predictor.score,
+            "n_calibration": n, "mondrian": getattr(predictor, "mondrian", False),
+            "weighted": predictor.shift is not None,
+            "upper_bound": 1 - predictor.alpha + 1 / (n + 1) if plain else None}
+
+
+def _coverage(name: str, metric: str, covered: np.ndarray, predictor: Any, level: float,
+              *, fail: bool = True, **fields: Any) -> Finding:
+    """Coverage with its Clopper-Pearson interval; ``fail`` (else ``warn``) when the whole
+    interval lies below ``1 - alpha``."""
+    f = proportion(name, metric, int(covered.sum()), len(covered), level, drill=DRILL,
+                   group=GROUP, details=_describe(predictor), **fields)
+    target = 1 - predictor.alpha
+    below = f.ci[1] < target
+    status = ("fail" if fail else "warn") if below else "pass"
+    text = (f"Coverage {f.value:.3f} [{f.ci[0]:.3f}, {f.ci[1]:.3f}] on {len(covered)} rows; "
+            f"promised at least {target:.3g}.")
+    if below:
+        text += " Below the promise: the test rows are not exchangeable with the calibration rows."
+    return Finding(**{**f.__dict__, "status": status, "message": text})
+
+
+def _size(name: str, size: np.ndarray, regression: bool, level: float, **fields: Any) -> Finding:
+    metric = "interval_width" if regression else "set_size"
+    finite = np.isfinite(size)
+    details = {"infinite_share": float(1 - finite.mean())}
+    if not regression:
+        details.update(empty_share=float(np.mean(size == 0)),
+                       size_counts=np.bincount(size.astype(np.int64)).tolist())
+    return Finding(name=name, metric=metric, value=float(np.mean(size)),
+                   ci=mean_interval(size, level), ci_level=level, drill=DRILL, group=GROUP,
+                   details=details, **fields)
+
+
+def _outcome_findings(predictor: Any, covered: np.ndarray, size: np.ndarray, level: float,
+                      at: float | None = None, part: str | None = None,
+                      **fields: Any) -> list[Finding]:
+    regression = predictor.task == "regression"
+    return [
+        _coverage(finding_name(DRILL, GROUP, part, "coverage", at=at), "coverage", covered,
+                  predictor, level, **fields),
+        _size(finding_name(DRILL, GROUP, part, "interval_width" if regression else "set_size",
+                           at=at), size, regression, level, **fields),
+    ]
+
+
+def coverage_findings(predictor: Any, X: Any, y: Any, *, level: float = 0.95, seed: Seed = 0,
+                      subject: str | None = None) -> list[Finding]:
+    """How a fitted conformal predictor does on labelled test rows ``X, y``.
+
+    Findings (``drill="uncertainty"``, ``group="conformal"``): ``coverage``, the share of rows
+    whose set holds the truth, with its exact Clopper-Pearson interval (``fail`` when the
+    interval lies wholly below ``1 - alpha``); ``set_size`` or ``interval_width``, the mean
+    with a Student-t interval; for a classifier, ``class_coverage`` per class (``fail`` below
+    the promise when calibrated per class, ``mondrian=True``, else ``warn``: marginal
+    calibration promises nothing per class).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from shakeout.uncertainty.conformal import ConformalClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> idx = np.random.default_rng(0).permutation(len(y))
+    >>> X, y = X[idx], y[idx]
+    >>> clf = LogisticRegression(max_iter=2000).fit(X[:600], y[:600])
+    >>> cp = ConformalClassifier(clf, alpha=0.1).fit(X[600:1200], y[600:1200])
+    >>> cov, size, *per_class = coverage_findings(cp, X[1200:], y[1200:])
+    >>> cov.name, round(cov.value, 3), tuple(round(v, 3) for v in cov.ci), cov.status
+    ('uncertainty/conformal/coverage', 0.918, (0.893, 0.939), 'pass')
+    >>> size.metric, round(size.value, 2), len(per_class)
+    ('set_size', 0.93, 10)
+    """
+    check_open_interval("coverage_findings", "level", level, 0, 1)
+    predictor._fitted()
+    covered, size, codes = predictor._cover(X, y, seed)
+    out = _outcome_findings(predictor, covered, size, level, subject=subject)
+    if codes is None:
+        return out
+    names = predictor.classes_ if predictor.classes_ is not None else np.arange(
+        int(codes.max()) + 1)
+    for j, label in enumerate(names):
+        rows = codes == j
+        out.append(_coverage(finding_name(DRILL, GROUP, "class_coverage", str(label)),
+                             "class_coverage", covered[rows], predictor, level,
+                             fail=predictor.mondrian, subject=subject)
+                   if rows.any() else _no_rows(str(label), subject))
+    return out
+
+
+def _no_rows(label: str, subject: str | None) -> Finding:
+    return Finding(name=finding_name(DRILL, GROUP, "class_coverage", label),
+                   metric="class_coverage", value=math.nan, drill=DRILL, group=GROUP,
+                   subject=subject, message=f"No test rows of class {label}.",
+                   details={"class": label})
+
+
+def coverage_under_stress(predictor: Any, X: Any, y: Any, perturbation: Any,
+                          severities: Any = None, *, level: float = 0.95, seed: Seed = 0,
+                          subject: str | None = None) -> list[Finding]:
+    """Coverage and set size (or width) of a calibrated predictor at each severity of an
+    input perturbation of the test rows: how far the promise falls under stress.
+
+    ``perturbation`` is a :class:`shakeout.perturb.Perturbation` of kind ``input`` or the
+    name of one; it is fitted on ``X`` unless already fitted. ``severities`` default to the
+    perturbation's own grid. Severity ``i`` uses child ``i`` of ``seed``'s spawn. The
+    findings are ``uncertainty/conformal/<perturbation>/coverage@<severity>`` and
+    ``.../set_size@<severity>`` (``interval_width`` for a regressor), with their severity and
+    unit.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from shakeout.uncertainty.conformal import ConformalClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> idx = np.random.default_rng(0).permutation(len(y))
+    >>> X, y = X[idx], y[idx]
+    >>> clf = LogisticRegression(max_iter=2000).fit(X[:600], y[:600])
+    >>> cp = ConformalClassifier(clf, alpha=0.1).fit(X[600:1200], y[600:1200])
+    >>> fs = coverage_under_stress(cp, X[1200:], y[1200:], "gaussian_noise", [0.0, 1.0])
+    >>> [(f.severity, f.metric, round(f.value, 2), f.status) for f in fs]
+    [(0.0, 'coverage', 0.92, 'pass'), (0.0, 'set_size', 0.93, 'info'), \
+(1.0, 'coverage', 0.66, 'fail'), (1.0, 'set_size', 0.82, 'info')]
+    """
+    from shakeout.perturb import Perturbation, make
+
+    check_open_interval("coverage_under_stress", "level", level, 0, 1)
+    predictor._fitted()
+    p = make(perturbation) if isinstance(perturbation, str) else perturbation
+    if not isinstance(p, Perturbation) or p.kind != "input":
+        raise ValidationError(
+            "coverage_under_stress: perturbation must be an input perturbation (a "
+            "shakeout.perturb.Perturbation of kind 'input' or its name), got "
+            f"{getattr(p, 'kind', type(p).__name__)!r}."
+        )
+    grid = check_grid("coverage_under_stress", "severities",
+                      p.default_severities if severities is None else severities,
+                      high=p.max_severity)
+    if not getattr(p, "fitted_", False):
+        p.fit(X)
+    out = []
+    for severity, rng in zip(grid, as_generator(seed, "coverage_under_stress").spawn(len(grid))):
+        covered, size, _ = predictor._cover(p.apply(X, severity, rng), y, rng)
+        out += _outcome_findings(predictor, covered, size, level, at=severity, part=p.name,
+                                 severity=severity, unit=p.unit, subject=subject)
+    return out

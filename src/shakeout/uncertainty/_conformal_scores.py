@@ -1,0 +1,121 @@
+"""Conformal scores and thresholds: the finite-sample quantile, its weighted form, LAC and APS.
+
+Split conformal prediction (Vovk, Gammerman & Shafer 2005; Lei et al. 2018) turns the scores of
+``n`` calibration rows into a threshold: the ``ceil((n + 1)(1 - alpha))``-th smallest score. A
+new row's set holds every label (or value) whose score is at most that threshold; for
+exchangeable rows it holds the truth with probability at least ``1 - alpha``, and below
+``1 - alpha + 1 / (n + 1)`` when scores have no ties.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+CHUNK = 65_536
+"""Rows per block of the APS sort: bounds the temporaries whatever the data size."""
+
+
+def _exact(alpha: float) -> Fraction:
+    """``alpha`` as the decimal the user wrote (0.1 is 1/10, not the binary float nearest it),
+    so ``ceil((n + 1)(1 - alpha))`` has no rounding error at the boundary."""
+    return Fraction(str(float(alpha)))
+
+
+def calibration_rank(n: int, alpha: float) -> int:
+    """``ceil((n + 1)(1 - alpha))``: which order statistic of ``n`` scores is the threshold.
+
+    >>> calibration_rank(9, 0.1), calibration_rank(100, 0.1), calibration_rank(8, 0.1)
+    (9, 91, 9)
+    """
+    return math.ceil((n + 1) * (1 - _exact(alpha)))
+
+
+def min_calibration_size(alpha: float) -> int:
+    """Fewest calibration rows whose threshold is finite at ``alpha``: ``ceil(1 / alpha - 1)``.
+
+    With fewer, ``ceil((n + 1)(1 - alpha)) > n`` and every set would hold every label.
+
+    >>> min_calibration_size(0.1), min_calibration_size(0.05), min_calibration_size(0.3)
+    (9, 19, 3)
+    """
+    a = _exact(alpha)
+    return math.ceil((1 - a) / a)
+
+
+def threshold(scores: np.ndarray, alpha: float) -> float:
+    """The ``ceil((n + 1)(1 - alpha))``-th smallest of ``scores`` (``inf`` when that exceeds n).
+
+    >>> threshold(np.arange(1.0, 10.0), 0.1), threshold(np.arange(1.0, 9.0), 0.1)
+    (9.0, inf)
+    """
+    k = calibration_rank(len(scores), alpha)
+    if k > len(scores):
+        return math.inf
+    return float(np.partition(scores, k - 1)[k - 1])
+
+
+def weighted_thresholds(scores: np.ndarray, weights: np.ndarray, test_weights: np.ndarray,
+                        alpha: float) -> np.ndarray:
+    """Per test row, the ``1 - alpha`` quantile of the weighted calibration scores.
+
+    Tibshirani, Barber, Candes & Ramdas (2019), "Conformal prediction under covariate shift",
+    NeurIPS: with likelihood ratios ``w`` of the test over the calibration distribution, the
+    threshold for a test row ``x`` is the ``1 - alpha`` quantile of
+    ``sum_i p_i(x) delta(s_i) + p(x) delta(inf)``, where ``p_i(x) = w_i / (sum_j w_j + w(x))``
+    and ``p(x) = w(x) / (sum_j w_j + w(x))``. It is ``inf`` (the set holds everything) when
+    the calibration rows weigh too little. With equal weights it is the unweighted threshold.
+
+    >>> s = np.arange(1.0, 10.0)
+    >>> weighted_thresholds(s, np.ones(9), np.array([1.0, 5.0]), 0.1).tolist()
+    [9.0, inf]
+    """
+    order = np.argsort(scores, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    need = float(1 - _exact(alpha)) * (cumulative[-1] + test_weights)
+    rank = np.searchsorted(cumulative, need, side="left")
+    out = np.full(len(test_weights), np.inf)
+    finite = rank < len(scores)
+    out[finite] = scores[order][rank[finite]]
+    return out
+
+
+def lac_scores(proba: np.ndarray) -> np.ndarray:
+    """Least ambiguous set-valued classifier scores, ``1 - p_j`` for every label ``j``.
+
+    Sadinle, Lei & Wasserman (2019), "Least ambiguous set-valued classifiers with bounded
+    error levels", JASA 114: sets ``{j : p_j >= 1 - q}`` are the smallest on average among
+    sets with the coverage.
+
+    >>> lac_scores(np.array([[0.7, 0.2, 0.1]])).round(2).tolist()
+    [[0.3, 0.8, 0.9]]
+    """
+    return 1.0 - proba
+
+
+def aps_scores(proba: np.ndarray, u: np.ndarray | None) -> np.ndarray:
+    """Adaptive prediction set scores for every label: the probability mass ranked above it,
+    plus its own (times ``u`` per row when randomised, whole when ``u`` is None).
+
+    Romano, Sesia & Candes (2020), "Classification with valid and adaptive coverage",
+    NeurIPS: labels are ranked by probability (ties in column order); the score of label
+    ``j`` is ``sum_{r(i) < r(j)} p_i + u p_j`` with ``u ~ U(0, 1)`` drawn per row, or
+    ``+ p_j`` without randomisation. Sets ``{j : score_j <= q}`` are a top-ranked prefix.
+
+    >>> aps_scores(np.array([[0.2, 0.5, 0.3]]), None).round(2).tolist()
+    [[1.0, 0.5, 0.8]]
+    >>> aps_scores(np.array([[0.2, 0.5, 0.3]]), np.array([0.5])).round(2).tolist()
+    [[0.9, 0.25, 0.65]]
+    """
+    out = np.empty_like(proba, dtype=np.float64)
+    for start in range(0, len(proba), CHUNK):
+        block = proba[start:start + CHUNK]
+        order = np.argsort(-block, axis=1, kind="stable")
+        ranked = np.take_along_axis(block, order, axis=1)
+        mass = np.cumsum(ranked, axis=1)
+        if u is not None:
+            mass -= (1.0 - u[start:start + CHUNK, None]) * ranked
+        np.put_along_axis(out[start:start + CHUNK], order, mass, axis=1)
+    return out
