@@ -35,6 +35,14 @@ def model_proba(X: np.ndarray) -> np.ndarray:
 CLASSIFIER = wrap(model_proba, task="classification")
 
 
+def biased_proba(X: np.ndarray) -> np.ndarray:
+    """A model that under-rates class 2 (its logit is 1 too low): marginal sets miss it."""
+    return softmax(np.asarray(X) @ W_MODEL - np.array([0.0, 0.0, 1.0]))
+
+
+BIASED = wrap(biased_proba, task="classification")
+
+
 def reg_mean(X: np.ndarray) -> np.ndarray:
     return 2 * X[:, 0] - X[:, 1]
 
@@ -43,7 +51,8 @@ def reg_spread(X: np.ndarray) -> np.ndarray:
     return 0.5 + np.exp(0.7 * X[:, 0])
 
 
-def reg_data(n: int, rng: np.random.Generator, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def reg_data(n: int, rng: np.random.Generator,
+             shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Rows with ``x1 ~ N(shift, 1)``: a covariate shift changes only the features' law."""
     X = rng.normal(size=(n, 2))
     X[:, 0] += shift

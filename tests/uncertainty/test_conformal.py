@@ -112,7 +112,8 @@ def test_weighted_thresholds_equal_a_loop_and_the_unweighted_with_equal_weights(
             if n >= min_calibration_size(alpha):
                 s = rng.normal(size=n)
                 k = calibration_rank(n, alpha)
-                assert weighted_thresholds(s, np.ones(n), np.ones(1), alpha)[0] == np.sort(s)[k - 1]
+                got = weighted_thresholds(s, np.ones(n), np.ones(1), alpha)[0]
+                assert got == np.sort(s)[k - 1]
 
 
 def test_absolute_and_cqr_intervals_equal_a_loop():

@@ -5,6 +5,7 @@ severity of a stress grid."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -44,20 +45,26 @@ def _describe(predictor: Any) -> dict[str, Any]:
             "upper_bound": 1 - predictor.alpha + 1 / (n + 1) if plain else None}
 
 
+NOT_EXCHANGEABLE = ("Below the promise: the test rows are not exchangeable with the calibration "
+                    "rows.")
+MARGINAL = ("Below 1 - alpha, which marginal calibration does not promise per class; "
+            "mondrian=True calibrates each class.")
+
+
 def _coverage(name: str, metric: str, covered: np.ndarray, predictor: Any, level: float,
-              *, fail: bool = True, **fields: Any) -> Finding:
-    """Coverage with its Clopper-Pearson interval; ``fail`` (else ``warn``) when the whole
-    interval lies below ``1 - alpha``."""
+              *, promised: bool = True, details: Any = None, **fields: Any) -> Finding:
+    """Coverage with its Clopper-Pearson interval; when the whole interval lies below
+    ``1 - alpha`` it is a ``fail`` if the predictor ``promised`` it, else a ``warn``."""
     f = proportion(name, metric, int(covered.sum()), len(covered), level, drill=DRILL,
-                   group=GROUP, details=_describe(predictor), **fields)
+                   group=GROUP, details={**_describe(predictor), **(details or {})}, **fields)
     target = 1 - predictor.alpha
     below = f.ci[1] < target
-    status = ("fail" if fail else "warn") if below else "pass"
     text = (f"Coverage {f.value:.3f} [{f.ci[0]:.3f}, {f.ci[1]:.3f}] on {len(covered)} rows; "
             f"promised at least {target:.3g}.")
-    if below:
-        text += " Below the promise: the test rows are not exchangeable with the calibration rows."
-    return Finding(**{**f.__dict__, "status": status, "message": text})
+    if not below:
+        return replace(f, status="pass", message=text)
+    return replace(f, status="fail" if promised else "warn",
+                   message=f"{text} {NOT_EXCHANGEABLE if promised else MARGINAL}")
 
 
 def _size(name: str, size: np.ndarray, regression: bool, level: float, **fields: Any) -> Finding:
@@ -123,7 +130,8 @@ def coverage_findings(predictor: Any, X: Any, y: Any, *, level: float = 0.95, se
         rows = codes == j
         out.append(_coverage(finding_name(DRILL, GROUP, "class_coverage", str(label)),
                              "class_coverage", covered[rows], predictor, level,
-                             fail=predictor.mondrian, subject=subject)
+                             promised=predictor.mondrian, details={"class": str(label)},
+                             subject=subject)
                    if rows.any() else _no_rows(str(label), subject))
     return out
 
