@@ -103,6 +103,8 @@ def aps_scores(proba: np.ndarray, u: np.ndarray | None) -> np.ndarray:
     NeurIPS: labels are ranked by probability (ties in column order); the score of label
     ``j`` is ``sum_{r(i) < r(j)} p_i + u p_j`` with ``u ~ U(0, 1)`` drawn per row, or
     ``+ p_j`` without randomisation. Sets ``{j : score_j <= q}`` are a top-ranked prefix.
+    Without randomisation the last-ranked label scores 1 on every row: those ties only add
+    coverage, which may then exceed ``1 - alpha + 1 / (n + 1)``.
 
     >>> aps_scores(np.array([[0.2, 0.5, 0.3]]), None).round(2).tolist()
     [[1.0, 0.5, 0.8]]
