@@ -167,7 +167,8 @@ class ConformalClassifier(_SplitConformal):
     def fit(self, X: Any, y: Any, *, target: Any = None, seed: Seed = 0) -> "ConformalClassifier":
         """Calibrate on held-out labelled rows ``X, y`` (not those the model was trained on).
 
-        ``target``: unlabelled rows of the shifted distribution, for ``shift="domain"``.
+        ``target``: unlabelled rows of the shifted distribution, for ``shift="domain"``;
+        ``seed``: the calibration rows' ``u`` draws of randomised APS (unused otherwise).
         """
         self.model_ = _as_model(self.name, self.model, self.task, "ConformalRegressor")
         self.classes_ = self.model_.classes_
@@ -205,7 +206,8 @@ class ConformalClassifier(_SplitConformal):
         return aps_scores(proba, rng.random(len(proba)) if self.randomized else None)
 
     def predict(self, X: Any, *, seed: Seed = 0) -> np.ndarray:
-        """The sets: a boolean array ``(n, n_classes)``, column ``j`` for class ``classes_[j]``."""
+        """The sets: a boolean array ``(n, n_classes)``, column ``j`` for class ``classes_[j]``
+        (``seed``: the rows' ``u`` draws of randomised APS, unused otherwise)."""
         self._fitted()
         scores = self._all_scores(self.model_.predict_proba(X), as_generator(seed, self))
         limit = self._limit(X)  # one number, one per class (Mondrian) or one per row (shift)
