@@ -237,7 +237,7 @@ class _QuantilePair:
         else:
             raise ValidationError(
                 f"{owner}: score='cqr' needs the conditional quantiles: a pair of models "
-                "(lower, upper), e.g. two GradientBoostingRegressor(loss='quantile'), or a "
+                "(lower, upper), e.g. two gradient-boosting regressors with loss='quantile', or a "
                 f"callable returning (lower, upper); got {type(model).__name__}. Use "
                 "score='absolute' for a single model of the mean."
             )
