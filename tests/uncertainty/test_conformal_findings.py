@@ -9,7 +9,8 @@ from conformal_cases import BIASED, CLASSIFIER, REGRESSOR, class_data, reg_data
 from shakeout.errors import NotFittedError, ValidationError
 from shakeout.perturb import GaussianNoise, WeightNoise
 from shakeout.uncertainty.conformal import (ConformalClassifier, ConformalRegressor,
-                                            coverage_findings, coverage_under_stress)
+                                            coverage_at, coverage_findings,
+                                            coverage_under_stress)
 
 
 def _fitted(model=CLASSIFIER, seed=0, **kwargs):
@@ -83,6 +84,16 @@ def test_stress_severity_zero_is_the_clean_finding_and_noise_lowers_coverage():
     assert cov[2].unit == GaussianNoise().unit and cov[2].group == "conformal"
     again = coverage_under_stress(cp, Xt, yt, GaussianNoise(), [0.0, 0.5, 2.0], seed=3)
     assert [f.value for f in again] == [f.value for f in fs]
+
+
+def test_one_point_of_a_sweep_that_perturbs_the_rows_itself():
+    cp, Xt, yt = _fitted(alpha=0.1)
+    noise = GaussianNoise().fit(Xt)
+    rng = np.random.default_rng(0).spawn(2)[1]
+    point = coverage_at(cp, noise.apply(Xt, 0.5, rng), yt, noise, 0.5)
+    grid = coverage_under_stress(cp, Xt, yt, noise, [0.0, 0.5], seed=0)[2:]
+    assert [(f.name, f.value, f.severity) for f in point] == [
+        (f.name, f.value, f.severity) for f in grid]
 
 
 def test_bad_input_to_the_findings_is_named():

@@ -189,7 +189,29 @@ def coverage_under_stress(predictor: Any, X: Any, y: Any, perturbation: Any,
         p.fit(X)
     out = []
     for severity, rng in zip(grid, as_generator(seed, "coverage_under_stress").spawn(len(grid))):
-        covered, size, _ = predictor._cover(p.apply(X, severity, rng), y, rng)
-        out += _outcome_findings(predictor, covered, size, level, at=severity, part=p.name,
-                                 severity=severity, unit=p.unit, subject=subject)
+        out += coverage_at(predictor, p.apply(X, severity, rng), y, p, severity, level=level,
+                           seed=rng, subject=subject)
     return out
+
+
+def coverage_at(predictor: Any, X_perturbed: Any, y: Any, perturbation: Any, severity: float,
+                *, level: float = 0.95, seed: Seed = 0, subject: str | None = None
+                ) -> list[Finding]:
+    """Coverage and set size (or width) on rows already perturbed at ``severity``: one point
+    of :func:`coverage_under_stress`, for a sweep that perturbs the rows itself (the stress
+    drill). ``perturbation`` names the finding and gives its unit.
+
+    >>> from shakeout.perturb import GaussianNoise
+    >>> from shakeout.uncertainty.conformal import ConformalRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(400, 2)), rng.normal(size=400)
+    >>> cr = ConformalRegressor(lambda Z: np.zeros(len(Z))).fit(X[:200], y[:200])
+    >>> f = coverage_at(cr, X[200:], y[200:], GaussianNoise(), 0.1)[0]
+    >>> f.name, f.severity, f.unit, round(f.value, 3)
+    ('uncertainty/conformal/gaussian_noise/coverage@0.1', 0.1, 'sigma (x feature std)', 0.89)
+    """
+    predictor._fitted()
+    covered, size, _ = predictor._cover(X_perturbed, y, seed)
+    return _outcome_findings(predictor, covered, size, level, at=severity,
+                             part=perturbation.name, severity=severity, unit=perturbation.unit,
+                             subject=subject)

@@ -18,13 +18,14 @@ import numpy as np
 from shakeout._validation import Seed, as_generator, check_choice, check_open_interval
 from shakeout.errors import NotFittedError, ValidationError
 from shakeout.models import Model, wrap
-from shakeout.uncertainty._conformal_findings import coverage_findings, coverage_under_stress
+from shakeout.uncertainty._conformal_findings import (coverage_at, coverage_findings,
+                                                      coverage_under_stress)
 from shakeout.uncertainty._conformal_scores import (aps_scores, calibration_rank, lac_scores,
                                                     min_calibration_size, threshold,
                                                     weighted_thresholds)
 from shakeout.uncertainty._conformal_shift import likelihood_ratio, row_weights
 
-__all__ = ["ConformalClassifier", "ConformalRegressor", "coverage_findings",
+__all__ = ["ConformalClassifier", "ConformalRegressor", "coverage_at", "coverage_findings",
            "coverage_under_stress", "min_calibration_size"]
 
 SHIFTS = "None, 'domain' (weights from a domain classifier) or a callable likelihood ratio"
