@@ -58,8 +58,8 @@ def findings(cert: Certificates, codes: np.ndarray, labels: np.ndarray, classes:
                 f"(the one-sided {1 - cert.alpha:.4g} lower bound on the top class's "
                 "probability was at most 1/2).",
         details={"inputs": {"label": [_plain(v) for v in labels], "prediction": predicted,
-                            "p_lower": cert.p_lower.round(6).tolist(),
-                            "radius": cert.radius.round(6).tolist()},
+                            "p_lower": cert.p_lower.tolist(),
+                            "radius": cert.radius.tolist()},
                  "unit": cert.unit, "alpha": cert.alpha}))
     return out
 
