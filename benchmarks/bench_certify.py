@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import timed, versions, write  # noqa: E402
+from _common import streamed_table, timed, versions, write  # noqa: E402
 
 from shakeout.certify import certify  # noqa: E402
 from shakeout.demo import digits_cnn  # noqa: E402
@@ -86,10 +86,12 @@ def main() -> None:
         runs["art"] = lambda: art.certify(X, n=args.n, batch_size=args.batch_size)
     times: dict[str, list[float]] = {name: [] for name in runs}
     outputs: dict[str, object] = {}
-    for _ in range(args.repeats):  # interleaved, so drift in machine load hits every run
+    row = streamed_table(["run", "repeat", "seconds"])  # each row printed as it is measured
+    for i in range(args.repeats):  # interleaved, so drift in machine load hits every run
         for name, fn in runs.items():
             seconds, outputs[name] = timed(fn)
             times[name].append(seconds)
+            row({"run": name, "repeat": i, "seconds": f"{seconds:.3f}"})
     median = {name: statistics.median(t) for name, t in times.items()}
     ours = outputs["shakeout"]
     figures = {"seconds": median, "ratio_to_floor": {k: v / median["floor"]
