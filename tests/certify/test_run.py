@@ -136,3 +136,16 @@ def test_the_drill_needs_labels(line):
 
     with pytest.raises(ValidationError, match="certified accuracy needs labels"):
         section(model, Dataset(X=X, name="unlabelled"), CertifyPlan(n=100), seed=0, quiet=True)
+
+
+def test_a_predicted_class_that_no_label_holds_is_reported():
+    """Three outputs, labels of two classes only: inputs the model gives class 2 still show
+    their prediction (and count as wrong)."""
+    net = torch.nn.Linear(1, 3)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[-1.0], [0.0], [1.0]]))
+        net.bias.zero_()
+    X = np.array([[-2.0], [2.0]], np.float32)
+    result = run(net, X, np.array([0, 1]), sigma=0.25, n=500, radii=[0], sanity=False, seed=0)
+    assert result.select(metric="abstention_rate")[0].details["inputs"]["prediction"] == [0, 2]
+    assert result.select(metric="certified_accuracy")[0].value == 0.5

@@ -112,7 +112,8 @@ def run(model: Any, X: Any, y: Any, *, sigma: float = 0.25, norm: str = "l2",
                    alpha=alpha, batch_size=batch_size, shard_size=shard_size, seed=rng_cert,
                    quiet=quiet)
     timings = {"certify_s": time.perf_counter() - started}
-    classes = model.classes_ if model.classes_ is not None else np.arange(int(codes.max()) + 1)
+    seen = int(max(codes.max(), cert.prediction.max())) + 1  # a class no label holds, too
+    classes = model.classes_ if model.classes_ is not None else np.arange(seen)
     found = findings(cert, codes, labels, np.asarray(classes), grid, level)
     if sanity:
         t = time.perf_counter()
