@@ -128,6 +128,16 @@ class Smoothing:
         noise); None for isotropic noise.
     batch_size : int
         Rows per noisy forward pass.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from shakeout.models import wrap
+    >>> net = wrap(torch.nn.Linear(3, 2))
+    >>> l2 = Smoothing(net, sigma=0.5, norm="l2", scale=None, batch_size=64)
+    >>> l1 = Smoothing(net, sigma=0.5, norm="l1", scale=None, batch_size=64)
+    >>> l2.radius(np.array([0.4, 0.8413])).round(3).tolist(), l1.radius(np.array([0.9])).tolist()
+    ([0.0, 0.5], [0.4])
     """
 
     def __init__(self, model: Model, *, sigma: float, norm: str, scale: np.ndarray | None,
