@@ -174,7 +174,8 @@ def test_a_drift_test_gives_the_same_finding_for_the_same_seed(name):
 DRILLS = sorted(drills.registered())
 QUICK_SECTIONS = {"stress": {"n_bootstrap": 50, "repeats": 2, "sensitivity": False},
                   "attack": {"attacks": ["fgsm", "pgd"], "eps": [0.1], "sanity": False,
-                             "params": {"pgd": {"steps": 4}}}}
+                             "params": {"pgd": {"steps": 4}}},
+                  "certify": {"n": 1000, "sanity_n": 1000}}
 """Settings that keep a drill's run to a second on the tiny data."""
 
 

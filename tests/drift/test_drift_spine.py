@@ -77,3 +77,16 @@ def test_no_correction_only_orders_the_findings():
     fs = [_finding("ks", "a", 0.01), _finding("psi", "a", 0.5), _finding("ks", "b", 0.03)]
     out = adjust_tests(fs, "none", 0.05)
     assert out == [fs[0], fs[2], fs[1]]
+
+
+def test_a_frame_on_a_strided_array_gives_the_findings_of_a_copy():
+    """A frame built on a 2-D array without a copy has strided columns; the suite's
+    findings on it are those of a contiguous copy."""
+    rng = np.random.default_rng(3)
+    ref, cur = rng.normal(size=(3_000, 4)), rng.normal(size=(3_000, 4)) + [0, 0, 0.3, 0]
+    cur[::5, 1] = np.nan
+    suite = drift.DriftSuite(multivariate=()).fit(pd.DataFrame(ref))
+    strided = pd.DataFrame(cur, copy=False)
+    assert not strided[0].to_numpy().flags.c_contiguous
+    from_view = [f.to_dict() for f in suite.run(strided).findings]
+    assert from_view == [f.to_dict() for f in suite.run(pd.DataFrame(cur.copy())).findings]

@@ -249,7 +249,7 @@ class GradientAttack(Attack):
                  rng: np.random.Generator) -> Iterator[Callable[..., np.ndarray]]:
         import torch
 
-        from shakeout.attacks._torch import session
+        from shakeout.attacks.kernel import session
 
         with session(model, domain, rng) as kernel:
 

@@ -9,7 +9,7 @@ import torch
 
 from shakeout._validation import check_choice, check_number, check_positive_int
 from shakeout.attacks._base import GradientAttack, check_steps
-from shakeout.attacks._torch import ascent, fooled, rows
+from shakeout.attacks.kernel import ascent, fooled, rows
 
 
 def checkpoints(steps: int) -> set[int]:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, TrustPickle,
-                               configured, console, emit, inputs)
+                               configured, console, emit, inputs, numbers)
 from shakeout.errors import ValidationError
 
 ModelArg = Annotated[str, typer.Argument(
@@ -53,7 +53,7 @@ def attack_command(model: ModelArg, data: DataArg, attack: AttackOpt = None,
         attacks=("--attack", attack and _listed(",".join(attack))),
         params=("--attack-param", attack_param and (lambda plan: _params(plan, attack_param))),
         norm=("--norm", norm),
-        eps=("--eps", None if eps is None else _numbers("--eps", eps)),
+        eps=("--eps", None if eps is None else numbers("--eps", eps)),
         bounds=("--bounds", None if bounds is None else lambda _: _bounds(bounds)),
         immutable=("--immutable", None if immutable is None else _listed(immutable)),
         batch_size=("--batch-size", batch_size),
@@ -73,15 +73,6 @@ def _listed(text: str) -> list[str]:
     ['pgd', 'fgsm', 'deepfool']
     """
     return [name.strip() for name in text.split(",") if name.strip()]
-
-
-def _numbers(option: str, text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValidationError(
-            f"{option} must be comma-separated numbers such as 0.03,0.1, got {text!r}."
-        ) from None
 
 
 def _params(plan: dict[str, dict], items: list[str]) -> dict[str, dict]:
@@ -113,7 +104,7 @@ def _bounds(text: str) -> tuple[float, float] | str | None:
         return None
     if text.strip().lower() == "data":
         return "data"
-    values = _numbers("--bounds", text)
+    values = numbers("--bounds", text)
     if len(values) != 2:
         raise ValidationError(
             f"--bounds must be LOW,HIGH, 'data' or 'none', got {text!r}."

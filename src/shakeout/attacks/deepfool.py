@@ -8,7 +8,7 @@ import torch
 
 from shakeout._validation import check_number, check_positive_int
 from shakeout.attacks._base import GradientAttack, check_steps
-from shakeout.attacks._torch import fooled, row_norm, rows
+from shakeout.attacks.kernel import fooled, row_norm, rows
 
 
 class DeepFool(GradientAttack):

@@ -8,7 +8,7 @@ import torch
 
 from shakeout._validation import check_choice, check_number, check_positive_int
 from shakeout.attacks._base import GradientAttack, check_steps
-from shakeout.attacks._torch import ConstantSearch, hinge, row_norm, rows
+from shakeout.attacks.kernel import ConstantSearch, hinge, row_norm, rows
 
 
 class EAD(GradientAttack):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shakeout.attacks._base import GradientAttack
-from shakeout.attacks._torch import LOSSES, ascent
+from shakeout.attacks.kernel import LOSSES, ascent
 from shakeout._validation import check_choice
 
 

@@ -8,7 +8,7 @@ import torch
 
 from shakeout._validation import check_number
 from shakeout.attacks._base import GradientAttack
-from shakeout.attacks._torch import fooled, rows
+from shakeout.attacks.kernel import fooled, rows
 from shakeout.errors import ValidationError
 
 _PAIR_VALUES = 1 << 22  # pair-saliency values held at once (memory bound: d * d per row)

@@ -8,7 +8,7 @@ import torch
 
 from shakeout._validation import check_choice, check_number, check_positive_int
 from shakeout.attacks._base import GradientAttack, check_steps
-from shakeout.attacks._torch import LOSSES, ascent, fooled
+from shakeout.attacks.kernel import LOSSES, ascent, fooled
 
 
 class PGD(GradientAttack):

@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from shakeout.attacks.cli import _numbers  # comma-separated numbers of a flag, one parser
 from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, TrustPickle,
-                               configured, console, emit, inputs)
+                               configured, console, emit, inputs, numbers)
 
 ModelArg = Annotated[str, typer.Argument(
     help="A torch model: package.module:attribute or a TorchScript .pt file.")]
@@ -51,7 +50,7 @@ def certify_command(model: ModelArg, data: DataArg, sigma: SigmaOpt = None, norm
         "certify", plan, seed, sigma=("--sigma", sigma), norm=("--norm", norm),
         relative=("--relative", relative), n0=("--n0", n0), n=("--n", n),
         alpha=("--alpha", alpha),
-        radii=("--radii", None if radii is None else _numbers("--radii", radii)),
+        radii=("--radii", None if radii is None else numbers("--radii", radii)),
         batch_size=("--batch-size", batch_size),
         sanity=("--no-sanity", False if no_sanity else None))
     wrapped, ds = inputs(model, data, target=target, trust_pickle=trust_pickle)

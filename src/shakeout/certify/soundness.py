@@ -138,7 +138,7 @@ def _pgd(smooth: Smoothing, x: np.ndarray, cls: np.ndarray, radius: np.ndarray, 
     (in standardized units where the noise is relative), within ``radius`` per row."""
     import torch
 
-    from shakeout.attacks._torch import ascent, project_ball, rows, session
+    from shakeout.attacks.kernel import ascent, project_ball, rows, session
     from shakeout.attacks.threat import Domain
 
     model = smooth.model

@@ -7,22 +7,34 @@ registry (:mod:`shakeout.drills`).
 
 from __future__ import annotations
 
+import functools
+import importlib
 import sys
 
 import typer
 from rich.markup import escape
 
 from shakeout.cli._app import app, console
-from shakeout.drills import registered, resolve
 from shakeout.errors import ShakeoutError
 
-# Each module adds its commands to ``app`` when imported.
-from shakeout.cli import demo as _demo  # noqa: E402,F401
-from shakeout.cli import report as _report  # noqa: E402,F401
 
-for _drill in registered().values():
-    for _command in _drill.commands:
-        app.command(_command.name)(resolve(_command.function))
+@functools.cache
+def commands() -> typer.Typer:
+    """``app`` with every command added: ``demo`` and ``report`` (their modules add them when
+    imported) and each registered drill's.
+
+    Added on first use, not when this package is imported: a pillar's command module
+    imports :mod:`shakeout.cli._app`, which imports this package first, and resolving the
+    commands then would find that module half-loaded.
+    """
+    from shakeout.drills import registered, resolve
+
+    for module in ("demo", "report"):
+        importlib.import_module(f"shakeout.cli.{module}")
+    for drill in registered().values():
+        for command in drill.commands:
+            app.command(command.name)(resolve(command.function))
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if debug:
         args.remove("--debug")
     try:
-        code = app(args=args, standalone_mode=False)
+        code = commands()(args=args, standalone_mode=False)
     except SystemExit as exc:  # typer.Exit inside a command
         return int(exc.code or 0)
     except ShakeoutError as exc:
@@ -60,4 +72,4 @@ def main(argv: list[str] | None = None) -> int:
     return code if isinstance(code, int) else 0
 
 
-__all__ = ["app", "main"]
+__all__ = ["app", "commands", "main"]

@@ -136,6 +136,27 @@ be less than 1, got 2.0 (set by --level).
     return Setup(the_plan, section, the_plan.seed if seed is None else seed)
 
 
+def numbers(option: str, text: str) -> list[float]:
+    """The comma-separated numbers of a flag such as ``--eps 0.03,0.1``.
+
+    >>> numbers("--eps", "0.03, 0.1")
+    [0.03, 0.1]
+    >>> numbers("--eps", "0.03,x")
+    Traceback (most recent call last):
+    ...
+    shakeout.errors.ValidationError: --eps must be comma-separated numbers such as 0.03,0.1, \
+got '0.03,x'.
+    """
+    from shakeout.errors import ValidationError
+
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValidationError(
+            f"{option} must be comma-separated numbers such as 0.03,0.1, got {text!r}."
+        ) from None
+
+
 def inputs(model: str, data: str, *, target: str | None, trust_pickle: bool) -> tuple[Any, Any]:
     """The model and the data set named on the command line, loaded."""
     from shakeout.data import load_dataset

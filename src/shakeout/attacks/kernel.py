@@ -5,6 +5,9 @@ context (:func:`shakeout.models.runtime.inference`): eval mode and parameters fr
 attack needs input gradients only, and weight gradients would cost a third of every backward
 pass), both restored afterwards. Random draws use a ``torch.Generator`` seeded from the
 caller's numpy generator: the global torch seed is never touched.
+
+Public for every pillar that attacks a model: certification's soundness check runs PGD on
+the smoothed classifier with these projections and steps.
 """
 
 from __future__ import annotations
