@@ -22,11 +22,12 @@ PIP="$VENV/bin/pip"
 "$PIP" install -q "torch==2.13.0" adversarial-robustness-toolbox || echo "ART: not installed"
 # torchattacks depends on torchvision, whose wheels pull their own torch: install without deps.
 "$PIP" install -q --no-deps torchattacks || echo "torchattacks: not installed"
+"$PIP" install -q "torch==2.13.0" "mapie>=1.0" || echo "MAPIE: not installed"
 "$PIP" install -q "torch==2.13.0" requests tqdm || true
 "$VENV/bin/python" - <<'PY'
 import importlib
 for name in ("shakeout", "torch", "numpy", "pandas", "alibi_detect", "frouros", "evidently",
-             "art", "torchattacks"):
+             "art", "torchattacks", "mapie"):
     try:
         mod = importlib.import_module(name)
         print(f"{name:14s} {getattr(mod, '__version__', '?')}")
