@@ -13,6 +13,7 @@ if TYPE_CHECKING:
                                                 coverage_at, coverage_findings,
                                                 coverage_under_stress, min_calibration_size)
     from shakeout.uncertainty.detection import delong_interval, detection_findings, fpr_at_tpr
+    from shakeout.uncertainty.run import run
     from shakeout.uncertainty.risk import (Guarantee, aurc, guaranteed_threshold, risk_coverage,
                                            selective_findings)
     from shakeout.uncertainty.scores import (Decomposition, confidence, ensemble, entropy,
@@ -28,6 +29,7 @@ _LAZY = {name: f"shakeout.uncertainty.{module}" for module, names in (
     ("detection", ("delong_interval", "detection_findings", "fpr_at_tpr")),
     ("risk", ("Guarantee", "aurc", "guaranteed_threshold", "risk_coverage",
               "selective_findings")),
+    ("run", ("run",)),
     ("scores", ("Decomposition", "confidence", "ensemble", "entropy", "margin",
                 "max_probability", "mc_dropout")),
     ("selective", ("Selective",)),
@@ -41,4 +43,4 @@ __all__ = ["ConformalClassifier", "ConformalRegressor", "Decomposition", "Guaran
            "coverage_findings", "coverage_under_stress", "debiased_ece", "delong_interval",
            "detection_findings", "ece", "ensemble", "entropy", "fpr_at_tpr",
            "guaranteed_threshold", "margin", "max_probability", "mc_dropout",
-           "min_calibration_size", "risk_coverage", "selective_findings"]
+           "min_calibration_size", "risk_coverage", "run", "selective_findings"]
