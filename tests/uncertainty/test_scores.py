@@ -120,3 +120,20 @@ def test_ensemble_refuses_too_few_or_mismatched_members():
                  np.zeros((1, 1)))
     with pytest.raises(ValidationError, match="member 1's probabilities contains NaN"):
         ensemble([_constant([0.5, 0.5]), _constant([np.nan, 0.5])], np.zeros((1, 1)))
+
+
+def test_repeat_proba_averages_noisy_passes_to_the_closed_form():
+    # a steep threshold at 0: under noise of sd 1 the input 1 is class 1 with Phi(1)
+    from shakeout.models.runtime import gaussian, repeat_forward, repeat_proba
+
+    net = torch.nn.Linear(1, 2)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[-500.0], [500.0]]))
+        net.bias.zero_()
+    n, x = 20_000, np.ones((2, 1), np.float32)
+    mean, ent = repeat_proba(wrap(net), x, n, noise=gaussian(1.0), batch_size=3_000, seed=0)
+    p = stats.norm.cdf(1.0)
+    assert np.all(np.abs(mean[:, 1] - p) < 4.5 * np.sqrt(p * (1 - p) / n))
+    assert np.all(ent < 0.01) and np.allclose(mean.sum(axis=1), 1.0)
+    counts = repeat_forward(wrap(net), x, n, noise=gaussian(1.0), batch_size=3_000, seed=0)
+    assert np.allclose(mean, counts / n, atol=2e-3)  # the same draws, counted or averaged
