@@ -108,6 +108,28 @@ def test_selective_findings_draw_the_curve_from_risk_coverage():
     assert {f.group for f in found} == {"selective/margin"}
 
 
+def _aurc_coverage(trials, n, n_boot):
+    """Confidence U(0.5, 1) right with probability confidence: at coverage c the threshold is
+    1 - c / 2 and the risk c / 4, so the true AURC is 1/8."""
+    rng = np.random.default_rng(n)
+    covered = 0
+    for t in range(trials):
+        conf, right = _draw(rng, n)
+        lo, hi = selective_findings(conf, right, score="max_probability", coverages=(1.0,),
+                                    n_boot=n_boot, seed=t)[-1].ci
+        covered += lo <= 0.125 <= hi
+    return covered
+
+
+def test_aurc_interval_covers_the_true_area():
+    assert_in_band(_aurc_coverage(100, 1000, 200), coverage_band(100, 0.95), "AURC intervals")
+
+
+@pytest.mark.slow
+def test_aurc_interval_coverage_over_many_draws():
+    assert_in_band(_aurc_coverage(500, 500, 500), coverage_band(500, 0.95), "AURC intervals")
+
+
 def _hand_delong(neg, pos):
     psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
     v10, v01 = psi.mean(axis=1), psi.mean(axis=0)

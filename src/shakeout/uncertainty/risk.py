@@ -77,11 +77,24 @@ def aurc(confidence: Any, correct: Any) -> float:
     row adds its tie group's selective risk over ``1 / n`` of coverage. Without ties, the mean
     over ``k`` of the error rate of the ``k`` surest answers.
 
-    >>> aurc([0.9, 0.8, 0.7, 0.6], [1, 1, 0, 0])  # (0 + 0 + 1/3 + 2/4) / 4
-    0.20833333333333331
+    >>> round(aurc([0.9, 0.8, 0.7, 0.6], [1, 1, 0, 0]), 6)  # (0 + 0 + 1/3 + 2/4) / 4
+    0.208333
     """
-    coverage, risk, _ = risk_coverage(confidence, correct)
-    return float(np.sum(np.diff(coverage, prepend=0.0) * risk))
+    conf, right = _pair(confidence, correct)
+    return float(_aurc_rows(conf[None], right[None])[0])
+
+
+def _aurc_rows(conf: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The AURC of each row of ``(b, m)`` confidences and correctness (bootstrap resamples)."""
+    order = np.argsort(-conf, axis=1, kind="stable")
+    conf = np.take_along_axis(conf, order, axis=1)
+    errors = np.cumsum(1.0 - np.take_along_axis(right, order, axis=1), axis=1)
+    m = conf.shape[1]
+    last = np.ones_like(conf, dtype=bool)
+    last[:, :-1] = conf[:, 1:] != conf[:, :-1]  # the last row of each tie group
+    ends = np.where(last, np.arange(m), m)
+    ends = np.minimum.accumulate(ends[:, ::-1], axis=1)[:, ::-1]  # each row's group end
+    return (np.take_along_axis(errors, ends, axis=1) / (ends + 1.0)).mean(axis=1)
 
 
 def risk_bound(errors: int, answered: int, delta: float) -> float:
@@ -186,12 +199,14 @@ def guaranteed_threshold(confidence: Any, correct: Any, *, risk: float,
 
 def selective_findings(confidence: Any, correct: Any, *, score: str, level: float = 0.95,
                        coverages: Any = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+                       n_boot: int = 1000, seed: int = 0,
                        subject: str | None = None) -> list[Finding]:
     """The risk-coverage curve of one score as findings, and its AURC.
 
     One ``selective_risk`` finding per requested coverage (``severity``; the threshold that
     answers at least that share, ties included), its value the error rate among the answered
-    with a Clopper-Pearson interval, so the report draws the curve; then ``aurc``.
+    with a Clopper-Pearson interval, so the report draws the curve; then ``aurc`` with a
+    percentile interval from ``n_boot`` paired bootstrap resamples of the rows (seeded).
 
     >>> rng = np.random.default_rng(0)
     >>> conf = rng.uniform(0.5, 1.0, 1000)
@@ -216,6 +231,18 @@ def selective_findings(confidence: Any, correct: Any, *, score: str, level: floa
             "selective_risk", int(round(wrong[answered - 1])), answered, level,
             severity=float(want), unit="coverage",
             details={"coverage": got, "answered": answered}, **fields))
-    found.append(Finding(name=finding_name(DRILL, "selective", score, "aurc"), metric="aurc",
-                         value=aurc(conf, right), details={"rows": len(conf)}, **fields))
+    found.append(_aurc_finding(conf, right, score, level, n_boot, seed, fields))
     return found
+
+
+def _aurc_finding(conf: np.ndarray, right: np.ndarray, score: str, level: float, n_boot: int,
+                  seed: int, fields: dict[str, Any]) -> Finding:
+    """The AURC with a bootstrap interval over the rows (m-out-of-n beyond ``max_rows``)."""
+    from shakeout.stats import BootstrapPlan, interval
+
+    plan = BootstrapPlan(n=len(conf), n_boot=n_boot, seed=seed)
+    value = aurc(conf, right)
+    reps = plan.replicates(lambda idx: _aurc_rows(conf[idx], right[idx]))
+    return Finding(name=finding_name(DRILL, "selective", score, "aurc"), metric="aurc",
+                   value=value, ci=interval(value, reps, level=level, scale=plan.scale),
+                   ci_level=level, details={"rows": len(conf), "n_boot": n_boot}, **fields)

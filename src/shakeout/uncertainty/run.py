@@ -148,12 +148,12 @@ def _classifier(model: Model, X: Any, y: np.ndarray, X_cal: Any, y_cal: np.ndarr
                               boot_seed, subject))
     for score in scores:
         found += selective_findings(confidence(proba, score), right, score=score, level=level,
-                                    subject=subject)
+                                    n_boot=n_boot, seed=boot_seed, subject=subject)
         found += _guarantee(model, score, X_cal, y_cal, proba, right, risk, delta, level,
                             subject)
     found += _conformal(model, X, y, X_cal, y_cal, alpha, conformal, level, rng)
     if mc_dropout:
-        found += _mc_dropout(model, X, right, mc_dropout, level, rng, subject)
+        found += _mc_dropout(model, X, right, mc_dropout, level, n_boot, rng, subject)
     return found, scores
 
 
@@ -231,11 +231,12 @@ def _conformal(model: Model, X: Any, y: np.ndarray, X_cal: Any, y_cal: np.ndarra
 
 
 def _mc_dropout(model: Model, X: Any, right: np.ndarray, passes: int, level: float,
-                rng: np.random.Generator, subject: str | None) -> list[Finding]:
+                n_boot: int, rng: np.random.Generator, subject: str | None) -> list[Finding]:
     """Risk-coverage of MC dropout's mutual information (a torch model with dropout)."""
     from shakeout.uncertainty.risk import selective_findings
     from shakeout.uncertainty.scores import mc_dropout
 
-    d = mc_dropout(model, X, n=passes, seed=int(rng.integers(2**31 - 1)))
+    seed = int(rng.integers(2**31 - 1))
+    d = mc_dropout(model, X, n=passes, seed=seed)
     return selective_findings(-d.epistemic, right, score="mc_dropout", level=level,
-                              subject=subject)
+                              n_boot=n_boot, seed=seed, subject=subject)
