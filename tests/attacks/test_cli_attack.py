@@ -15,18 +15,6 @@ FILES = ("report.html", "results.json", "summary.md", "junit.xml")
 
 
 @pytest.fixture
-def cli(capsys):
-    from shakeout.cli import main
-
-    def run(*args):
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        return code, capsys.readouterr().err
-
-    return run
-
-
-@pytest.fixture
 def files(tmp_path: Path, linear3):
     """A TorchScript copy of the 3-class affine model and an .npz with its data."""
     W, b, X, y, net = linear3

@@ -116,18 +116,6 @@ def test_the_plan_carries_params():
 # -- the command line -------------------------------------------------------------------------
 
 @pytest.fixture
-def cli(capsys):
-    from shakeout.cli import main
-
-    def call(*args):
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        return code, capsys.readouterr().err
-
-    return call
-
-
-@pytest.fixture
 def files(tmp_path, logistic):
     import joblib
 

@@ -17,18 +17,6 @@ FILES = ("report.html", "results.json", "summary.md", "junit.xml")
 
 
 @pytest.fixture
-def cli(capsys):
-    from shakeout.cli import main
-
-    def run(*args):
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        return code, capsys.readouterr().err
-
-    return run
-
-
-@pytest.fixture
 def files(tmp_path: Path):
     """A TorchScript threshold model on two features and an .npz of 40 labelled points."""
     net = linear(np.array([1.0, 0.0]), 0.0)

@@ -77,18 +77,6 @@ def test_the_drill_refuses_bad_input(digits):
 
 
 @pytest.fixture
-def cli(capsys):
-    from shakeout.cli import main
-
-    def call(*args):
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        return code, capsys.readouterr().err
-
-    return call
-
-
-@pytest.fixture
 def files(tmp_path: Path, digits):
     clf, X, y = digits
     model = tmp_path / "model.pkl"
