@@ -33,22 +33,24 @@ A model that returns NaN probabilities cannot be scored; check its inputs and we
             f"{name} must have shape (n, n_classes) with n >= 1 and at least 2 classes, got "
             f"shape {p.shape}. Pass model.predict_proba(X), not predicted labels."
         )
-    bad = ~np.isfinite(p)
-    if bad.any():
+    sums = p.sum(axis=1)  # one pass: a NaN or inf anywhere makes its row's sum non-finite
+    if not np.isfinite(sums).all():
+        bad = ~np.isfinite(p)
         raise ValidationError(
             f"{name} contains NaN or inf ({int(bad.sum())} values, first at row "
             f"{int(np.argwhere(bad)[0][0])}). A model that returns NaN probabilities cannot be "
             "scored; check its inputs and weights."
         )
-    sums = p.sum(axis=1)
-    off = (p.min(axis=1) < -TOLERANCE) | (np.abs(sums - 1) > TOLERANCE)
-    if off.any():
+    low, high = p.min(), p.max()
+    off = np.abs(sums - 1) > TOLERANCE
+    if low < -TOLERANCE or off.any():
+        off |= p.min(axis=1) < -TOLERANCE
         row = int(np.flatnonzero(off)[0])
         raise ValidationError(
             f"{name}: row {row} is not a probability distribution (sum {sums[row]:.6g}, "
             f"min {p[row].min():.6g}). Pass probabilities (a softmax), not logits or scores."
         )
-    return np.clip(p, 0.0, 1.0)
+    return p if low >= 0 and high <= 1 else np.clip(p, 0.0, 1.0)
 
 
 def as_labels(y: Any, k: int, *, name: str = "y") -> np.ndarray:
