@@ -59,13 +59,19 @@ def check_positive_int(owner: Any, name: str, value: Any, minimum: int = 1) -> i
 
 
 def check_choice(owner: Any, name: str, value: Any, choices: Iterable[Any]) -> Any:
-    """Check that ``value`` is one of ``choices``.
+    """Check that ``value`` is one of ``choices``; a boolean choice takes only a boolean
+    (``1 == True`` in Python, but ``1`` is not a yes).
 
     >>> check_choice("PSI", "binning", "quantile", ("quantile", "uniform"))
     'quantile'
+    >>> check_choice("PGD", "random_start", 1, (True, False))
+    Traceback (most recent call last):
+    ...
+    shakeout.errors.ValidationError: PGD: random_start must be one of True, False, got 1.
     """
     choices = tuple(choices)
-    if value not in choices:
+    is_bool = isinstance(value, (bool, np.bool_))
+    if not any(value == c and is_bool == isinstance(c, bool) for c in choices):
         allowed = ", ".join(repr(c) for c in choices)
         raise ValidationError(f"{_owner(owner)}: {name} must be one of {allowed}, got {value!r}.")
     return value
