@@ -178,3 +178,22 @@ def test_a_model_without_torch_is_refused_naming_what_to_pass():
 def test_predict_refuses_a_bad_alpha():
     with pytest.raises(ValidationError, match=r"predict: alpha must be in \(0, 1\)"):
         predict(linear(np.array([1.0]), 0.0), np.zeros((1, 1)), sigma=SIGMA, alpha=1.5)
+
+
+@pytest.mark.parametrize("norm", ["l2", "l1"])
+def test_smoothing_noise_is_the_runtime_noise_of_sigma_times_the_spread(norm):
+    """Relative noise is the runtime's Gaussian (L2) or uniform (L1) noise at ``sigma`` times
+    each feature's spread, drawn from the generator given: one noise source for training,
+    certification and the soundness attack."""
+    from shakeout.certify.smoothing import smoothing
+    from shakeout.models.runtime import gaussian, torch_generator, uniform
+
+    X = np.random.default_rng(0).normal(size=(50, 3)) * [1.0, 4.0, 0.0]
+    smooth, x = smoothing(linear(np.ones(3), 0.0), X, sigma=SIGMA, norm=norm, relative=True,
+                          batch_size=64, owner="certify")
+    batch = torch.as_tensor(x)
+    got = smooth.noise()(batch, torch_generator(np.random.default_rng(1)))
+    runtime = gaussian if norm == "l2" else uniform
+    want = runtime(SIGMA * X.std(axis=0))(batch, torch_generator(np.random.default_rng(1)))
+    assert torch.equal(got, want)
+    assert torch.equal(got[:, 2], batch[:, 2])  # a constant feature gets no noise

@@ -51,8 +51,7 @@ from shakeout._validation import (Seed, as_finite_array, as_generator, check_cho
 from shakeout.campaign import Campaign, Unit
 from shakeout.errors import ValidationError
 from shakeout.models import Model, wrap
-from shakeout.models.runtime import Noise, repeat_forward
-from shakeout.models.torch import import_torch
+from shakeout.models.runtime import Noise, gaussian, repeat_forward, uniform
 
 NORMS = ("l2", "l1")
 NOISES = {"l2": "Gaussian", "l1": "uniform"}
@@ -149,16 +148,11 @@ class Smoothing:
         self.batch_size = batch_size
 
     def noise(self) -> Noise:
-        """The noise as the torch runtime takes it: ``noise(batch, generator)``."""
-        torch = import_torch()
-        size = self.sigma if self.scale is None else torch.as_tensor(
-            self.sigma * self.scale, dtype=torch.float32, device=self.model.device)
-        draw = _gaussian if self.norm == "l2" else _uniform
-
-        def add(x: Any, gen: Any) -> Any:
-            return x + size * draw(torch, x, gen)
-
-        return add
+        """The noise as the torch runtime takes it: ``noise(batch, generator)``, Gaussian of
+        standard deviation ``sigma`` (L2) or uniform of half-width ``sigma`` (L1), times
+        ``scale`` per value."""
+        size = self.sigma if self.scale is None else self.sigma * self.scale
+        return gaussian(size) if self.norm == "l2" else uniform(size)
 
     def counts(self, x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         """Winning classes of ``n`` noisy passes per input, ``(m, n_classes)``."""
@@ -175,14 +169,6 @@ class Smoothing:
         else:
             r = 2 * self.sigma * (p - 0.5)
         return np.where(p > 0.5, r, 0.0)
-
-
-def _gaussian(torch: Any, x: Any, gen: Any) -> Any:
-    return torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
-
-
-def _uniform(torch: Any, x: Any, gen: Any) -> Any:
-    return 2 * torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype) - 1
 
 
 def smoothing(model: Any, X: Any, *, sigma: float, norm: str, relative: bool, batch_size: int,

@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from shakeout._validation import Seed, as_generator, check_number, check_positive_int
+from shakeout._validation import (Seed, as_finite_array, as_generator, check_number,
+                                  check_positive_int)
 from shakeout.errors import ValidationError
 from shakeout.models._base import Model
 from shakeout.models.torch import TorchModel, import_torch
@@ -76,8 +77,9 @@ def inference(model: Model, *, train: bool = False, grad: bool = False,
         With ``grad``, stop gradients to the parameters (input gradients only: an attack
         needs no weight gradients, which cost a third of every backward pass).
 
-    The module's mode and every parameter's ``requires_grad`` are restored when the block
-    ends, also when it raises. Yields the module (on ``model.device``).
+    The mode of the module and of each submodule (a caller's dropout layer left in train
+    mode stays so) and every parameter's ``requires_grad`` are restored when the block ends,
+    also when it raises. Yields the module (on ``model.device``).
 
     >>> import torch
     >>> from shakeout.models import wrap
@@ -90,7 +92,7 @@ def inference(model: Model, *, train: bool = False, grad: bool = False,
     """
     torch = import_torch()
     module = torch_module(model, "inference")
-    was_training = module.training
+    modes = [(sub, sub.training) for sub in module.modules()]
     frozen = [p for p in module.parameters() if p.requires_grad] if grad and freeze else []
     module.train(train)
     for p in frozen:
@@ -101,7 +103,15 @@ def inference(model: Model, *, train: bool = False, grad: bool = False,
     finally:
         for p in frozen:
             p.requires_grad_(True)
-        module.train(was_training)
+        _restore_modes(modes)
+
+
+def _restore_modes(modes: list[tuple[Any, bool]]) -> None:
+    """Each module back in its mode; ``modes`` in ``module.modules()`` order (parents
+    first), so a parent's recursive ``train`` comes before its children are set."""
+    for sub, was in modes:
+        if sub.training != was:
+            sub.train(was)
 
 
 def torch_generator(rng: np.random.Generator, device: Any = "cpu") -> Any:
@@ -133,27 +143,104 @@ def with_module(model: TorchModel, module: Any) -> TorchModel:
                       device=str(model.device), batch_size=model.batch_size)
 
 
-def gaussian(sigma: float) -> Noise:
-    """Isotropic Gaussian noise of standard deviation ``sigma`` (in the model's input units).
+def gaussian(sigma: float | Any) -> Noise:
+    """Gaussian noise of standard deviation ``sigma`` (in the model's input units).
+
+    ``sigma`` is a number (isotropic noise) or an array that broadcasts to one input's shape
+    (a standard deviation per feature, pixel or channel); every value is at least 0. The
+    draws come from the generator the noise is given, on the batch's device.
 
     >>> import numpy as np, torch
     >>> from shakeout.models.runtime import torch_generator
-    >>> noisy = gaussian(0.5)(torch.zeros(10_000), torch_generator(np.random.default_rng(0)))
-    >>> round(float(noisy.std()), 2)
+    >>> gen = torch_generator(np.random.default_rng(0))
+    >>> round(float(gaussian(0.5)(torch.zeros(10_000), gen).std()), 2)
     0.5
+    >>> noisy = gaussian(np.array([0.1, 2.0]))(torch.zeros(10_000, 2), gen)
+    >>> noisy.std(dim=0).double().round(decimals=1).tolist()
+    [0.1, 2.0]
     """
-    sigma = check_number("gaussian", "sigma", sigma, 0)
+    return _additive("gaussian", "sigma", sigma, _standard_normal)
+
+
+def uniform(half_width: float | Any) -> Noise:
+    """Uniform noise on ``[-half_width, half_width]`` (in the model's input units).
+
+    ``half_width`` is a number or an array that broadcasts to one input's shape, as
+    ``sigma`` of :func:`gaussian`; every value is at least 0. The L1 certificate of
+    randomized smoothing uses it (Yang et al. 2020, "Randomized smoothing of all shapes and
+    sizes", ICML).
+
+    >>> import numpy as np, torch
+    >>> from shakeout.models.runtime import torch_generator
+    >>> noisy = uniform(0.5)(torch.zeros(10_000), torch_generator(np.random.default_rng(0)))
+    >>> bool(noisy.abs().max() <= 0.5), round(float(noisy.var()), 3)  # var = 0.5^2 / 3
+    (True, 0.083)
+    """
+    return _additive("uniform", "half_width", half_width, _unit_uniform)
+
+
+def _standard_normal(x: Any, gen: Any) -> Any:
+    return import_torch().randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+
+
+def _unit_uniform(x: Any, gen: Any) -> Any:
+    """Uniform on [-1, 1]."""
+    return 2 * import_torch().rand(x.shape, generator=gen, device=x.device, dtype=x.dtype) - 1
+
+
+def _additive(owner: str, name: str, scale: Any, draw: Callable[[Any, Any], Any]) -> Noise:
+    """``x + scale * draw(x, gen)``: a number ``scale`` as given, an array one as a tensor
+    on the batch's device and dtype, made (and checked against one input's shape) once per
+    device, dtype and input shape."""
+    scale = _scale(owner, name, scale)
+    tensors: dict[tuple[Any, Any, tuple[int, ...]], Any] = {}
 
     def add(x: Any, gen: Any) -> Any:
-        import torch
-
-        return x + sigma * torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+        size = scale
+        if isinstance(scale, np.ndarray):
+            key = (x.device, x.dtype, tuple(x.shape[1:]))
+            if key not in tensors:
+                tensors[key] = _on(owner, name, scale, x)
+            size = tensors[key]
+        return x + size * draw(x, gen)
 
     return add
 
 
+def _scale(owner: str, name: str, scale: Any) -> float | np.ndarray:
+    """A noise scale: a number >= 0, or a finite float64 array of them."""
+    if np.ndim(scale) == 0:
+        value = scale.item() if isinstance(scale, np.ndarray) else scale
+        return check_number(owner, name, value, 0)
+    arr = as_finite_array(scale, name=f"{owner}: {name}")
+    if arr.min() < 0:
+        where = tuple(int(i) for i in np.unravel_index(arr.argmin(), arr.shape))
+        raise ValidationError(
+            f"{owner}: {name} must be at least 0 everywhere, got {arr.min():g} at index "
+            f"{where}. Pass the noise scale of each value (0 for no noise)."
+        )
+    return arr
+
+
+def _on(owner: str, name: str, scale: np.ndarray, x: Any) -> Any:
+    """``scale`` as a tensor on ``x``'s device and dtype, once it broadcasts to one row."""
+    one = tuple(x.shape[1:])
+    try:
+        fits = np.broadcast_shapes(scale.shape, one) == one
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValidationError(
+            f"{owner}: {name} of shape {scale.shape} does not broadcast to one input of shape "
+            f"{one}. Pass a number, or an array of one input's shape (or one that broadcasts "
+            "to it, e.g. one value per channel of shape (c, 1, 1))."
+        )
+    return import_torch().as_tensor(scale, dtype=x.dtype, device=x.device)
+
+
 def repeat_forward(model: Model, x: Any, n: int, *, noise: Noise | None = None,
-                   train: bool = False, batch_size: int = 4096, seed: Seed = None) -> np.ndarray:
+                   dropout: bool = False, batch_size: int = 4096,
+                   seed: Seed = None) -> np.ndarray:
     """How often each class wins over ``n`` noisy (or stochastic) forward passes per input.
 
     The ``len(x) * n`` passes run in batches of ``batch_size`` rows on the model's device:
@@ -171,9 +258,11 @@ def repeat_forward(model: Model, x: Any, n: int, *, noise: Noise | None = None,
         Forward passes per input.
     noise : callable or None
         ``noise(batch, generator)`` returns the batch with noise added, e.g.
-        :func:`gaussian`; None for none (a stochastic model, see ``train``).
-    train : bool, default=False
-        Run in train mode, so dropout stays active (MC dropout). Its draws come from torch's
+        :func:`gaussian` or :func:`uniform`; None for none (a stochastic model, see
+        ``dropout``).
+    dropout : bool, default=False
+        Keep the dropout layers active while everything else stays in eval mode (batch-norm
+        uses, and keeps, its running statistics): MC dropout. Their draws come from torch's
         global generator, which is then seeded from ``seed`` inside
         ``torch.random.fork_rng``: the caller's global torch state is unchanged afterwards.
     batch_size : int, default=4096
@@ -204,7 +293,7 @@ def repeat_forward(model: Model, x: Any, n: int, *, noise: Noise | None = None,
     torch = import_torch()
     counts = None
     for rows, logits, m in _passes(model, x, n, "repeat_forward", "counts classes", noise=noise,
-                                   train=train, batch_size=batch_size, seed=seed):
+                                   dropout=dropout, batch_size=batch_size, seed=seed):
         if counts is None:  # two columns for a single-logit binary model
             k = max(2, logits.shape[1])
             counts = torch.zeros(m * k, dtype=torch.int64, device=model.device)
@@ -233,10 +322,7 @@ def repeat_proba(model: Model, x: Any, n: int, *, noise: Noise | None = None,
     noise : callable or None
         ``noise(batch, generator)``, e.g. :func:`gaussian`; None for none.
     dropout : bool, default=False
-        Keep the dropout layers active while everything else stays in eval mode (batch-norm
-        uses, and keeps, its running statistics): MC dropout. Their draws come from torch's
-        global generator, seeded from ``seed`` inside ``torch.random.fork_rng`` as in
-        :func:`repeat_forward`.
+        MC dropout, as in :func:`repeat_forward`.
     batch_size : int, default=4096
         Rows per forward pass.
     seed : int, Generator or None
@@ -278,8 +364,7 @@ def repeat_proba(model: Model, x: Any, n: int, *, noise: Noise | None = None,
 
 
 def _passes(model: Model, x: Any, n: int, owner: str, does: str, *, noise: Noise | None,
-            train: bool = False, dropout: bool = False, batch_size: int,
-            seed: Seed) -> Iterator[tuple[Any, Any, int]]:
+            dropout: bool, batch_size: int, seed: Seed) -> Iterator[tuple[Any, Any, int]]:
     """The ``len(x) * n`` forward passes in batches: ``(rows, logits, m)`` per batch, where
     ``rows`` says which input each pass repeats; checks the model (a classifier: ``owner``
     ``does`` something with classes) and the counts first."""
@@ -296,9 +381,8 @@ def _passes(model: Model, x: Any, n: int, owner: str, does: str, *, noise: Noise
     inputs = model.to_tensor(x)
     m = len(inputs)
     total = m * n
-    stochastic = train or dropout
-    with _seeded_global(torch, model.device, rng) if stochastic else nullcontext(), \
-            inference(model, train=train, grad=False) as module, \
+    with _seeded_global(torch, model.device, rng) if dropout else nullcontext(), \
+            inference(model, grad=False) as module, \
             _dropout_active(module) if dropout else nullcontext():
         for start in range(0, total, batch_size):
             rows = torch.arange(start, min(start + batch_size, total), device=model.device) // n
@@ -329,8 +413,7 @@ def _dropout_active(module: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        for layer, was in layers:
-            layer.train(was)
+        _restore_modes(layers)
 
 
 def _probabilities(torch: Any, logits: Any) -> Any:
@@ -364,4 +447,4 @@ def _seeded_global(torch: Any, device: Any, rng: np.random.Generator) -> Iterato
 
 
 __all__ = ["Noise", "dropout_layers", "gaussian", "inference", "repeat_forward", "repeat_proba",
-           "torch_generator", "torch_module", "with_module"]
+           "torch_generator", "torch_module", "uniform", "with_module"]
