@@ -1,5 +1,6 @@
 """The torch runtime every pillar shares: one inference context, seeded torch generators, a
-model with another module, and many noisy forward passes counted.
+model with another module, the noise (Gaussian or uniform, a scale per feature or one for
+all), and many noisy forward passes counted.
 
 Attacks, model-side perturbations, randomized smoothing, MC dropout and fault campaigns all
 run torch the same way: the module in a stated mode (eval or train), its parameters frozen or
