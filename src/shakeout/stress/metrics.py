@@ -68,7 +68,12 @@ class Metric:
         return np.subtract(clean, other) if self.higher_is_better else np.subtract(other, clean)
 
 
-def _mean(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
+def row_mean(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """``finish`` of a metric that is the mean of its one per-row column (accuracy, a loss).
+
+    >>> row_mean(np.array([[3.0], [4.0]]), np.array([4.0, 8.0])).tolist()
+    [0.75, 0.5]
+    """
     return sums[:, 0] / total
 
 
@@ -230,19 +235,19 @@ def _unused(sums, total):  # pragma: no cover - ROC-AUC does not finish from sum
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("accuracy", "classification", True, _correct, _mean,
+    Metric("accuracy", "classification", True, _correct, row_mean,
            "fraction of correct predictions", proportion=True),
     Metric("macro_f1", "classification", True, _f1_columns, _macro_f1,
            "F1 averaged over the classes present in y or the predictions",
            scatter=_f1_scatter),
     Metric("roc_auc", "classification", True, _scores, _unused,
            "area under the ROC curve (one-vs-rest macro average for multiclass)", ranked=True),
-    Metric("log_loss", "classification", False, _nll, _mean,
+    Metric("log_loss", "classification", False, _nll, row_mean,
            "mean negative log-likelihood (nats)", bounded=False),
     Metric("ece", "classification", False, _ece_columns, _ece,
            f"expected calibration error, {ECE_BINS} equal-width confidence bins",
            scatter=_ece_scatter),
-    Metric("mae", "regression", False, _abs_err, _mean, "mean absolute error (target units)",
+    Metric("mae", "regression", False, _abs_err, row_mean, "mean absolute error (target units)",
            bounded=False),
     Metric("rmse", "regression", False, _sq_err, _root_mean,
            "root mean squared error (target units)", bounded=False),
@@ -251,23 +256,74 @@ DEFAULT_METRICS = {"classification": ("accuracy", "macro_f1", "log_loss", "ece")
                    "regression": ("mae", "rmse")}
 
 
-def get_metrics(names: list[str] | tuple[str, ...] | None, task: str) -> list[Metric]:
-    """Resolve metric names for a task (None gives the defaults).
+RESERVED = frozenset({"flip", "moved", "flip_rate", "mean_abs_change", "prediction_ks",
+                      "robustness_score"})
+"""Names the stress sweep gives its own columns (``paired.Accumulator``) and findings
+(``sweep``): a metric of that name would overwrite them."""
+
+
+def get_metrics(metrics: Sequence[str | Metric] | None, task: str) -> list[Metric]:
+    """Resolve metrics for a task: names of :data:`METRICS`, :class:`Metric` objects (a
+    conformal predictor's ``stress_metrics()``, say), or None for the task's defaults.
+
+    Every metric must be for ``task``, names must be unique and leave the sweep's own
+    (:data:`RESERVED`, ``<metric>_drop``) alone, and ``proportion=True`` (Wilson intervals
+    on the per-row 0/1 column) is honoured for the built-in accuracy only.
 
     >>> [m.name for m in get_metrics(None, "regression")]
     ['mae', 'rmse']
+    >>> [m.name for m in get_metrics(["accuracy", METRICS["ece"]], "classification")]
+    ['accuracy', 'ece']
     """
-    names = DEFAULT_METRICS[task] if names is None else names
-    chosen = []
-    for name in names:
-        if name not in METRICS:
-            raise ValidationError(f"unknown metric {name!r}; known: {', '.join(METRICS)}.")
-        metric = METRICS[name]
-        if metric.task != task:
-            raise ValidationError(
-                f"metric {name!r} is for {metric.task}, but the model is a {task} model."
-            )
-        chosen.append(metric)
+    if isinstance(metrics, (str, Metric)):
+        raise ValidationError(f"metrics must be a list, got {_label(metrics)} alone; pass "
+                              f"[{_label(metrics)}].")
+    chosen = [_resolve(item, task) for item in (DEFAULT_METRICS[task] if metrics is None
+                                                 else metrics)]
     if not chosen:
         raise ValidationError("metrics must name at least one metric.")
+    _check_names(chosen)
     return chosen
+
+
+def _label(item: object) -> str:
+    return f"Metric {item.name!r}" if isinstance(item, Metric) else repr(item)
+
+
+def _resolve(item: str | Metric, task: str) -> Metric:
+    if isinstance(item, str):
+        if item not in METRICS:
+            raise ValidationError(f"unknown metric {item!r}; known: {', '.join(METRICS)}, "
+                                  "or a shakeout.stress.metrics.Metric object.")
+        metric = METRICS[item]
+    elif isinstance(item, Metric):
+        metric = item
+    else:
+        raise ValidationError(
+            f"metrics must hold metric names or Metric objects, got {type(item).__name__} "
+            f"{item!r}; known names: {', '.join(METRICS)}.")
+    if metric.task != task:
+        raise ValidationError(
+            f"metric {metric.name!r} is for {metric.task}, but the model is a {task} model."
+        )
+    if metric.proportion and metric != METRICS["accuracy"]:
+        raise ValidationError(
+            f"metric {metric.name!r} sets proportion=True, which the stress drill honours for "
+            "its own 'accuracy' only (the Wilson interval uses the accuracy column); build it "
+            "with proportion=False for bootstrap intervals.")
+    return metric
+
+
+def _check_names(chosen: list[Metric]) -> None:
+    names = [m.name for m in chosen]
+    taken = RESERVED | {f"{name}_drop" for name in names}
+    for name in names:
+        if names.count(name) > 1:
+            raise ValidationError(
+                f"metrics name {name!r} {names.count(name)} times; pass each once (rename a "
+                "Metric object with dataclasses.replace(metric, name=...)).")
+        if name in taken:
+            raise ValidationError(
+                f"metric name {name!r} is taken by the stress sweep's own findings "
+                f"({', '.join(sorted(taken))}); rename it with "
+                "dataclasses.replace(metric, name=...).")

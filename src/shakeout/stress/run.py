@@ -18,7 +18,7 @@ from shakeout.fingerprint import fingerprint
 from shakeout.report.result import Finding, Manifest, Result
 from shakeout.stats import METHODS, BootstrapPlan
 from shakeout.stress.defaults import default_sweeps, is_image_batch
-from shakeout.stress.metrics import get_metrics
+from shakeout.stress.metrics import Metric, get_metrics
 from shakeout.stress.features import DEFAULT_SHIFT
 from shakeout.stress.sensitivity import sensitivity_findings
 from shakeout.stress.sweep import KINDS, Sweep, predict_all, run_sweeps
@@ -32,7 +32,7 @@ t-interval on it for model-side perturbations) at five times the predictions of 
 
 
 def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
-        metrics: Sequence[str] | None = None, n_bootstrap: int = 1000, level: float = 0.95,
+        metrics: Sequence[str | Metric] | None = None, n_bootstrap: int = 1000, level: float = 0.95,
         alpha: float = 0.05, correction: str = "holm", batch_size: int | None = None,
         sensitivity: bool = True, top_k: int = 5, sensitivity_shift: float = DEFAULT_SHIFT,
         allow_nan: bool = False, max_bootstrap_rows: int = 10_000,
@@ -57,8 +57,10 @@ def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
     X, y : features (array, images or DataFrame) and labels
     sweeps : list of Sweep or None
         Perturbations and their severity grids; None chooses defaults for the data.
-    metrics : list of str or None
-        The first is the primary metric (robustness score); defaults per task.
+    metrics : list of str or Metric, or None
+        Names of :data:`shakeout.stress.METRICS` or :class:`~shakeout.stress.metrics.Metric`
+        objects (a fitted conformal predictor's ``stress_metrics()`` gives coverage and set
+        size); the first is the primary metric (robustness score); defaults per task.
     n_bootstrap : int, default=1000
         Bootstrap resamples for every interval.
     level : float, default=0.95
@@ -109,7 +111,7 @@ def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
         raise ValidationError(
             f"stress.run: X has {len(X)} row(s); at least {MIN_ROWS} are needed for any "
             "interval (with one row every resample is that row). Pass more rows.")
-    metric_list = get_metrics(tuple(metrics) if metrics is not None else None, model.task)
+    metric_list = get_metrics(metrics, model.task)
     batch_size = check_positive_int("stress.run", "batch_size", batch_size or model.batch_size)
     sweeps = list(sweeps) if sweeps is not None else default_sweeps(model, X)
     if not sweeps:

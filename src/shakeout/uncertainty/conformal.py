@@ -24,6 +24,7 @@ from shakeout.uncertainty._conformal_scores import (aps_scores, calibration_rank
                                                     min_calibration_size, threshold,
                                                     weighted_thresholds)
 from shakeout.uncertainty._conformal_shift import likelihood_ratio, row_weights
+from shakeout.uncertainty._conformal_stress import classifier_metrics, regressor_metrics
 
 __all__ = ["ConformalClassifier", "ConformalRegressor", "coverage_at", "coverage_findings",
            "coverage_under_stress", "min_calibration_size"]
@@ -180,6 +181,7 @@ class ConformalClassifier(_SplitConformal):
                                   f"{len(codes)}; pass one label per row.")
         scores = self._all_scores(proba, as_generator(seed, self))[np.arange(len(codes)), codes]
         self._fit_shift(X, target)
+        self.n_classes_ = proba.shape[1]
         self.scores_ = scores
         if self.mondrian:
             self.threshold_ = self._class_thresholds(scores, codes, proba.shape[1])
@@ -213,6 +215,32 @@ class ConformalClassifier(_SplitConformal):
         scores = self._all_scores(self.model_.predict_proba(X), as_generator(seed, self))
         limit = self._limit(X)  # one number, one per class (Mondrian) or one per row (shift)
         return scores <= (limit if self.ratio_ is None else limit[:, None])
+
+    def stress_metrics(self) -> list:
+        """Coverage and mean set size as metrics of the stress drill, from the fitted threshold.
+
+        ``shakeout.stress.run(model, X, y, metrics=["accuracy", *cp.stress_metrics()])``
+        then reports ``coverage`` and ``set_size`` at every perturbation and severity with
+        intervals over rows and draws, the drop from clean (``coverage_drop``: positive when
+        coverage fell; ``set_size_drop``: positive when sets grew) and its p-value. Pass
+        ``stress.run`` the model this predictor was calibrated on. LAC, Mondrian and
+        non-randomised APS only: randomised APS and a shift-weighted predictor are refused
+        (their sets need more than the probabilities; use :func:`coverage_under_stress`).
+
+        >>> from sklearn.datasets import load_digits
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> X, y = load_digits(return_X_y=True)
+        >>> clf = LogisticRegression(max_iter=2000).fit(X[:600], y[:600])
+        >>> cp = ConformalClassifier(clf, alpha=0.1).fit(X[600:1200], y[600:1200])
+        >>> cov, size = cp.stress_metrics()
+        >>> sets = cp.predict(X[1200:])  # the same sets, so the same coverage
+        >>> float(sets[np.arange(len(sets)), y[1200:]].mean()) == cov.value(
+        ...     y[1200:], clf.predict_proba(X[1200:]))
+        True
+        >>> round(size.value(y[1200:], clf.predict_proba(X[1200:])), 2), size.higher_is_better
+        (0.91, False)
+        """
+        return classifier_metrics(self)
 
     def _cover(self, X: Any, y: Any, seed: Seed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per row: whether the set holds the truth, its size, the true class's column."""
@@ -336,6 +364,23 @@ class ConformalRegressor(_SplitConformal):
         lo, hi = self._bounds(X)
         limit = self._limit(X)
         return np.column_stack([lo - limit, hi + limit])
+
+    def stress_metrics(self) -> list:
+        """Coverage as a metric of the stress drill (``score="absolute"``, no shift): the
+        share of rows with ``|y - f(x)| <= q`` for the fitted ``q``, so
+        ``shakeout.stress.run(model, X, y, metrics=["mae", *cr.stress_metrics()])`` reports it
+        per perturbation and severity. The width, ``2 q``, does not move under stress.
+
+        >>> from sklearn.datasets import load_diabetes
+        >>> from sklearn.linear_model import Ridge
+        >>> X, y = load_diabetes(return_X_y=True)
+        >>> reg = Ridge(alpha=0.1).fit(X[:200], y[:200])
+        >>> cr = ConformalRegressor(reg, alpha=0.1).fit(X[200:350], y[200:350])
+        >>> (cov,) = cr.stress_metrics()
+        >>> cov.name, round(cov.value(y[350:], reg.predict(X[350:])), 3)
+        ('coverage', 0.88)
+        """
+        return regressor_metrics(self)
 
     def _cover(self, X: Any, y: Any, seed: Seed) -> tuple[np.ndarray, np.ndarray, None]:
         """Per row: whether the interval holds the truth, its width; no classes."""
