@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conformal_cases import CLASSIFIER, REGRESSOR, class_data, reg_data
+from conformal_cases import CLASSIFIER, REGRESSOR, class_data, model_proba, reg_data
 from shakeout import stress
 from shakeout.errors import NotFittedError, ValidationError
 from shakeout.models import wrap
@@ -124,3 +124,24 @@ def test_predictors_whose_sets_need_more_than_the_outputs_are_refused(rows, make
 def test_an_unfitted_predictor_has_no_stress_metrics():
     with pytest.raises(NotFittedError, match=r"call fit"):
         ConformalClassifier(CLASSIFIER).stress_metrics()
+
+
+@pytest.mark.slow
+def test_the_clean_coverage_interval_covers_the_predictors_true_coverage():
+    """400 test samples against one calibration: the drill's nominal-95% interval holds the
+    predictor's coverage (its conditional coverage, from 400,000 fresh rows) 366 to 394 times
+    (the 99.9% binomial band)."""
+    rng = np.random.default_rng(11)
+    cp = ConformalClassifier(CLASSIFIER, alpha=0.1).fit(*class_data(200, rng))
+    coverage = cp.stress_metrics()[0]
+    X_big, y_big = class_data(400_000, rng)
+    truth = coverage.value(y_big, model_proba(X_big))
+    hits = 0
+    for trial in range(400):
+        X, y = class_data(300, rng)
+        result = stress.run(CLASSIFIER, X, y, sweeps=[Sweep(GaussianNoise(), (0, 0.1))],
+                            metrics=[coverage], n_bootstrap=200, repeats=1, sensitivity=False,
+                            seed=trial)
+        low, high = _at(result, "coverage")[0.0].ci
+        hits += low <= truth <= high
+    assert 366 <= hits <= 394
