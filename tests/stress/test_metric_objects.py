@@ -86,3 +86,19 @@ def test_names_resolve_to_the_registered_metrics_in_order():
     chosen = get_metrics(["ece", METRICS["accuracy"], "log_loss"], "classification")
     assert chosen == [METRICS["ece"], METRICS["accuracy"], METRICS["log_loss"]]
     assert get_metrics(None, "classification")[0] is METRICS["accuracy"]
+
+
+def test_a_significant_improvement_under_a_perturbation_passes_as_one():
+    """A negative drop (the metric got better) that is significant is not a degradation."""
+    from shakeout.report.result import Finding
+    from shakeout.stress.sweep import _judge
+
+    better = Finding(name="stress/noise/set_size_drop@0.3", metric="set_size_drop",
+                     value=-0.024, p_value=0.001, effect="small",
+                     details={"correction": "holm"})
+    worse = Finding(name="stress/noise/accuracy_drop@0.3", metric="accuracy_drop",
+                    value=0.05, p_value=0.001, effect="small", details={"correction": "holm"})
+    assert (_judge(better, 0.05).status, _judge(better, 0.05).message) == (
+        "pass", "significant small improvement")
+    assert (_judge(worse, 0.05).status, _judge(worse, 0.05).message) == (
+        "warn", "significant small degradation")

@@ -74,7 +74,7 @@ def compare(old: Any, new: Any, X: Any, y: Any, *, metrics: Sequence[str] | None
     y_old = check_target(old, y, len(X))
     if new.task == "classification" and not np.array_equal(y_old, check_target(new, y, len(X))):
         raise ValidationError("compare: the two models order their classes differently.")
-    metric_list = get_metrics(tuple(metrics) if metrics is not None else None, old.task)
+    metric_list = get_metrics(metrics, old.task)
     out_old = predict_all(old, X, old.batch_size)
     out_new = predict_all(new, X, new.batch_size)
     if out_old.shape != out_new.shape:

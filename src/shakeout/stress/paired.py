@@ -33,7 +33,7 @@ from shakeout.drift.ks import ks_distance
 from shakeout.stats import (BootstrapPlan, draw_counts, draw_inflation, effect_label,
                             effective_size, interval, p_floor, p_value,
                             paired_difference_interval, sign_flip_test, wilson)
-from shakeout.stress.metrics import Metric, auc_of, top_class, weighted_auc
+from shakeout.stress.metrics import Metric, auc_of, row_mean, top_class, weighted_auc
 
 EFFECT_THRESHOLDS = (0.01, 0.03, 0.10)
 """Change below which an effect is negligible, small, medium: in points for metrics on a
@@ -229,10 +229,6 @@ def _finish(metric: Metric, sums: np.ndarray, total: np.ndarray) -> np.ndarray:
     return np.asarray(metric.finish(sums, total), dtype=np.float64)
 
 
-def _mean_finish(sums: np.ndarray, total: np.ndarray) -> np.ndarray:
-    return sums[:, 0] / total
-
-
 class _Replicator:
     """Bootstrap replicates of everything an accumulator holds, from one sparse product."""
 
@@ -258,7 +254,7 @@ class _Replicator:
             draw_sums = dc @ acc.point  # (B, q): every row, draws resampled
             inflate = draw_inflation(R, self.level)
         finishers = [(m_.name, (lambda s, t, m_=m_: _finish(m_, s, t))) for m_ in acc.additive]
-        finishers += [(name, _mean_finish) for name in ("flip", "moved") if name in acc._slices]
+        finishers += [(name, row_mean) for name in ("flip", "moved") if name in acc._slices]
         out = {}
         for name, finish in finishers:
             sl = acc._slices[name]

@@ -284,8 +284,15 @@ def run_sweeps(model: Model, X: Any, y: np.ndarray, sweeps: Sequence[Sweep], *,
 
 def _judge(f: Finding, alpha: float) -> Finding:
     """A stress verdict on an adjusted p-value: a drop warns when it is significant and not
-    negligible in size, a distribution shift when it is significant; a p-value at the
-    bootstrap floor says so."""
+    negligible in size, a distribution shift when it is significant; a significant change
+    for the better (a negative drop) passes as an improvement; a p-value at the bootstrap
+    floor says so.
+
+    >>> f = Finding(name="stress/noise/set_size_drop@0.3", metric="set_size_drop", value=-0.02,
+    ...             p_value=0.001, effect="small", details={"correction": "holm"})
+    >>> _judge(f, 0.05).status, _judge(f, 0.05).message
+    ('pass', 'significant small improvement')
+    """
     p_adj = f.p_value
     if f.effect is None:
         status, why = (("warn", "distribution moved") if p_adj < alpha
@@ -294,6 +301,8 @@ def _judge(f: Finding, alpha: float) -> Finding:
         status, why = "pass", "not significant"
     elif f.effect == "negligible":
         status, why = "pass", "statistically significant but negligible in size"
+    elif f.value < 0:
+        status, why = "pass", f"significant {f.effect} improvement"
     else:
         status, why = "warn", f"significant {f.effect} degradation"
     why += floor_note(f.details, p_adj, after=f.details["correction"])
