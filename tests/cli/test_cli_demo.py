@@ -1,4 +1,4 @@
-"""``shakeout demo``: the whole main job on bundled data, in one command (slow: ~40 s)."""
+"""``shakeout demo``: the whole main job on bundled data, in one command (slow: ~50 s)."""
 
 from __future__ import annotations
 
@@ -29,14 +29,33 @@ def test_demo_writes_a_self_contained_report(cli, tmp_path):
     data = json.loads((out / "results.json").read_text())
     assert data["schema_version"] == "1.1"
     subjects = {f["subject"] for f in data["findings"]}
-    assert subjects == {"breast-cancer GBM", "digits CNN", "weekly stream LR"}
-    assert {f["drill"] for f in data["findings"]} == {"stress", "attack", "drift"}
+    assert subjects == {"breast-cancer GBM", "digits CNN", "weekly stream LR",
+                        "digits CNN, noise-trained"}
+    assert {f["drill"] for f in data["findings"]} == {"stress", "attack", "drift", "certify",
+                                                      "uncertainty"}
     onsets = {(f["feature"], f["details"]["first_window"]) for f in data["findings"]
               if f["group"] == "onset"}
     assert ("x2", "2026-02-02") in onsets  # the unit change of week 5 is found where it began
     decisions = [f for f in data["findings"] if f["metric"] == "decision"]
     assert [d["details"]["action"] for d in decisions[:4]] == ["continue monitoring"] * 4
     assert len(data["gate"]["conditions"]) == 4
+
+    def certified(subject):
+        return {f["severity"]: f for f in data["findings"] if f["subject"] == subject
+                and f["metric"] == "certified_accuracy"}
+
+    plain, smooth = certified("digits CNN"), certified("digits CNN, noise-trained")
+    assert sorted(plain) == sorted(smooth) == [0.0, 0.25, 0.5]
+    # the noise-trained CNN certifies more images at the largest radius, beyond the intervals
+    assert smooth[0.5]["ci"][0] > plain[0.5]["value"]
+    broken = [f for f in data["findings"] if f["metric"] == "broken_certificates"]
+    assert len(broken) == 2 and {f["status"] for f in broken} == {"pass"}
+    trust = [f for f in data["findings"] if f["drill"] == "uncertainty"]
+    assert {f["subject"] for f in trust} == {"digits CNN"}
+    coverage = next(f for f in trust if f["metric"] == "coverage" and f["group"] == "conformal")
+    assert coverage["details"]["target"] == 0.98 and coverage["ci"][1] >= 0.98
+    assert {f["group"] for f in trust} >= {"calibration", "reliability", "temperature_scaled",
+                                           "selective/max_probability", "selective/mc_dropout"}
     assert code == (0 if data["gate"]["passed"] else 1)
 
     root = ET.parse(out / "junit.xml").getroot()
@@ -52,7 +71,6 @@ def test_demo_refuses_a_negative_seed_in_python_too():
 
     with pytest.raises(ValidationError, match=r"run_demo: seed must be in \[0, inf\], got -1"):
         run_demo(seed=-1)
-
 
 
 def test_the_demo_cnn_is_the_same_for_the_same_seed():

@@ -47,11 +47,7 @@ def digits_cnn(seed: int = 0, epochs: int = 15) -> Trained:
     # the whole training inside the fork: dropout draws from torch's global generator
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        net = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Dropout(0.1), nn.Linear(32 * 4 * 4, 10),
-        )
+        net = _digits_net()
         opt = torch.optim.Adam(net.parameters(), lr=3e-3)
         Xt, yt = torch.from_numpy(X_train), torch.from_numpy(y_train).long()
         net.train()
@@ -64,6 +60,45 @@ def digits_cnn(seed: int = 0, epochs: int = 15) -> Trained:
                 opt.step()
     net.eval()
     return Trained(net, X_test, y_test, X_train, y_train)
+
+
+def noisy_digits_cnn(seed: int = 0, *, sigma: float = 0.25, epochs: int = 30) -> Trained:
+    """The CNN of :func:`digits_cnn` trained with Gaussian data augmentation, the base
+    classifier randomized smoothing needs (Cohen, Rosenfeld & Kolter 2019, section 5).
+
+    Trained by :func:`shakeout.models.training.train` with ``noisy(gaussian(sigma))``
+    (``sigma`` in pixel units, the images being in [0, 1]) on the same split as
+    :func:`digits_cnn`: under that noise it is right on about 93% of the test images, the plain
+    CNN, never shown noise, on about 89% (about 98% each without noise).
+
+    >>> t = noisy_digits_cnn(epochs=2)
+    >>> t.X_test.shape, t.model.training
+    ((450, 1, 8, 8), False)
+    """
+    import torch
+
+    from shakeout.models.runtime import gaussian
+    from shakeout.models.training import noisy, train
+
+    X_train, X_test, y_train, y_test = digits_images(seed)
+    with torch.random.fork_rng():  # the initial weights only; train() seeds the rest
+        torch.manual_seed(seed)
+        net = _digits_net()
+    fit = train(net, X_train, y_train, epochs=epochs, lr=3e-3,
+                transform=noisy(gaussian(sigma)), seed=seed)
+    return Trained(fit.module, X_test, y_test, X_train, y_train)
+
+
+def _digits_net():
+    """The demo's CNN for ``(n, 1, 8, 8)`` images: two convolutions, max-pooling, dropout,
+    10 logits; initialised from torch's global generator (the caller seeds it)."""
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.1), nn.Linear(32 * 4 * 4, 10),
+    )
 
 
 def breast_cancer_gbm(seed: int = 0) -> Trained:
