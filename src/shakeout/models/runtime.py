@@ -405,9 +405,37 @@ def dropout_layers(module: Any) -> list[Any]:
             if "Dropout" in getattr(sub, "original_name", type(sub).__name__)]
 
 
+DROPOUT_OPS = ("aten::dropout", "aten::feature_dropout", "aten::alpha_dropout")
+
+
+def _traced_still(layer: Any) -> bool:
+    """Whether a TorchScript dropout layer was traced: ``torch.jit.trace`` records its train
+    flag as a constant, so switching the layer to train mode changes nothing.
+
+    >>> import torch
+    >>> _traced_still(torch.jit.trace(torch.nn.Dropout(0.5), torch.ones(1, 2)))
+    True
+    >>> _traced_still(torch.jit.script(torch.nn.Dropout(0.5))), _traced_still(torch.nn.Dropout())
+    (False, False)
+    """
+    graph = getattr(layer, "graph", None)
+    if graph is None:
+        return False
+    return any(node.kind() in DROPOUT_OPS
+               and list(node.inputs())[2].node().kind() == "prim::Constant"
+               for node in graph.nodes())
+
+
 @contextmanager
 def _dropout_active(module: Any) -> Iterator[None]:
-    """The module's dropout layers in train mode, each one's mode restored afterwards."""
+    """The module's dropout layers in train mode, each one's mode restored afterwards; a
+    traced layer, which would stay still, is refused."""
+    if any(_traced_still(layer) for layer in dropout_layers(module)):
+        raise ValidationError(
+            "MC dropout: the model's dropout layers were frozen by torch.jit.trace (their "
+            "train flag is a constant of the trace), so every pass would be the same; save "
+            "the model with torch.jit.script, or pass the nn.Module."
+        )
     layers = [(layer, layer.training) for layer in dropout_layers(module)]
     for layer, _ in layers:
         layer.train(True)

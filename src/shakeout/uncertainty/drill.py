@@ -41,7 +41,7 @@ DRILLS = (
           run="shakeout.uncertainty.drill:run",
           commands=(Command("uncertainty", "shakeout.uncertainty.cli:uncertainty_command"),),
           report=ReportSpec(
-              title="Uncertainty", headline=("ece", "coverage", "guaranteed_risk"),
+              title="Uncertainty", headline=("ece", "coverage", "set_size", "guaranteed_risk"),
               notes=(("ece", "Expected calibration error: the gap between confidence and "
                              "accuracy (0 is calibrated); its interval is for the true error."),
                      ("guaranteed_risk", "Error rate on the test rows among those answered "
