@@ -9,14 +9,10 @@ from typing import Annotated
 
 import typer
 
-from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, TrustPickle,
-                               configured, console, emit, inputs, numbers)
+from shakeout.cli._app import (DEFAULT_OUT, DataArg, ModelArg, Out, Plan, Quiet, Seed, Target,
+                               TrustPickle, configured, console, emit, inputs, numbers)
 from shakeout.errors import ValidationError
 
-ModelArg = Annotated[str, typer.Argument(
-    help="Model: package.module:attribute, a .onnx file, a TorchScript .pt, or a pickle "
-         "(with --trust-pickle).")]
-DataArg = Annotated[str, typer.Argument(help="Data: .csv, .parquet or .npz (arrays X and y).")]
 AttackOpt = Annotated[list[str] | None, typer.Option(
     "--attack", help="Attack to run, repeatable or comma-separated: fgsm, pgd, bim, apgd-ce, "
                      "apgd-dlr, cw, deepfool, jsma, ead, square, hopskipjump, transfer. "

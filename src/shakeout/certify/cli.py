@@ -9,12 +9,11 @@ from typing import Annotated
 
 import typer
 
-from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, TrustPickle,
+from shakeout.cli._app import (DEFAULT_OUT, DataArg, Out, Plan, Quiet, Seed, Target, TrustPickle,
                                configured, console, emit, inputs, numbers)
 
 ModelArg = Annotated[str, typer.Argument(
     help="A torch model: package.module:attribute or a TorchScript .pt file.")]
-DataArg = Annotated[str, typer.Argument(help="Data: .csv, .parquet or .npz (arrays X and y).")]
 SigmaOpt = Annotated[float | None, typer.Option(
     "--sigma", help="Noise scale > 0: the Gaussian's standard deviation (l2) or the uniform "
                     "noise's half-width (l1), in input units (default 0.25).")]

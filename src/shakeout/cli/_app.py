@@ -81,6 +81,10 @@ def check_seed(seed: int | None) -> int | None:
 Seed = Annotated[int | None, typer.Option(
     "--seed", callback=check_seed, help="Seed for every random draw, 0 or more (default: the "
     "plan's where a --plan is given, else 0); the same seed gives the same numbers.")]
+ModelArg = Annotated[str, typer.Argument(
+    help="Model: package.module:attribute, a .onnx file, a TorchScript .pt, or a pickle "
+         "(with --trust-pickle).")]
+DataArg = Annotated[str, typer.Argument(help="Data: .csv, .parquet or .npz (arrays X and y).")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="Hide progress bars.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 Target = Annotated[str | None, typer.Option("--target", help="Target column of a table.")]

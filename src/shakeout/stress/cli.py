@@ -12,16 +12,12 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, TrustPickle,
-                               configured, console, emit, inputs)
+from shakeout.cli._app import (DEFAULT_OUT, DataArg, ModelArg, Out, Plan, Quiet, Seed, Target,
+                               TrustPickle, configured, console, emit, inputs)
 
 if TYPE_CHECKING:
     from shakeout.report.result import Finding, Result
 
-ModelArg = Annotated[str, typer.Argument(
-    help="Model: package.module:attribute, a .onnx file, a TorchScript .pt, or a pickle "
-         "(with --trust-pickle).")]
-DataArg = Annotated[str, typer.Argument(help="Data: .csv, .parquet or .npz (arrays X and y).")]
 Repeats = Annotated[int | None, typer.Option(
     "--repeats", min=1, help="Draws of each perturbation per severity (default: the plan's, "
                              "else 5); intervals include the draw-to-draw spread.")]

@@ -10,12 +10,9 @@ from typing import Annotated
 
 import typer
 
-from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, TrustPickle,
+from shakeout.cli._app import (DEFAULT_OUT, ModelArg, Out, Plan, Quiet, Seed, Target, TrustPickle,
                                configured, emit, inputs)
 
-ModelArg = Annotated[str, typer.Argument(
-    help="Model: package.module:attribute, a .onnx file, a TorchScript .pt, or a pickle "
-         "(with --trust-pickle).")]
 DataArg = Annotated[str, typer.Argument(
     help="Labelled test data: .csv, .parquet or .npz (arrays X and y).")]
 CalibrationOpt = Annotated[str | None, typer.Option(
