@@ -190,3 +190,35 @@ def test_a_malformed_part_manifest_is_named(tmp_path):
     data["manifest"]["parts"] = {"m1": {}}
     with pytest.raises(ValidationError, match=r"manifest: parts must be a list of objects"):
         Result.from_dict(data)
+
+
+_THREADS = """
+import json, sys
+from shakeout.report import Manifest, Result
+from shakeout.report.html import render_html
+before = Manifest.collect(seed=0)
+assert "torch" not in sys.modules, "collecting a manifest imported torch"
+import torch
+torch.set_num_threads(1)
+after = Manifest.collect(seed=0)
+back = Result.from_dict(json.loads(json.dumps(Result(title="t", manifest=after).to_dict())))
+print(before.torch_threads, after.torch_threads, back.manifest.torch_threads,
+      "<th>torch threads</th><td>1</td>" in render_html(back))
+"""
+
+
+def test_the_manifest_records_torch_threads_only_when_torch_is_loaded():
+    """Float sums change order with torch's thread count: the manifest says which it was,
+    without importing torch for a drill that never used it."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    out = subprocess.run([sys.executable, "-c", _THREADS], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["None", "1", "1", "True"]
+
+
+def test_a_manifest_with_torch_threads_that_are_not_a_count_is_refused():
+    with pytest.raises(ValidationError, match="torch_threads must be an integer, got '4'"):
+        Manifest.from_dict({"torch_threads": "4"})

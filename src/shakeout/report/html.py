@@ -143,6 +143,8 @@ def render_html(result: Result, gate: GateOutcome | None = None) -> str:
                      ("timings (s)", json.dumps(dict(m.timings))),
                      ("parameters", json.dumps(dict(m.parameters), default=str)[:2000]),
                      ("versions", ", ".join(f"{k} {v}" for k, v in m.versions.items() if v))]
+    if m.torch_threads is not None:
+        manifest_rows.append(("torch threads", m.torch_threads))
     return env.get_template("report.html.j2").render(
         result=result, status=verdict(result, gate),
         verdict_line=readable.verdict_line(result, gate),

@@ -11,6 +11,7 @@ import functools
 import json
 import math
 import platform
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -198,17 +199,29 @@ class Manifest:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     versions: Mapping[str, str | None] = field(default_factory=dict)
     created: str = ""
+    torch_threads: int | None = None
+    """Torch's intra-op threads when torch was loaded: float sums change order with it, so
+    results repeat bit for bit at the same seed, versions and thread count."""
     parts: tuple[tuple[str, Manifest], ...] = ()
     """Of a merged result (:meth:`Result.merge`): each part's subject and manifest."""
 
     @classmethod
     def collect(cls, **kwargs: Any) -> "Manifest":
-        """A manifest stamped with the current versions and time."""
+        """A manifest stamped with the current versions, time and, when torch is already
+        loaded (it is not imported for this), its intra-op thread count.
+
+        >>> import torch
+        >>> Manifest.collect(seed=0).torch_threads == torch.get_num_threads()
+        True
+        """
         versions = {"python": platform.python_version()}
         for dist in ("shakeout", "numpy", "scipy", "pandas", "scikit-learn", "torch",
                      "onnxruntime", "SALib"):
             versions[dist] = _version(dist)
         kwargs.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            kwargs.setdefault("torch_threads", torch.get_num_threads())
         kwargs["parameters"] = _plain(dict(kwargs.get("parameters", {})))
         kwargs["timings"] = {k: round(float(v), 4) for k, v in dict(kwargs.get("timings", {})).items()}
         return cls(versions=versions, **kwargs)
@@ -234,7 +247,7 @@ class Manifest:
             known[key] = known.get(key) or {}
             if not isinstance(known[key], Mapping):
                 raise ValidationError(f"{key} must be a JSON object, got {known[key]!r}")
-        for key in ("seed", "n_rows"):
+        for key in ("seed", "n_rows", "torch_threads"):
             value = known.get(key)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ValidationError(f"{key} must be an integer, got {value!r}")
