@@ -24,6 +24,10 @@ MultiOpt = Annotated[str | None, typer.Option(
     "--multivariate", help="Multivariate tests: mmd,classifier,projection, or 'none'.")]
 CorrectionOpt = Annotated[str | None, typer.Option(
     "--correction", help="Across features: holm, bonferroni, bh or none.")]
+ConformalOpt = Annotated[float | None, typer.Option(
+    "--conformal-alpha", help="With --model and --holdout: calibrate conformal sets at this "
+                              "miscoverage on the holdout and test their coverage on the "
+                              "labelled current rows.")]
 HoldoutOpt = Annotated[str | None, typer.Option(
     "--holdout", help="Labelled rows the model did not train on (.csv, .parquet, .npz; the "
                       "--target column): the performance baseline. Default: the reference.")]
@@ -32,10 +36,10 @@ FailOn = Annotated[str, typer.Option(
 FAIL_LEVELS = {"retrain": 1.0, "investigate": 0.0}
 
 
-def flags(tests: str | None, multivariate: str | None,
-          correction: str | None) -> dict[str, tuple[str, Any]]:
-    """The drift section's fields that ``--tests``, ``--multivariate`` and ``--correction``
-    set, for :func:`~shakeout.cli._app.configured`.
+def flags(tests: str | None, multivariate: str | None, correction: str | None,
+          conformal_alpha: float | None = None) -> dict[str, tuple[str, Any]]:
+    """The drift section's fields that ``--tests``, ``--multivariate``, ``--correction`` and
+    ``--conformal-alpha`` set, for :func:`~shakeout.cli._app.configured`.
 
     >>> flags("psi, ks", "none", None)["multivariate"]
     ('--multivariate', [])
@@ -45,7 +49,8 @@ def flags(tests: str | None, multivariate: str | None,
         chosen = [] if multivariate.strip() == "none" else _listed(multivariate)
     return {"tests": ("--tests", _listed(tests) if tests else None),
             "multivariate": ("--multivariate", chosen),
-            "correction": ("--correction", correction or None)}
+            "correction": ("--correction", correction or None),
+            "conformal_alpha": ("--conformal-alpha", conformal_alpha)}
 
 
 def _listed(text: str) -> list[str]:
@@ -91,6 +96,7 @@ def drift_command(
     target: Target = None, model: ModelOpt = None, holdout: HoldoutOpt = None,
     plan: Plan = None, tests: TestsOpt = None,
     multivariate: MultiOpt = None, correction: CorrectionOpt = None,
+    conformal_alpha: ConformalOpt = None,
     fail_on: FailOn = "retrain", out: Out = DEFAULT_OUT, seed: Seed = None,
     trust_pickle: TrustPickle = False, quiet: Quiet = False,
 ) -> None:
@@ -98,7 +104,8 @@ def drift_command(
     from shakeout import drift
     from shakeout.data import load_dataset
 
-    setup = configured("drift", plan, seed, **flags(tests, multivariate, correction))
+    setup = configured("drift", plan, seed,
+                       **flags(tests, multivariate, correction, conformal_alpha))
     the_gate = gate(setup.plan, fail_on)
     ref = load_dataset(reference, target=target)
     cur = load_dataset(current, target=target)

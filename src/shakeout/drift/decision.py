@@ -4,7 +4,8 @@ Three levels, each configurable through :class:`DecisionPolicy`:
 
 1. Alerts. PSI above ``psi_alert`` on an important feature or on the model's outputs, KL
    above ``kl_alert`` on a continuous feature, KS with a non-negligible effect, a
-   multivariate test with a non-negligible effect (MMD^2 from ``mmd_alert``). Each alert
+   multivariate test with a non-negligible effect (MMD^2 from ``mmd_alert``), conformal
+   coverage short of its promise (``DriftSuite(conformal_alpha=...)``). Each alert
    must also be beyond chance: every test and distance the decision reads forms one
    family whose p-values (chance p-values for PSI and KL) are corrected together with
    Holm's procedure (Holm 1979) at ``alpha``, so a window without drift alerts with
@@ -120,7 +121,8 @@ def _candidates(findings: Sequence[Finding], policy: DecisionPolicy,
     """Every finding the decision reads: (finding, effect large enough, severity, sentence).
 
     The family is what is read, whatever its effect: PSI and KL on important features, KS
-    on important features, PSI on model outputs, the multivariate tests.
+    on important features, PSI on model outputs, the multivariate tests, and the
+    exchangeability test of conformal coverage (its effect is the shortfall itself).
     """
     out = []
     for f in findings:
@@ -146,6 +148,11 @@ def _candidates(findings: Sequence[Finding], policy: DecisionPolicy,
                    else f.effect not in (None, "negligible"))
             text = f.details.get("statistic_text", f"{f.metric}={f.value:.3g}")
             out.append((f, big, policy.psi_alert, f"{f.group} test: {text}"))
+        elif f.group == "conformal" and f.metric == "coverage" and _p_value(f) is not None:
+            target = f.details["target"]
+            out.append((f, True, policy.psi_alert,
+                        f"conformal coverage {f.value:.3f} against the promised {target:.3g}: "
+                        "rows no longer exchangeable with the holdout"))
         elif f.group == "label" and f.status == "fail":
             out.append((f, True, -1.0, f.message))  # context, not a drift alert
     return out

@@ -38,6 +38,9 @@ class DriftPlan(Schema):
     categorical: list[str] = []
     importance: dict[str, float] | None = None
     policy: DecisionPolicy = Field(default_factory=DecisionPolicy)
+    conformal_alpha: float | None = Field(None, gt=0, lt=1)
+    """With a model and a holdout: conformal coverage at this miscoverage on each labelled
+    current window (see :class:`~shakeout.drift.DriftSuite`)."""
     timestamp: str | None = None
     """Monitoring: the column that orders rows in time."""
     every: str | None = None

@@ -85,6 +85,12 @@ class DriftSuite:
         Thresholds of the retraining decision.
     n_jobs : int or None
         Threads for per-column tests (None: up to 4, at most the CPU count).
+    conformal_alpha : float or None
+        With a model and a ``holdout``, calibrate split-conformal sets (LAC) or intervals
+        (absolute residual) at this miscoverage on the holdout, and report their coverage and
+        size on every labelled current window (group ``conformal``): a coverage the
+        exchangeability test finds below ``1 - conformal_alpha`` means the window's rows are
+        no longer exchangeable with the holdout, a drift alert of the decision.
     seed : int or None, default=0
 
     Examples
@@ -107,7 +113,8 @@ class DriftSuite:
                  n_bins: int = 10, binning: str = "quantile", smoothing: float = 1e-8,
                  n_permutations: int = 100, max_rows: int = 2000, categorical: Any = None,
                  importance: Any = None, policy: DecisionPolicy | None = None,
-                 n_jobs: int | None = None, seed: Any = 0):
+                 n_jobs: int | None = None, conformal_alpha: float | None = None,
+                 seed: Any = 0):
         self.tests = _check_names(self, "tests", tests, UNIVARIATE)
         self.categorical_tests = _check_names(self, "categorical_tests", categorical_tests,
                                               CATEGORICAL)
@@ -123,6 +130,8 @@ class DriftSuite:
         self.importance = dict(importance) if importance is not None else None
         self.policy = policy or DecisionPolicy()
         self.n_jobs = n_jobs if n_jobs is None else check_positive_int(self, "n_jobs", n_jobs, 1)
+        self.conformal_alpha = (None if conformal_alpha is None else
+                                check_open_interval(self, "conformal_alpha", conformal_alpha, 0, 1))
         as_generator(seed, owner=self)
         self.seed = seed
         self._make("psi", numeric=True)  # validate the shared binning parameters now
@@ -193,8 +202,9 @@ class DriftSuite:
         """Learn everything the comparisons need from the reference (and model, labels).
 
         ``holdout`` is ``(X, y)``: labelled rows the model did not train on, whose score is
-        the performance baseline. Without it the baseline is the model's score on the
-        labelled reference, which is optimistic when the reference is its training data.
+        the performance baseline (and where ``conformal_alpha`` calibrates). Without it the
+        baseline is the model's score on the labelled reference, which is optimistic when the
+        reference is its training data.
         """
         from shakeout.drift.importance import feature_importance
         from shakeout.drift.performance import score
@@ -260,9 +270,17 @@ class DriftSuite:
                                       and len(np.unique(y)) > 20))
             self.label_tests_, errors = self._fit_columns(self._label_frame(y))
             self.fit_errors_.update({(f"label:{c}", n): e for (c, n), e in errors.items()})
-        self.reference_score_, self.baseline_ = None, None
+        self.reference_score_, self.baseline_, self.conformal_ = None, None, None
         if self.model_ is not None and holdout is not None:
-            self.reference_score_, self.baseline_ = self._holdout_score(holdout), "holdout"
+            X_holdout, y_holdout = self._holdout(holdout)
+            self.reference_score_ = score(self.model_, X_holdout, y_holdout)
+            self.baseline_ = "holdout"
+            self.conformal_ = self._calibrate(X_holdout, y_holdout)
+        elif self.conformal_alpha is not None:
+            raise ValidationError(
+                "DriftSuite: conformal_alpha calibrates conformal sets on labelled rows the "
+                "model did not train on: pass model= and holdout=(X, y) to fit (from the CLI: "
+                "--model, --target and --holdout).")
         elif self.model_ is not None and y is not None:
             self.reference_score_ = score(self.model_, model_frame, y)
             self.baseline_ = "reference"
@@ -274,10 +292,8 @@ class DriftSuite:
         self.fitted_ = True
         return self
 
-    def _holdout_score(self, holdout: Any) -> Any:
-        """The model's score on held-out labelled rows, the performance baseline."""
-        from shakeout.drift.performance import score
-
+    def _holdout(self, holdout: Any) -> tuple[pd.DataFrame, np.ndarray]:
+        """Held-out labelled rows, the model's columns of them and their labels."""
         try:
             X, y = holdout
         except (TypeError, ValueError):
@@ -288,7 +304,16 @@ class DriftSuite:
         absent = [c for c in self.model_columns_ if c not in frame.columns]
         if absent:
             raise ValidationError(f"holdout lacks the model's columns {absent[:10]}.")
-        return score(self.model_, frame[self.model_columns_], y)
+        return frame[self.model_columns_], y
+
+    def _calibrate(self, X: pd.DataFrame, y: np.ndarray) -> Any:
+        """A split-conformal predictor at ``conformal_alpha`` calibrated on the holdout."""
+        if self.conformal_alpha is None:
+            return None
+        from shakeout.uncertainty.conformal import ConformalClassifier, ConformalRegressor
+
+        kind = ConformalClassifier if self.model_.task == "classification" else ConformalRegressor
+        return kind(self.model_, alpha=self.conformal_alpha).fit(X, y)
 
     def _label_frame(self, y: np.ndarray) -> pd.DataFrame:
         """Labels as one column: class labels as categories, regression targets as numbers.
@@ -395,7 +420,19 @@ class DriftSuite:
                                              max_degradation=self.policy.max_degradation,
                                              baseline=self.baseline_)
             findings += concept_findings(current, seed=self._child_seed())
+        if y is not None and self.conformal_ is not None:
+            findings += self._coverage(X if labelled is None else X[labelled], y)
         return findings
+
+    def _coverage(self, X: pd.DataFrame, y: np.ndarray) -> list[Finding]:
+        """Coverage and size of the holdout-calibrated conformal sets on labelled rows."""
+        from shakeout.uncertainty.conformal import coverage_findings
+
+        found = coverage_findings(self.conformal_, X, y, level=1 - self.alpha)[:2]
+        return [replace(f, name=finding_name(DRILL, "conformal", f.metric), drill=DRILL,
+                        message=f"Conformal {f.metric.replace('_', ' ')} on the window's "
+                                f"labelled rows, calibrated on the holdout: {f.message}")
+                for f in found]
 
     def run(self, current: Any, *, y: Any = None, window: str | None = None) -> Result:
         """Compare ``current`` (and its labels ``y``) with the reference: a Result."""
@@ -433,6 +470,7 @@ class DriftSuite:
                         "binning": self.binning, "smoothing": self.smoothing,
                         "n_permutations": self.n_permutations, "max_rows": self.max_rows,
                         "n_reference": self.n_reference_, "window": window,
+                        "conformal_alpha": self.conformal_alpha,
                         "importance": self.importance_, "policy": self.policy.model_dump()})
         title = f"Drift: {len(self.columns_)} features" + (f", window {window}" if window else "")
         return Result(title=title, findings=tuple(findings), manifest=manifest)

@@ -13,8 +13,8 @@ import typer
 
 from shakeout.cli._app import (DEFAULT_OUT, Plan, Quiet, Seed, Target, TrustPickle, check_out,
                                configured, console, emit)
-from shakeout.drift.cli import (CorrectionOpt, FailOn, HoldoutOpt, ModelOpt, MultiOpt, TestsOpt,
-                                flags, gate, holdout_data, model_of, print_notes)
+from shakeout.drift.cli import (ConformalOpt, CorrectionOpt, FailOn, HoldoutOpt, ModelOpt,
+                                MultiOpt, TestsOpt, flags, gate, holdout_data, model_of, print_notes)
 from shakeout.errors import ValidationError
 
 MonitorOut = Annotated[Path | None, typer.Option(
@@ -45,6 +45,7 @@ def monitor_command(
     target: Target = None, model: ModelOpt = None, holdout: HoldoutOpt = None,
     plan: Plan = None, tests: TestsOpt = None,
     multivariate: MultiOpt = None, correction: CorrectionOpt = None,
+    conformal_alpha: ConformalOpt = None,
     fail_on: FailOn = "retrain", out: MonitorOut = None, seed: Seed = None,
     trust_pickle: TrustPickle = False, quiet: Quiet = False,
 ) -> None:
@@ -59,7 +60,7 @@ def monitor_command(
     setup = configured("monitor", plan, seed, store=("--store", store or None),
                        timestamp=("--timestamp", timestamp or None),
                        every=("--every", every or None),
-                       **flags(tests, multivariate, correction))
+                       **flags(tests, multivariate, correction, conformal_alpha))
     the_gate = gate(setup.plan, fail_on)
     url = setup.section.store or monitor.DEFAULT_URL
     history = monitor.HistoryStore(url, stream=stream)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from shakeout._validation import Seed, as_generator, check_grid, check_open_inte
 from shakeout.errors import ValidationError
 from shakeout.report.findings import finding_name, proportion
 from shakeout.report.result import Finding
+from shakeout.uncertainty._conformal_scores import calibration_rank
 
 DRILL, GROUP = "uncertainty", "conformal"
 
@@ -45,26 +47,89 @@ def _describe(predictor: Any) -> dict[str, Any]:
             "upper_bound": 1 - predictor.alpha + 1 / (n + 1) if plain else None}
 
 
-NOT_EXCHANGEABLE = ("Below the promise: the test rows are not exchangeable with the calibration "
-                    "rows.")
+NOT_EXCHANGEABLE = ("below the promise: the test rows are not exchangeable with the calibration "
+                    "rows")
 MARGINAL = ("Below 1 - alpha, which marginal calibration does not promise per class; "
             "mondrian=True calibrates each class.")
+WEIGHTED = ("A weighted predictor's promise holds on average over calibration draws and no "
+            "exact test of one draw exists: no verdict.")
+
+
+def exchangeability_p(covered: int, parts: Sequence[tuple[int, int]], alpha: float) -> float:
+    """One-sided p-value of "these test rows are exchangeable with the calibration rows",
+    from how many of them the sets covered.
+
+    Given its calibration rows, split conformal covers a new row with probability
+    ``C = F(q)``; for continuous scores ``C ~ Beta(k, n + 1 - k)`` over calibration draws,
+    ``k = ceil((n + 1)(1 - alpha))`` (Vovk 2012, "Conditional validity of inductive conformal
+    predictors", ACML; Angelopoulos & Bates 2023, "Conformal prediction: a gentle
+    introduction", sec. 3.2). So ``m`` exchangeable test rows hold a beta-binomial
+    ``(m, k, n + 1 - k)`` count of covered rows, and the p-value is its lower tail at
+    ``covered``. Tied scores only raise coverage, so the test stays conservative. ``parts``
+    lists ``(m, n)`` test and calibration rows of each separately calibrated group (one for a
+    marginal predictor, one per class for Mondrian): their counts add, and the law of the sum
+    is the convolution of theirs.
+
+    Testing that the coverage interval lies below ``1 - alpha`` instead would reject about
+    half the time at large ``m`` without any shift: ``C`` itself falls below ``1 - alpha``
+    for nearly half of all calibration draws.
+
+    >>> round(exchangeability_p(870, [(1000, 500)], 0.1), 4)  # 87% covered, 90% promised
+    0.0415
+    >>> round(exchangeability_p(870, [(600, 300), (400, 200)], 0.1), 4)  # two classes
+    0.0402
+    """
+    from scipy import signal, stats
+
+    laws = []
+    for m, n in parts:
+        if m:
+            k = calibration_rank(n, alpha)
+            laws.append(stats.betabinom(m, k, n + 1 - k))
+    if len(laws) == 1:
+        return float(laws[0].cdf(covered))
+    pmf = np.ones(1)
+    for law in laws:
+        pmf = signal.convolve(pmf, law.pmf(np.arange(law.args[0] + 1)))
+    return float(min(1.0, np.clip(pmf[:covered + 1], 0.0, None).sum()))
+
+
+def _parts(predictor: Any, codes: np.ndarray | None) -> list[tuple[int, int]] | None:
+    """Test and calibration rows per separately calibrated group (None: weighted, untested)."""
+    if predictor.shift is not None:
+        return None
+    if not getattr(predictor, "mondrian", False):
+        return [(len(codes) if codes is not None else 0, len(predictor.scores_))]
+    tested = np.bincount(codes, minlength=predictor.n_classes_)
+    return [(int(m), int(n)) for m, n in zip(tested, predictor.class_counts_)]
 
 
 def _coverage(name: str, metric: str, covered: np.ndarray, predictor: Any, level: float,
-              *, promised: bool = True, details: Any = None, **fields: Any) -> Finding:
-    """Coverage with its Clopper-Pearson interval; when the whole interval lies below
-    ``1 - alpha`` it is a ``fail`` if the predictor ``promised`` it, else a ``warn``."""
+              parts: list[tuple[int, int]] | None, *, details: Any = None,
+              **fields: Any) -> Finding:
+    """Coverage with its Clopper-Pearson interval and a verdict.
+
+    With ``parts`` (see :func:`exchangeability_p`) the verdict is the exchangeability test at
+    ``1 - level``: ``fail`` when it rejects. Without, a weighted predictor's coverage gets no
+    verdict, and a class's coverage under marginal calibration (which promises nothing per
+    class) is a ``warn`` when its whole interval lies below ``1 - alpha``.
+    """
     f = proportion(name, metric, int(covered.sum()), len(covered), level, drill=DRILL,
                    group=GROUP, details={**_describe(predictor), **(details or {})}, **fields)
     target = 1 - predictor.alpha
-    below = f.ci[1] < target
     text = (f"Coverage {f.value:.3f} [{f.ci[0]:.3f}, {f.ci[1]:.3f}] on {len(covered)} rows; "
-            f"promised at least {target:.3g}.")
-    if not below:
-        return replace(f, status="pass", message=text)
-    return replace(f, status="fail" if promised else "warn",
-                   message=f"{text} {NOT_EXCHANGEABLE if promised else MARGINAL}")
+            f"promised at least {target:.3g}")
+    if parts is None and predictor.shift is not None:
+        return replace(f, status="info", message=f"{text} on average. {WEIGHTED}")
+    if parts is None:
+        below = f.ci[1] < target
+        return replace(f, status="warn" if below else "pass",
+                       message=f"{text}." + (f" {MARGINAL}" if below else ""))
+    p = exchangeability_p(int(covered.sum()), parts, predictor.alpha)
+    verdict = (f"{NOT_EXCHANGEABLE} (exchangeability p = {p:.2g})." if p < 1 - level else
+               f"consistent with exchangeable rows (p = {p:.2g}).")
+    return replace(f, p_value=p, status="fail" if p < 1 - level else "pass",
+                   message=f"{text} on average over calibration draws; {verdict}")
 
 
 def _size(name: str, size: np.ndarray, regression: bool, level: float, **fields: Any) -> Finding:
@@ -74,18 +139,23 @@ def _size(name: str, size: np.ndarray, regression: bool, level: float, **fields:
     if not regression:
         details.update(empty_share=float(np.mean(size == 0)),
                        size_counts=np.bincount(size.astype(np.int64)).tolist())
-    return Finding(name=name, metric=metric, value=float(np.mean(size)),
-                   ci=mean_interval(size, level), ci_level=level, drill=DRILL, group=GROUP,
-                   details=details, **fields)
+    value, ci = float(np.mean(size)), mean_interval(size, level)
+    shown = f"{value:.3g}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci is not None else "")
+    what = "interval width" if regression else "set size"
+    return Finding(name=name, metric=metric, value=value, ci=ci, ci_level=level, drill=DRILL,
+                   group=GROUP, details=details, **fields,
+                   message=f"Mean {what} {shown} over {len(size)} rows.")
 
 
-def _outcome_findings(predictor: Any, covered: np.ndarray, size: np.ndarray, level: float,
-                      at: float | None = None, part: str | None = None,
-                      **fields: Any) -> list[Finding]:
+def _outcome_findings(predictor: Any, covered: np.ndarray, size: np.ndarray,
+                      codes: np.ndarray | None, level: float, at: float | None = None,
+                      part: str | None = None, **fields: Any) -> list[Finding]:
     regression = predictor.task == "regression"
+    if codes is None:
+        codes = np.zeros(len(covered), dtype=np.int64)  # a regressor: one group
     return [
         _coverage(finding_name(DRILL, GROUP, part, "coverage", at=at), "coverage", covered,
-                  predictor, level, **fields),
+                  predictor, level, _parts(predictor, codes), **fields),
         _size(finding_name(DRILL, GROUP, part, "interval_width" if regression else "set_size",
                            at=at), size, regression, level, **fields),
     ]
@@ -96,11 +166,12 @@ def coverage_findings(predictor: Any, X: Any, y: Any, *, level: float = 0.95, se
     """How a fitted conformal predictor does on labelled test rows ``X, y``.
 
     Findings (``drill="uncertainty"``, ``group="conformal"``): ``coverage``, the share of rows
-    whose set holds the truth, with its exact Clopper-Pearson interval (``fail`` when the
-    interval lies wholly below ``1 - alpha``); ``set_size`` or ``interval_width``, the mean
-    with a Student-t interval; for a classifier, ``class_coverage`` per class (``fail`` below
-    the promise when calibrated per class, ``mondrian=True``, else ``warn``: marginal
-    calibration promises nothing per class).
+    whose set holds the truth, with its exact Clopper-Pearson interval and the p-value of
+    :func:`exchangeability_p` (``fail`` when it rejects at ``1 - level``; a weighted predictor
+    gets no verdict); ``set_size`` or ``interval_width``, the mean with a Student-t interval;
+    for a classifier, ``class_coverage`` per class (tested the same way when calibrated per
+    class, ``mondrian=True``, else a ``warn`` when its interval lies below ``1 - alpha``:
+    marginal calibration promises nothing per class).
 
     Examples
     --------
@@ -121,17 +192,18 @@ def coverage_findings(predictor: Any, X: Any, y: Any, *, level: float = 0.95, se
     check_open_interval("coverage_findings", "level", level, 0, 1)
     predictor._fitted()
     covered, size, codes = predictor._cover(X, y, seed)
-    out = _outcome_findings(predictor, covered, size, level, subject=subject)
+    out = _outcome_findings(predictor, covered, size, codes, level, subject=subject)
     if codes is None:
         return out
     names = predictor.classes_ if predictor.classes_ is not None else np.arange(
         int(codes.max()) + 1)
     for j, label in enumerate(names):
         rows = codes == j
+        parts = ([(int(rows.sum()), int(predictor.class_counts_[j]))]
+                 if predictor.mondrian else None)
         out.append(_coverage(finding_name(DRILL, GROUP, "class_coverage", str(label)),
-                             "class_coverage", covered[rows], predictor, level,
-                             promised=predictor.mondrian, details={"class": str(label)},
-                             subject=subject)
+                             "class_coverage", covered[rows], predictor, level, parts,
+                             details={"class": str(label)}, subject=subject)
                    if rows.any() else _no_rows(str(label), subject))
     return out
 
@@ -211,7 +283,7 @@ def coverage_at(predictor: Any, X_perturbed: Any, y: Any, perturbation: Any, sev
     ('uncertainty/conformal/gaussian_noise/coverage@0.1', 0.1, 'sigma (x feature std)', 0.89)
     """
     predictor._fitted()
-    covered, size, _ = predictor._cover(X_perturbed, y, seed)
-    return _outcome_findings(predictor, covered, size, level, at=severity,
+    covered, size, codes = predictor._cover(X_perturbed, y, seed)
+    return _outcome_findings(predictor, covered, size, codes, level, at=severity,
                              part=perturbation.name, severity=severity, unit=perturbation.unit,
                              subject=subject)
