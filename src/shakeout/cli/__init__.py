@@ -33,7 +33,11 @@ def commands() -> typer.Typer:
         importlib.import_module(f"shakeout.cli.{module}")
     for drill in registered().values():
         for command in drill.commands:
-            app.command(command.name)(resolve(command.function))
+            target = resolve(command.function)
+            if isinstance(target, typer.Typer):
+                app.add_typer(target, name=command.name)
+            else:
+                app.command(command.name)(target)
     return app
 
 
