@@ -14,8 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
-CHUNK = 65_536
-"""Rows per block of the APS sort: bounds the temporaries whatever the data size."""
+from shakeout.uncertainty._rowwise import blocks, columns, sorted_columns
 
 
 def _exact(alpha: float) -> Fraction:
@@ -112,12 +111,106 @@ def aps_scores(proba: np.ndarray, u: np.ndarray | None) -> np.ndarray:
     [[0.9, 0.25, 0.65]]
     """
     out = np.empty_like(proba, dtype=np.float64)
-    for start in range(0, len(proba), CHUNK):
-        block = proba[start:start + CHUNK]
+    for rows in blocks(len(proba)):
+        block = proba[rows]
         order = np.argsort(-block, axis=1, kind="stable")
         ranked = np.take_along_axis(block, order, axis=1)
         mass = np.cumsum(ranked, axis=1)
         if u is not None:
-            mass -= (1.0 - u[start:start + CHUNK, None]) * ranked
-        np.put_along_axis(out[start:start + CHUNK], order, mass, axis=1)
+            mass -= (1.0 - u[rows, None]) * ranked
+        np.put_along_axis(out[rows], order, mass, axis=1)
     return out
+
+
+def lac_sets(proba: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """``lac_scores(proba) <= limit`` a block of rows at a time (``limit``: ``(1, 1)``, one
+    per class ``(1, k)`` or one per row ``(n, 1)``).
+
+    >>> lac_sets(np.array([[0.7, 0.2, 0.1]]), np.array([[0.8]])).tolist()
+    [[True, True, False]]
+    """
+    out = np.empty(proba.shape, dtype=bool)
+    for rows in blocks(len(proba)):
+        np.less_equal(lac_scores(proba[rows]), _rows(limit, rows), out=out[rows])
+    return out
+
+
+def aps_sets(proba: np.ndarray, u: np.ndarray | None, limit: np.ndarray) -> np.ndarray:
+    """``aps_scores(proba, u) <= limit`` in float64, without ranking every label (``limit``:
+    ``(1, 1)`` or one per row ``(n, 1)``; one per class goes through :func:`aps_scores`).
+
+    Along the ranking, the scores never decrease, in floating point too: the running mass
+    ``m_r = fl(m_{r-1} + p_(r))`` does not, and ``fl(c p_(r))`` with ``c = fl(1 - u)`` does not
+    increase, so ``fl(m_r - fl(c p_(r)))`` does not decrease. A set is then the ``m``
+    top-ranked labels, ``m`` the count of sorted scores within the limit: the labels at or
+    above the ``m``-th largest probability ``t``, unless more than ``m`` labels are: then, of
+    those equal to ``t``, the first in column order (the ranking's order of ties). Blocks
+    holding a negative, NaN or infinite value take the ranking path.
+
+    >>> p = np.array([[0.2, 0.5, 0.3], [0.25, 0.25, 0.5]])
+    >>> aps_sets(p, None, np.array([[0.8]])).tolist()
+    [[False, True, True], [True, False, True]]
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    if limit.shape[1] > 1:
+        return aps_scores(proba, u) <= limit
+    out = np.empty(proba.shape, dtype=bool)
+    for rows in blocks(len(proba)):
+        block, q = proba[rows], _rows(limit, rows)[:, 0]
+        cols = columns(block)
+        ranked = sorted_columns(cols)[::-1]
+        if not (ranked[-1].min() >= 0 and ranked[0].max() < np.inf):  # NaN reaches both ends
+            out[rows] = aps_scores(block, None if u is None else u[rows]) <= q[:, None]
+            continue
+        top, cut = _prefix(ranked, None if u is None else 1.0 - u[rows], q)
+        np.greater_equal(block, cut[:, None], out=out[rows])
+        tied = np.flatnonzero(_count(cols >= cut) > top)
+        if len(tied):
+            out[rows.start + tied] = _first_ranked(block[tied], top[tied], cut[tied])
+    return out
+
+
+def _count(flags: np.ndarray) -> np.ndarray:
+    """The true flags of every column of ``flags`` ``(k, rows)``."""
+    if len(flags) < 256:  # sums of bytes, no cast
+        return np.add.reduce(flags.view(np.uint8), axis=0, dtype=np.uint8)
+    return np.add.reduce(flags, axis=0, dtype=np.intp)
+
+
+def _rows(limit: np.ndarray, rows: slice) -> np.ndarray:
+    """The block's rows of a limit with one row per data row, else the limit itself."""
+    return limit if len(limit) == 1 else limit[rows]
+
+
+def _prefix(ranked: list[np.ndarray], c: np.ndarray | None,
+            q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of the ``k`` rows ``ranked`` (largest first): how many APS scores
+    ``mass - c p`` (``mass`` without ``c``) are at most ``q``, computed with the same
+    operations in the same order as :func:`aps_scores`, and the smallest probability among
+    them (``inf`` when none is)."""
+    mass = ranked[0].copy()
+    score = np.empty_like(mass)
+    within = np.empty(len(mass), dtype=bool)
+    count = np.zeros(len(mass), dtype=np.intp)
+    cut = np.full(len(mass), np.inf)
+    for r, p in enumerate(ranked):
+        if r:
+            mass += p
+        if c is not None:
+            np.multiply(c, p, out=score)
+            np.subtract(mass, score, out=score)
+        np.less_equal(mass if c is None else score, q, out=within)
+        if not within.any():  # the scores only grow along the ranking
+            break
+        np.copyto(count, r + 1, where=within)
+        np.copyto(cut, p, where=within)
+    return count, cut
+
+
+def _first_ranked(block: np.ndarray, top: np.ndarray, cut: np.ndarray) -> np.ndarray:
+    """The ``top`` highest-ranked labels of each row of ``block`` whose ``top``-th largest
+    probability is ``cut``: those above it, then the first of those equal to it."""
+    above = block > cut[:, None]
+    equal = block == cut[:, None]
+    room = top - above.sum(axis=1)
+    return above | (equal & (np.cumsum(equal, axis=1) <= room[:, None]))

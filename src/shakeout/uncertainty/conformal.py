@@ -20,9 +20,9 @@ from shakeout.errors import NotFittedError, ValidationError
 from shakeout.models import Model, wrap
 from shakeout.uncertainty._conformal_findings import (coverage_at, coverage_findings,
                                                       coverage_under_stress)
-from shakeout.uncertainty._conformal_scores import (aps_scores, calibration_rank, lac_scores,
-                                                    min_calibration_size, threshold,
-                                                    weighted_thresholds)
+from shakeout.uncertainty._conformal_scores import (aps_scores, aps_sets, calibration_rank,
+                                                    lac_scores, lac_sets, min_calibration_size,
+                                                    threshold, weighted_thresholds)
 from shakeout.uncertainty._conformal_shift import likelihood_ratio, row_weights
 from shakeout.uncertainty._conformal_stress import classifier_metrics, regressor_metrics
 
@@ -192,6 +192,7 @@ class ConformalClassifier(_SplitConformal):
 
     def _class_thresholds(self, scores: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
         counts = np.bincount(codes, minlength=k)
+        self.class_counts_ = counts
         need = min_calibration_size(self.alpha)
         if np.any(counts < need):
             names = self.classes_ if self.classes_ is not None else np.arange(k)
@@ -212,9 +213,13 @@ class ConformalClassifier(_SplitConformal):
         """The sets: a boolean array ``(n, n_classes)``, column ``j`` for class ``classes_[j]``
         (``seed``: the rows' ``u`` draws of randomised APS, unused otherwise)."""
         self._fitted()
-        scores = self._all_scores(self.model_.predict_proba(X), as_generator(seed, self))
-        limit = self._limit(X)  # one number, one per class (Mondrian) or one per row (shift)
-        return scores <= (limit if self.ratio_ is None else limit[:, None])
+        proba = self.model_.predict_proba(X)
+        rng = as_generator(seed, self)
+        # one number (1, 1), one per class (1, k) with Mondrian, one per row (n, 1) under a shift
+        limit = np.reshape(self._limit(X), (1, -1) if self.ratio_ is None else (-1, 1))
+        if self.score == "lac":
+            return lac_sets(proba, limit)
+        return aps_sets(proba, rng.random(len(proba)) if self.randomized else None, limit)
 
     def stress_metrics(self) -> list:
         """Coverage and mean set size as metrics of the stress drill, from the fitted threshold.
@@ -363,7 +368,10 @@ class ConformalRegressor(_SplitConformal):
         self._fitted()
         lo, hi = self._bounds(X)
         limit = self._limit(X)
-        return np.column_stack([lo - limit, hi + limit])
+        out = np.empty((len(lo), 2))
+        np.subtract(lo, limit, out=out[:, 0])
+        np.add(hi, limit, out=out[:, 1])
+        return out
 
     def stress_metrics(self) -> list:
         """Coverage as a metric of the stress drill (``score="absolute"``, no shift): the

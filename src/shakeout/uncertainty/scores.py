@@ -21,6 +21,7 @@ import numpy as np
 from shakeout._validation import Seed, check_choice, check_positive_int
 from shakeout.errors import ValidationError
 from shakeout.uncertainty._inputs import as_probabilities, classifier
+from shakeout.uncertainty._rowwise import blocks, columns, neg_plogp_sum, top_two
 
 
 def max_probability(proba: Any) -> np.ndarray:
@@ -29,7 +30,7 @@ def max_probability(proba: Any) -> np.ndarray:
     >>> max_probability([[0.1, 0.7, 0.2]]).tolist()
     [0.7]
     """
-    return as_probabilities(proba).max(axis=1)
+    return _per_row(as_probabilities(proba), lambda cols: np.max(cols, axis=0))
 
 
 def margin(proba: Any) -> np.ndarray:
@@ -38,8 +39,12 @@ def margin(proba: Any) -> np.ndarray:
     >>> margin([[0.1, 0.7, 0.2], [0.5, 0.5, 0.0]]).round(2).tolist()
     [0.5, 0.0]
     """
-    top2 = np.partition(as_probabilities(proba), -2, axis=1)[:, -2:]
-    return top2[:, 1] - top2[:, 0]
+    return _per_row(as_probabilities(proba), _top_gap)
+
+
+def _top_gap(cols: np.ndarray) -> np.ndarray:
+    first, second = top_two(cols)
+    return np.subtract(first, second, out=first)
 
 
 def entropy(proba: Any) -> np.ndarray:
@@ -53,9 +58,15 @@ def entropy(proba: Any) -> np.ndarray:
 
 
 def _entropy(p: np.ndarray) -> np.ndarray:
-    from scipy.special import entr
+    return _per_row(p, neg_plogp_sum)
 
-    return entr(p).sum(axis=1)
+
+def _per_row(p: np.ndarray, kernel: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``kernel`` of each block's columns ``(k, rows)``: one value per row of ``p``."""
+    out = np.empty(len(p))
+    for rows in blocks(len(p)):
+        out[rows] = kernel(columns(p[rows]))
+    return out
 
 
 SCORES: dict[str, Callable[[Any], np.ndarray]] = {
