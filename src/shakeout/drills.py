@@ -82,6 +82,28 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Chart:
+    """How the report draws the curve of one ``group``, beyond a line along the grid.
+
+    Parameters
+    ----------
+    group : str
+        The findings' group.
+    reference : str
+        With a label (``"perfect calibration"``), a dashed ``y = x`` line so labelled; both
+        axes then share one range on round ticks.
+    weight : str
+        A ``details`` key holding each point's count (``"rows"``): a point's area grows with
+        it, so a point of 3 rows does not look as solid as one of 3,000; the legend gives
+        the range.
+    """
+
+    group: str
+    reference: str = ""
+    weight: str = ""
+
+
+@dataclass(frozen=True)
 class ReportSpec:
     """How the report shows a drill's section.
 
@@ -98,6 +120,16 @@ class ReportSpec:
         Tables of their own, each for one group of summary findings.
     notes : tuple of (metric, text)
         What a headline metric's values mean, shown under the headline table.
+    charts : tuple of Chart
+        How to draw the curves of some groups (a reference line, points sized by a count).
+    summary : tuple of (metric, worse)
+        The figures the one-line summary states when no finding needs attention: per
+        headline metric, its worst finding, the lowest value where ``worse`` is ``"low"``
+        (a coverage), the highest where it is ``"high"`` (an error rate). Without them, the
+        lowest headline figure that has an interval.
+    describe : callable, optional
+        ``describe(finding) -> str | None``: the drill's own words for a finding (None: the
+        generic words from its metric, group and severity).
     """
 
     title: str
@@ -105,6 +137,24 @@ class ReportSpec:
     combined: str | None = None
     tables: tuple[Table, ...] = ()
     notes: tuple[tuple[str, str], ...] = ()
+    charts: tuple[Chart, ...] = ()
+    summary: tuple[tuple[str, str], ...] = ()
+    describe: Callable[[Finding], str | None] | None = None
+
+    def __post_init__(self) -> None:
+        for metric, worse in self.summary:
+            if worse not in ("low", "high"):
+                raise ValidationError(f"report spec {self.title!r}: the summary's {metric!r} "
+                                      f"is worse 'low' or 'high', got {worse!r}.")
+
+    def chart(self, group: str | None) -> Chart:
+        """How to draw the curve of ``group`` (a plain line when the spec says nothing).
+
+        >>> spec = ReportSpec(title="t", charts=(Chart("reliability", reference="calibrated"),))
+        >>> spec.chart("reliability").reference, spec.chart("other").reference
+        ('calibrated', '')
+        """
+        return next((c for c in self.charts if c.group == group), Chart(group or ""))
 
     def is_headline(self, f: Finding) -> bool:
         """Whether ``f`` belongs in the section's headline."""
@@ -118,8 +168,9 @@ class ReportSpec:
 
 @dataclass(frozen=True)
 class Command:
-    """A command-line command: its name and a ``"module:function"`` reference to a Typer
-    command function (keep that module's top-level imports light)."""
+    """A command-line command: its name and a ``"module:attribute"`` reference to a Typer
+    command function, or to a ``typer.Typer`` whose commands become its subcommands
+    (``shakeout golden save``); keep that module's top-level imports light."""
 
     name: str
     function: str
@@ -258,5 +309,5 @@ def report_spec(name: str | None) -> ReportSpec:
     return ReportSpec(title=(name or "other").title())
 
 
-__all__ = ["GROUP", "Column", "Command", "Drill", "ReportSpec", "Table", "get", "registered",
-           "report_spec", "resolve", "sections"]
+__all__ = ["GROUP", "Chart", "Column", "Command", "Drill", "ReportSpec", "Table", "get",
+           "registered", "report_spec", "resolve", "sections"]

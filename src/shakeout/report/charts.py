@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Sequence
 from html import escape
 
@@ -14,6 +15,8 @@ from shakeout.report.result import Finding
 
 WIDTH, HEIGHT = 320, 190
 LEFT, RIGHT, TOP, BOTTOM = 46, 10, 22, 34
+CAPTION_CHARS = 50
+"""Characters of an axis label or legend line that fit the chart's width (10 px text)."""
 LINE = "#2563eb"
 BAND = "#93c5fd"
 ZONES = {"pass": "#dcfce7", "warn": "#ffedd5", "fail": "#fee2e2"}
@@ -83,6 +86,7 @@ class _Frame:
         self.yticks = nice_ticks(ylo, yhi, 4)
         self.xlo, self.xhi = xlo, xhi
         self.ylo, self.yhi = self.yticks[0], self.yticks[-1]
+        self.height = HEIGHT
 
     def x(self, v: float) -> float:
         return LEFT + (v - self.xlo) / (self.xhi - self.xlo) * (WIDTH - LEFT - RIGHT)
@@ -90,7 +94,10 @@ class _Frame:
     def y(self, v: float) -> float:
         return HEIGHT - BOTTOM - (v - self.ylo) / (self.yhi - self.ylo) * (HEIGHT - TOP - BOTTOM)
 
-    def axes(self, title: str, xlabel: str, xticks: Sequence[tuple[float, str]]) -> list[str]:
+    def axes(self, title: str, xlabel: str, xticks: Sequence[tuple[float, str]],
+             legend: Sequence[str] = ()) -> list[str]:
+        """Title, grid, ticks, the x label (wrapped onto a second line when long) and legend
+        lines under it; the chart grows by a line for each line past the first."""
         out = [_text(WIDTH / 2, 14, "t", title, 52)]
         for v in self.yticks:
             y = self.y(v)
@@ -99,9 +106,26 @@ class _Frame:
             out.append(f'<text x="{LEFT - 4}" y="{y + 3:.1f}" class="yl">'
                        f'{_tick_label(v, self.yticks)}</text>')
         for v, label in _spaced(xticks, self.x, 4):
-            out.append(_text(self.x(v), HEIGHT - BOTTOM + 13, "xl", label, 10))
-        out.append(_text((LEFT + WIDTH - RIGHT) / 2, HEIGHT - 4, "xl", xlabel, 50))
+            x = min(self.x(v), WIDTH - 1 - 3 * len(label))  # the last label stays in sight
+            out.append(_text(x, HEIGHT - BOTTOM + 13, "xl", label, 10))
+        lines = _wrapped(xlabel) + list(legend)
+        for i, line in enumerate(lines):
+            out.append(_text((LEFT + WIDTH - RIGHT) / 2, HEIGHT - 4 + 12 * i, "xl", line,
+                             CAPTION_CHARS))
+        self.height = HEIGHT + 12 * (len(lines) - 1)
         return out
+
+
+def _wrapped(text: str) -> list[str]:
+    """An axis label in at most two lines that fit, the second cut if it must be.
+
+    >>> _wrapped("l2 radius, input units (Gaussian noise, sigma=0.25)")
+    ['l2 radius, input units (Gaussian noise,', 'sigma=0.25)']
+    >>> _wrapped("severity")
+    ['severity']
+    """
+    lines = textwrap.wrap(text, CAPTION_CHARS) or [""]
+    return lines[:1] + ([" ".join(lines[1:])] if len(lines) > 1 else [])
 
 
 def _text(x: float, y: float, cls: str, text: str, chars: int) -> str:
@@ -134,20 +158,43 @@ def is_empty(findings: Sequence[Finding]) -> bool:
     return all(not math.isfinite(f.value) or f.value == 0 for f in findings)
 
 
-def curve(findings: Sequence[Finding], title: str) -> str:
+def curve(findings: Sequence[Finding], title: str, *, reference: str = "",
+          weight: str = "") -> str:
     """A metric against severity, with its interval as a band.
+
+    With a ``reference`` label, a dashed ``y = x`` line so labelled, both axes on one range
+    of round ticks; with a ``weight`` (a ``details`` key holding a count), each point's area
+    grows with its count, and the legend gives the range.
 
     >>> from shakeout.report.result import Finding
     >>> pts = [Finding(name=str(s), metric="accuracy", value=1 - s, ci=(0.9 - s, 1.0 - s / 2),
-    ...                severity=s, unit="sigma") for s in (0.0, 0.1, 0.2)]
+    ...                severity=s, unit="sigma", details={"rows": 10 ** (1 + 10 * s)})
+    ...        for s in (0.0, 0.1, 0.2)]
     >>> curve(pts, "accuracy").startswith("<svg")
     True
+    >>> svg = curve(pts, "accuracy", reference="perfect calibration", weight="rows")
+    >>> "y = x: perfect calibration" in svg, "grows with rows: 10 to 1,000" in svg
+    (True, True)
     """
     pts = sorted((f for f in findings if f.severity is not None), key=lambda f: f.severity)
     ylo, yhi = _bounds(pts)
-    frame = _Frame(pts[0].severity, pts[-1].severity, ylo, yhi)
-    parts = frame.axes(title, pts[0].unit or "severity",
-                       [(f.severity, _fmt(f.severity)) for f in pts])
+    xlo, xhi = pts[0].severity, pts[-1].severity
+    xticks = [(f.severity, _fmt(f.severity)) for f in pts]
+    if reference:  # y = x: one range for both axes
+        ticks = nice_ticks(min(xlo, ylo), max(xhi, yhi), 4)
+        xlo, xhi, ylo, yhi = ticks[0], ticks[-1], ticks[0], ticks[-1]
+        xticks = [(v, _tick_label(v, ticks)) for v in ticks]
+    frame = _Frame(xlo, xhi, ylo, yhi)
+    sizes = _sizes(pts, weight)
+    legend = [f"dashed line y = x: {reference}"] if reference else []
+    if weight:
+        legend.append(f"point area grows with {weight}: {min(sizes):,.0f} to {max(sizes):,.0f}")
+    parts = frame.axes(title, pts[0].unit or "severity", xticks, legend)
+    if reference:
+        a, b = max(frame.xlo, frame.ylo), min(frame.xhi, frame.yhi)
+        parts.append(f'<line x1="{frame.x(a):.1f}" y1="{frame.y(a):.1f}" x2="{frame.x(b):.1f}" '
+                     f'y2="{frame.y(b):.1f}" stroke="#6b7280" stroke-dasharray="4 3">'
+                     f"<title>y = x: {escape(reference)}</title></line>")
     banded = [f for f in pts if f.ci and all(math.isfinite(v) for v in f.ci)]
     if len(banded) > 1:
         upper = [f"{frame.x(f.severity):.1f},{frame.y(f.ci[1]):.1f}" for f in banded]
@@ -157,13 +204,23 @@ def curve(findings: Sequence[Finding], title: str) -> str:
     line = " ".join(f"{frame.x(f.severity):.1f},{frame.y(f.value):.1f}" for f in pts
                     if math.isfinite(f.value))
     parts.append(f'<polyline points="{line}" fill="none" stroke="{LINE}" stroke-width="2"/>')
-    for f in pts:
+    top = max(sizes, default=1.0) or 1.0
+    for f, size in zip(pts, sizes):
         if math.isfinite(f.value):
             tip = f"{f.severity:g}: {f.value:.4g}" + (
-                f" [{f.ci[0]:.4g}, {f.ci[1]:.4g}]" if f.ci else "")
+                f" [{f.ci[0]:.4g}, {f.ci[1]:.4g}]" if f.ci else "") + (
+                f"; {weight} {size:,.0f}" if weight else "")
+            r = 1.5 + 4.5 * math.sqrt(size / top) if weight else 2.5
             parts.append(f'<circle cx="{frame.x(f.severity):.1f}" cy="{frame.y(f.value):.1f}" '
-                         f'r="2.5" fill="{LINE}"><title>{escape(tip)}</title></circle>')
-    return _svg(parts, title)
+                         f'r="{r:.1f}" fill="{LINE}"><title>{escape(tip)}</title></circle>')
+    return _svg(parts, title, height=frame.height)
+
+
+def _sizes(pts: Sequence[Finding], weight: str) -> list[float]:
+    """Each point's count from ``details[weight]`` (1 each without a weight)."""
+    if not weight:
+        return [1.0] * len(pts)
+    return [float(f.details.get(weight) or 0.0) for f in pts]
 
 
 def bars(findings: Sequence[Finding], title: str, limit: int = 15) -> str:
@@ -246,4 +303,4 @@ def timeline(findings: Sequence[Finding], title: str) -> str:
             parts.append(f'<circle cx="{frame.x(i):.1f}" cy="{frame.y(f.value):.1f}" r="3" '
                          f'fill="{colour}"><title>{escape(f"{f.window}: {f.value:.4g}")}'
                          '</title></circle>')
-    return _svg(parts, title)
+    return _svg(parts, title, height=frame.height)

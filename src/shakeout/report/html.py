@@ -20,7 +20,7 @@ from shakeout.report.result import Finding, Result
 from shakeout.report.sections import NOT_CHARTED, Section, sections, verdict, worst
 
 if TYPE_CHECKING:  # annotations only: the gate's module loads pydantic
-    from shakeout.drills import Column
+    from shakeout.drills import Column, ReportSpec
     from shakeout.report.gate import GateOutcome
 
 ATTENTION_ROWS = 8
@@ -64,8 +64,9 @@ def row(f: Finding, note: str = "") -> Markup:
     return Markup(f"<tr>{tds}</tr>")
 
 
-def _curve_blocks(curves: dict[tuple, list[Finding]]) -> Block | None:
-    """One chart per perturbation for its first metric in sight; the other metrics folded."""
+def _curve_blocks(curves: dict[tuple, list[Finding]], spec: ReportSpec) -> Block | None:
+    """One chart per perturbation for its first metric in sight; the other metrics folded.
+    Each is drawn as the spec's chart of its group says."""
     first: dict[str | None, str] = {}
     shown, more = [], []
     for (group, metric), pts in curves.items():
@@ -73,7 +74,9 @@ def _curve_blocks(curves: dict[tuple, list[Finding]]) -> Block | None:
             continue
         title = f"{readable.metric_name(metric)} · {(group or metric).replace('_', ' ')}"
         lead = first.setdefault(group, metric) == metric
-        (shown if lead else more).append(charts.curve(pts, title))
+        how = spec.chart(group)
+        (shown if lead else more).append(charts.curve(pts, title, reference=how.reference,
+                                                      weight=how.weight))
     return Block("Metrics against severity", shown, more) if shown else None
 
 
@@ -120,7 +123,7 @@ def blocks(section: Section) -> list[Block]:
             curves[(f.group, f.metric)].append(f)
         elif f.feature is not None and f.severity is None:
             ranked[(f.group, f.metric)].append(f)
-    found = [_curve_blocks(curves), _ranked_block(ranked), _timeline_block(timelines)]
+    found = [_curve_blocks(curves, section.spec), _ranked_block(ranked), _timeline_block(timelines)]
     return [b for b in found if b is not None]
 
 

@@ -120,8 +120,11 @@ def describe(f: Finding) -> str:
     >>> describe(Finding(name="s/robustness_score", metric="robustness_score", value=0.9,
     ...                  group="gaussian_noise"))
     'robustness score (gaussian noise)'
+
+    A drill whose report spec has its own ``describe`` words its findings itself.
     """
-    return _what(f) + _where(f)
+    own = report_spec(f.drill).describe
+    return (own(f) if own is not None else None) or _what(f) + _where(f)
 
 
 def _sibling(f: Finding, metric: str, findings: Sequence[Finding]) -> Finding | None:
@@ -145,6 +148,9 @@ def figure(f: Finding, findings: Sequence[Finding] = ()) -> str:
     'accuracy falls from 0.97 to 0.62 [0.58, 0.66] under gaussian noise, sigma 0.5'
     >>> figure(drop)
     'accuracy falls from 0.97 to 0.62 (by 0.35 [0.31, 0.39]) under gaussian noise, sigma 0.5'
+    >>> figure(Finding(name="r", metric="risk", value=float("nan"), ci=(0.0, 1.0),
+    ...                message="No row answered. Lower the threshold."))
+    'risk: not measured (No row answered)'
     """
     clean, perturbed = f.details.get("clean"), f.details.get("perturbed")
     if f.metric.endswith("_drop") and clean is not None and perturbed is not None:
@@ -155,6 +161,9 @@ def figure(f: Finding, findings: Sequence[Finding] = ()) -> str:
             amount = (f" from {fmt(float(clean))} to {fmt(float(perturbed))} "
                       f"(by {fmt(f.value)}{' ' + interval(f) if f.ci else ''})")
         return _what(f) + amount + _where(f)
+    if math.isnan(f.value):
+        return f"{describe(f)}: not measured" + (f" ({f.message.split('. ')[0].rstrip('.')})"
+                                                 if f.message else "")
     return f"{describe(f)}: {fmt(f.value)}{' ' + interval(f) if f.ci else ''}"
 
 

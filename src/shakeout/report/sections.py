@@ -67,17 +67,29 @@ class Section:
 
         The decision is the first sentence of a headline finding of the latest window that
         has no interval (a monitor's decision); the figure is the worst finding that needs
-        attention, else the lowest headline figure that has an interval.
+        attention, else the worst headline figure of each metric the spec's ``summary``
+        names, else the lowest headline figure that has an interval.
         """
         decided = next((f.message.split(". ")[0] for f in self.headline if self.latest_window
                         and f.window == self.latest_window and f.ci is None and f.message), "")
         lead = worst(self.attention)
-        if lead is None:
-            banded = [f for f in self.headline if f.ci and math.isfinite(f.value)
-                      and f.window in (None, self.latest_window)]
-            lead = min(banded, key=lambda f: f.value, default=None)
-        text = "no finding out of bounds" if lead is None else readable.figure(lead, self.findings)
+        leads = [lead] if lead is not None else self._summary_figures()
+        text = "; ".join(readable.figure(f, self.findings) for f in leads)
+        text = text or "no finding out of bounds"
         return f"{decided.rstrip('.')}; worst: {text}" if decided else text
+
+    def _summary_figures(self) -> list[Finding]:
+        """The headline figures that speak for the section when nothing needs attention."""
+        banded = [f for f in self.headline if f.ci and math.isfinite(f.value)
+                  and f.window in (None, self.latest_window)]
+        if not self.spec.summary:
+            return [min(banded, key=lambda f: f.value)] if banded else []
+        out = []
+        for metric, worse in self.spec.summary:
+            found = [f for f in banded if f.metric == metric]
+            if found:
+                out.append((max if worse == "high" else min)(found, key=lambda f: f.value))
+        return out
 
     @property
     def p_at_floor(self) -> bool:
