@@ -140,3 +140,56 @@ def test_mc_dropout_passes_add_the_risk_coverage_of_the_mutual_information():
     found = result.select(group="selective/mc_dropout")
     assert [f.metric for f in found][-1] == "aurc" and len(found) == 11
     assert result.manifest.parameters["mc_dropout"] == 20
+
+
+def test_a_threshold_that_answers_no_test_row_is_not_measured_and_not_a_pass(digits):
+    """All-zero test images get one low confidence, below every threshold fitted on clean
+    calibration rows: the guaranteed risk on 0 answered rows must not read as 0 risk, pass."""
+    from shakeout.report import readable
+    from shakeout.report.sections import sections
+
+    clf, X, y = digits
+    zeros = np.zeros((30, X.shape[1]))
+    result = run(clf, zeros, y[:30], X_cal=X, y_cal=y, n_boot=100, seed=0,
+                 scores=["max_probability"])
+    risk = result.select(metric="guaranteed_risk")[0]
+    assert result.select(metric="answered")[0].value == 0
+    assert np.isnan(risk.value) and risk.status == "warn"
+    assert "answers none of the 30 test rows" in risk.message
+    (section,) = sections(result)
+    assert risk in section.attention
+    assert readable.figure(risk).startswith(
+        "guaranteed risk (selective/max probability): not measured (Threshold ")
+
+
+def test_the_summary_states_coverage_set_size_ece_and_the_worst_guaranteed_risk(digits):
+    """A score whose threshold happens to make no error (risk 0) is the best, not the figure
+    that speaks for the section: the summary gives the largest risk of the scores."""
+    from shakeout.report.sections import sections
+
+    from dataclasses import replace
+
+    clf, X, y = digits
+    result = run(clf, X, y, n_boot=100, risk=0.1, seed=0)
+    risks = result.select(metric="guaranteed_risk")
+    worst = max(risks, key=lambda f: f.value)
+    assert min(f.value for f in risks) < worst.value
+    # nothing needs attention (this model's ECE warns): the headline figures speak
+    calm = replace(result, findings=tuple(replace(f, status="pass") for f in result.findings))
+    (section,) = sections(calm)
+    parts = section.summary.split("; ")
+    assert [p.split(" (")[0] for p in parts] == ["coverage", "set size",
+                                                 "calibration error", "guaranteed risk"]
+    assert parts[-1].startswith(f"guaranteed risk ({worst.group.replace('_', ' ')}): "
+                                f"{worst.value:.4g}")
+
+
+def test_the_reliability_chart_draws_the_diagonal_and_the_rows_of_each_bin(digits):
+    from shakeout.report.html import render_html
+
+    clf, X, y = digits
+    result = run(clf, X, y, n_boot=100, seed=0, scores=["max_probability"])
+    rows = [f.details["rows"] for f in result.select(group="reliability")]
+    html = render_html(result)
+    assert "dashed line y = x: perfect calibration" in html
+    assert f"point area grows with rows: {min(rows):,} to {max(rows):,}" in html

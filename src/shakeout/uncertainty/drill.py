@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shakeout.drills import Command, Drill, ReportSpec
+from shakeout.drills import Chart, Command, Drill, ReportSpec
 
 if TYPE_CHECKING:
     from shakeout.data import Dataset
@@ -42,8 +42,13 @@ DRILLS = (
           commands=(Command("uncertainty", "shakeout.uncertainty.cli:uncertainty_command"),),
           report=ReportSpec(
               title="Uncertainty", headline=("ece", "coverage", "set_size", "guaranteed_risk"),
+              summary=(("coverage", "low"), ("set_size", "high"), ("ece", "high"),
+                       ("guaranteed_risk", "high")),
+              charts=(Chart("reliability", reference="perfect calibration", weight="rows"),),
               notes=(("ece", "Expected calibration error: the gap between confidence and "
                              "accuracy (0 is calibrated); its interval is for the true error."),
                      ("guaranteed_risk", "Error rate on the test rows among those answered "
-                                         "at the threshold chosen with guaranteed risk.")))),
+                                         "at the threshold chosen with guaranteed risk; not "
+                                         "measured (NaN, warn) where the threshold answers "
+                                         "no test row.")))),
 )

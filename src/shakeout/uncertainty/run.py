@@ -206,6 +206,11 @@ def _guarantee(model: Model, score: str, X_cal: Any, y_cal: np.ndarray, proba: n
             f"No threshold keeps the risk <= {risk:g} with probability >= {1 - delta:g} on "
             f"{len(y_cal)} calibration rows, so the model answers nothing: pass more "
             "calibration rows or a higher risk target.")
+    elif n == 0:
+        status, text = "warn", (
+            f"Threshold {g.threshold:.4g} from selection with guaranteed risk answers none of "
+            f"the {len(right)} test rows, so their risk is not measured: the test rows are "
+            "less confident than the calibration rows it was chosen on.")
     else:
         status, text = "fail" if above else "pass", (
             f"Threshold {g.threshold:.4g} from selection with guaranteed risk (Geifman & "
