@@ -98,6 +98,32 @@ def test_the_report_charts_certified_accuracy_against_radius(result):
     assert "Metrics against severity" in html and "certified accuracy" in html.lower()
 
 
+def test_the_report_words_say_norm_radius_units_noise_and_alpha(result):
+    """Not "certified accuracy under smoothed, l2 radius, input units = 0.5": a reader cold to
+    smoothing reads the norm, the units, the noise and the certificate's error rate."""
+    from shakeout.certify.findings import findings
+    from shakeout.certify.smoothing import Certificates
+    from shakeout.report import readable
+    from shakeout.report.sections import sections
+
+    setting = ("(input units; Gaussian noise, sigma 0.5; each certificate wrong with "
+               "probability at most 0.001)")
+    at = result.select(metric="certified_accuracy", severity=0.5)[0]
+    assert readable.describe(at) == f"certified accuracy at L2 radius 0.5 {setting}"
+    assert sections(result)[0].summary.startswith("certified accuracy at L2 radius 1 (input ")
+    median = result.select(metric="median_certified_radius")[0]
+    assert readable.describe(median) == f"median certified L2 radius {setting}"
+    # the noisy passes per input are named when the drill passes them
+    cert = Certificates(np.zeros(2, int), np.full(2, 0.9), np.full(2, 0.3), "l1", 0.5, True,
+                        0.01)
+    f = findings(cert, np.zeros(2, int), np.array(["a", "a"]), np.array(["a"]), (0.25,), 0.95,
+                 n=10_000)[0]
+    assert readable.describe(f) == (
+        "certified accuracy at L1 radius 0.25 (standardized units (each feature / its std); "
+        "uniform noise on [-0.5, 0.5] per value; 10,000 noisy passes per input; each "
+        "certificate wrong with probability at most 0.01)")
+
+
 def test_the_same_seed_gives_the_same_result(line):
     model, X, y = line
     a = run(model, X[::6], y[::6], sigma=0.5, n=1_000, sanity=False, seed=3)

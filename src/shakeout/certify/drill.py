@@ -11,7 +11,7 @@ from shakeout.errors import ValidationError
 if TYPE_CHECKING:
     from shakeout.certify.plan import CertifyPlan
     from shakeout.data import Dataset
-    from shakeout.report.result import Result
+    from shakeout.report.result import Finding, Result
 
 CERTIFIED_NOTE = (
     "Certified accuracy at radius r: the share of inputs the smoothed classifier gets right "
@@ -23,6 +23,31 @@ CERTIFIED_NOTE = (
 MEDIAN_NOTE = (
     "Median certified radius: the median over the inputs of the certified radius, 0 where the "
     "smoothed classifier abstains or is wrong; in the same norm and units as the curve.")
+
+
+def describe(f: Finding) -> str | None:
+    """A certify finding in words: the norm and radius, their units and the smoothing that
+    certified them (None for a finding without ``details["smoothing"]``: the generic words).
+
+    >>> from shakeout.report.result import Finding
+    >>> how = {"norm": "L2", "space": "input units", "noise": "Gaussian noise, sigma 0.25",
+    ...        "n": 1000, "alpha": 0.001}
+    >>> describe(Finding(name="a", metric="certified_accuracy", value=0.24, severity=0.5,
+    ...                  details={"smoothing": how}))
+    'certified accuracy at L2 radius 0.5 (input units; Gaussian noise, sigma 0.25; 1,000 noisy \
+passes per input; each certificate wrong with probability at most 0.001)'
+    """
+    how = f.details.get("smoothing")
+    if not how:
+        return None
+    passes = f"; {how['n']:,} noisy passes per input" if how.get("n") else ""
+    setting = (f"{how['space']}; {how['noise']}{passes}; each certificate wrong with "
+               f"probability at most {how['alpha']:g}")
+    if f.metric == "certified_accuracy":
+        return f"certified accuracy at {how['norm']} radius {f.severity:g} ({setting})"
+    if f.metric == "median_certified_radius":
+        return f"median certified {how['norm']} radius ({setting})"
+    return f"abstentions of the smoothed classifier ({setting})"
 
 
 def run(model: Any, data: Dataset, section: CertifyPlan, *, seed: int, quiet: bool) -> Result:
@@ -44,7 +69,7 @@ DRILLS = (
           commands=(Command("certify", "shakeout.certify.cli:certify_command"),),
           report=ReportSpec(title="Certified robustness",
                             headline=("certified_accuracy", "median_certified_radius"),
-                            combined="smoothed",
+                            combined="smoothed", describe=describe,
                             notes=(("certified_accuracy", CERTIFIED_NOTE),
                                    ("median_certified_radius", MEDIAN_NOTE)))),
 )

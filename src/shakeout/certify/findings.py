@@ -26,26 +26,44 @@ GROUP = "smoothed"
 
 
 def certified_accuracy(radius: np.ndarray, correct: np.ndarray, r: float, level: float,
-                       unit: str) -> Finding:
+                       unit: str, smoothing: dict[str, Any] | None = None) -> Finding:
     """The share of inputs certified correct with a radius of at least ``r`` (Cohen et al.
-    2019), with its exact interval over the inputs."""
+    2019), with its exact interval over the inputs; ``smoothing`` (:func:`smoothing`) says
+    how they were certified, in words the report reads."""
     k, n = int(np.sum(correct & (radius >= r))), len(radius)
     return proportion(finding_name(DRILL, GROUP, "certified_accuracy", at=r),
                       "certified_accuracy", k, n, level, drill=DRILL, group=GROUP, severity=r,
-                      unit=unit, details={"certified": k, "n": n},
+                      unit=unit, details={"certified": k, "n": n, "smoothing": smoothing or {}},
                       message=f"{k} of {n} inputs certified correct at radius {r:g} or more.")
 
 
+def smoothing(cert: Certificates, n: int | None = None) -> dict[str, Any]:
+    """How the certificates were made, for the report's words: the norm, the space of the
+    radius, the noise, the noisy passes per input (``n``, when known) and ``alpha``.
+
+    >>> c = Certificates(np.zeros(1, int), np.ones(1), np.ones(1), "l2", 0.25, False, 0.001)
+    >>> smoothing(c, 1000)["noise"]
+    'Gaussian noise, sigma 0.25'
+    """
+    noise = (f"Gaussian noise, sigma {cert.sigma:g}" if cert.norm == "l2"
+             else f"uniform noise on [-{cert.sigma:g}, {cert.sigma:g}] per value")
+    space = "standardized units (each feature / its std)" if cert.relative else "input units"
+    return {"norm": cert.norm.upper(), "space": space, "noise": noise, "n": n,
+            "alpha": cert.alpha}
+
+
 def findings(cert: Certificates, codes: np.ndarray, labels: np.ndarray, classes: np.ndarray,
-             radii: tuple[float, ...], level: float) -> list[Finding]:
-    """Certified accuracy at each radius, the median certified radius, abstentions."""
+             radii: tuple[float, ...], level: float, n: int | None = None) -> list[Finding]:
+    """Certified accuracy at each radius, the median certified radius, abstentions; ``n``
+    (the noisy passes per input) is named in the report's words when given."""
     correct = cert.prediction == codes
-    out = [certified_accuracy(cert.radius, correct, r, level, cert.unit) for r in radii]
+    how = smoothing(cert, n)
+    out = [certified_accuracy(cert.radius, correct, r, level, cert.unit, how) for r in radii]
     credited = np.where(correct, cert.radius, 0.0)
     out.append(median_finding(
         finding_name(DRILL, GROUP, "median_certified_radius"), "median_certified_radius",
         credited, level, drill=DRILL, group=GROUP, unit=cert.unit,
-        details={"mean_certified_radius": float(credited.mean())},
+        details={"mean_certified_radius": float(credited.mean()), "smoothing": how},
         message="median over the inputs of the certified radius, 0 where the smoothed "
                 "classifier abstains or is wrong: the radius at which certified accuracy "
                 "falls to one half."))
@@ -60,7 +78,7 @@ def findings(cert: Certificates, codes: np.ndarray, labels: np.ndarray, classes:
         details={"inputs": {"label": [_plain(v) for v in labels], "prediction": predicted,
                             "p_lower": cert.p_lower.tolist(),
                             "radius": cert.radius.tolist()},
-                 "unit": cert.unit, "alpha": cert.alpha}))
+                 "unit": cert.unit, "alpha": cert.alpha, "smoothing": how}))
     return out
 
 
