@@ -19,6 +19,9 @@ from shakeout.errors import ValidationError
 
 from .conftest import linear
 
+CALIBRATES = ("certify", "predict")
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 torch = pytest.importorskip("torch")
 SIGMA = 0.5
 

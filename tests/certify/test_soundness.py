@@ -15,6 +15,9 @@ from shakeout.errors import ValidationError
 
 from .conftest import linear
 
+CALIBRATES = ("soundness",)
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 torch = pytest.importorskip("torch")
 
 

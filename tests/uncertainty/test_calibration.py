@@ -14,6 +14,9 @@ from shakeout.errors import NotFittedError, ValidationError  # noqa: E402
 from shakeout.models import wrap  # noqa: E402
 from shakeout.uncertainty import TemperatureScaled, calibration, debiased_ece, ece  # noqa: E402
 
+CALIBRATES = ("ece", "debiased_ece", "calibration", "TemperatureScaled")
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 
 def _hand_ece(proba, y, n_bins):
     edges = np.linspace(0, 1, n_bins + 1)

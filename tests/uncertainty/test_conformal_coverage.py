@@ -13,6 +13,9 @@ from conformal_cases import (BIASED, CLASSIFIER, REGRESSOR, class_data, mean_cov
                              reg_data, reg_quantiles, shift_ratio)
 from shakeout.uncertainty.conformal import ConformalClassifier, ConformalRegressor
 
+CALIBRATES = ("ConformalClassifier", "ConformalRegressor")
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 N_TEST = 400
 
 

@@ -12,6 +12,9 @@ from shakeout.uncertainty.conformal import (ConformalClassifier, ConformalRegres
                                             coverage_at, coverage_findings,
                                             coverage_under_stress)
 
+CALIBRATES = ("coverage_findings", "coverage_at", "coverage_under_stress")
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 
 def _fitted(model=CLASSIFIER, seed=0, **kwargs):
     rng = np.random.default_rng(seed)

@@ -9,6 +9,10 @@ from shakeout.models import wrap
 from shakeout.uncertainty import (confidence, ensemble, entropy, margin, max_probability,
                                   mc_dropout)
 
+CALIBRATES = ("confidence", "max_probability", "margin", "entropy", "mc_dropout",
+              "ensemble")
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 torch = pytest.importorskip("torch")
 
 

@@ -20,6 +20,10 @@ from shakeout.uncertainty import (Selective, aurc, delong_interval, detection_fi
                                   selective_findings)
 from shakeout.uncertainty.risk import risk_bound  # noqa: E402
 
+CALIBRATES = ("risk_coverage", "aurc", "selective_findings", "guaranteed_threshold",
+              "delong_interval", "detection_findings", "fpr_at_tpr")
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 
 def _draw(rng, n):
     """Confidence U(0.5, 1), right with probability confidence: answering confidence >= t
