@@ -46,7 +46,10 @@ class Metric:
     bounded: bool = True
     """On a [0, 1] scale: effect sizes are absolute changes; otherwise relative to clean."""
     proportion: bool = False
-    """The mean of a 0/1 quantity (accuracy): exact and score intervals apply."""
+    """The share of rows where something holds (accuracy, conformal coverage): one per-row
+    column of 0s and 1s, ``finish=row_mean``. Its interval is then the Wilson score interval
+    of that column over rows x draws, its drop's the paired Newcombe interval with the exact
+    sign-flip (McNemar) test, instead of the bootstrap's."""
     ranked: bool = False
     scatter: Callable[..., tuple[int, list]] | None = None
     """Optional sparse form of ``columns``: ``(q, [(column, values), ...])`` where a column is
@@ -100,6 +103,27 @@ def top_class(out: np.ndarray) -> np.ndarray:
         np.maximum(top, (column > best) * np.intp(c), out=top)
         np.maximum(best, column, out=best)
     return top
+
+
+def check_proportion(metric: Metric, cols: np.ndarray) -> None:
+    """Refuse per-row values of a ``proportion=True`` metric that are not 0 or 1.
+
+    >>> check_proportion(METRICS["accuracy"], np.array([[1.0], [0.0]]))
+    >>> from dataclasses import replace
+    >>> check_proportion(replace(METRICS["log_loss"], proportion=True), np.array([[0.2]]))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    shakeout.errors.ValidationError: metric 'log_loss' sets proportion=True, ... got 0.2. ...
+    """
+    values = cols[:, 0]
+    bad = (values != 0) & (values != 1)
+    if bad.any():
+        raise ValidationError(
+            f"metric {metric.name!r} sets proportion=True, so each row's value (the first of "
+            f"its columns) must be 0 or 1; got {values[bad][0]:.6g}. Return 1.0 where the row "
+            "counts (correct, covered) and 0.0 elsewhere, or build the Metric with "
+            "proportion=False for a bootstrap interval of any per-row mean.")
 
 
 def _argmax(out, pred):
@@ -267,8 +291,9 @@ def get_metrics(metrics: Sequence[str | Metric] | None, task: str) -> list[Metri
     conformal predictor's ``stress_metrics()``, say), or None for the task's defaults.
 
     Every metric must be for ``task``, names must be unique and leave the sweep's own
-    (:data:`RESERVED`, ``<metric>_drop``) alone, and ``proportion=True`` (Wilson intervals
-    on the per-row 0/1 column) is honoured for the built-in accuracy only.
+    (:data:`RESERVED`, ``<metric>_drop``) alone, and a ``proportion=True`` metric must be
+    the mean of its one per-row 0/1 column (``finish=row_mean``, not ranked, no
+    ``scatter``; :func:`check_proportion` checks the values as they come).
 
     >>> [m.name for m in get_metrics(None, "regression")]
     ['mae', 'rmse']
@@ -306,11 +331,13 @@ def _resolve(item: str | Metric, task: str) -> Metric:
         raise ValidationError(
             f"metric {metric.name!r} is for {metric.task}, but the model is a {task} model."
         )
-    if metric.proportion and metric != METRICS["accuracy"]:
+    if metric.proportion and (metric.finish is not row_mean or metric.ranked
+                              or metric.scatter is not None):
         raise ValidationError(
-            f"metric {metric.name!r} sets proportion=True, which the stress drill honours for "
-            "its own 'accuracy' only (the Wilson interval uses the accuracy column); build it "
-            "with proportion=False for bootstrap intervals.")
+            f"metric {metric.name!r} sets proportion=True, which needs the mean of one per-row "
+            "0/1 column: build it with columns returning (n, 1) zeros and ones, "
+            "finish=shakeout.stress.metrics.row_mean, ranked=False and no scatter, or with "
+            "proportion=False for a bootstrap interval.")
     return metric
 
 

@@ -14,10 +14,12 @@ randomness:
   the draw part widened to a Student-t interval for few draws (``draw_inflation``).
 
 Every metric's replicates come from one sparse product (resample counts times the stacked
-per-row columns of all metrics). Accuracy and flip rate are proportions: their intervals
-are Wilson score intervals (Wilson 1927) on the effective number of trials (Korn &
-Graubard 1998), and the accuracy drop gets Newcombe's (1998) method 10 for a paired
-difference; its p-value is the exact sign-flip test, which with one draw is exact McNemar.
+per-row columns of all metrics). A metric with ``proportion=True`` (accuracy, conformal
+coverage, a user's own) and the flip rate are proportions: each gets the Wilson score
+interval (Wilson 1927) of its own per-row 0/1 column on the effective number of trials
+(Korn & Graubard 1998), and its drop gets Newcombe's (1998) method 10 for a paired
+difference; the drop's p-value is the exact sign-flip test of the per-row change, which
+with one draw is exact McNemar.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from shakeout.drift.ks import ks_distance
 from shakeout.stats import (BootstrapPlan, draw_counts, draw_inflation, effect_label,
                             effective_size, interval, p_floor, p_value,
                             paired_difference_interval, sign_flip_test, wilson)
-from shakeout.stress.metrics import Metric, auc_of, row_mean, top_class, weighted_auc
+from shakeout.stress.metrics import (Metric, auc_of, check_proportion, row_mean, top_class,
+                                     weighted_auc)
 
 EFFECT_THRESHOLDS = (0.01, 0.03, 0.10)
 """Change below which an effect is negligible, small, medium: in points for metrics on a
@@ -179,6 +182,8 @@ class Accumulator:
                 parts.append((m.name, *m.scatter(y, out, pred)))
             else:
                 cols = m.columns(y, out, pred)
+                if m.proportion:
+                    check_proportion(m, cols)
                 parts.append((m.name, cols.shape[1], [(j, cols[:, j])
                                                       for j in range(cols.shape[1])]))
         if self.clean is None:
@@ -303,19 +308,21 @@ def _auc_rows(s: np.ndarray, ys: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Side:
-    """One set of outputs summarised: values and replicates of every metric, per-row correct."""
+    """One set of outputs summarised: values and replicates of every metric, and each
+    proportion metric's per-row value averaged over draws (``per_row``, by metric name)."""
 
     out: np.ndarray
     metrics: list[Metric]
     values: list[float]
     replicates: list[np.ndarray]
-    correct: np.ndarray | None = None
+    per_row: dict[str, np.ndarray] = field(default_factory=dict)
     draws: Draws = field(default_factory=Draws)
     level: float = 0.95
 
     def estimates(self, plan: BootstrapPlan, level: float = 0.95) -> list[Estimate]:
         """Each metric's value with its interval, on this side alone."""
-        return [Estimate(v, _metric_ci(m, v, r, self.correct, self.draws, level), None, r)
+        return [Estimate(v, _metric_ci(m, v, r, self.per_row.get(m.name), self.draws, level),
+                         None, r)
                 for m, v, r in zip(self.metrics, self.values, self.replicates)]
 
 
@@ -338,10 +345,12 @@ def _proportion_n(p: float, per_row: np.ndarray, reps: np.ndarray, draws: Draws,
     return n_eff
 
 
-def _metric_ci(metric: Metric, value: float, reps: np.ndarray, correct: np.ndarray | None,
+def _metric_ci(metric: Metric, value: float, reps: np.ndarray, per_row: np.ndarray | None,
                draws: Draws, level: float) -> tuple[float, float]:
-    if metric.proportion and correct is not None:
-        return wilson(value, _proportion_n(value, correct, reps, draws, level), level)
+    """Wilson on the effective trials of the metric's own per-row values for a proportion,
+    else the bootstrap percentile interval."""
+    if metric.proportion and per_row is not None:
+        return wilson(value, _proportion_n(value, per_row, reps, draws, level), level)
     return interval(value, reps, level=level)
 
 
@@ -357,18 +366,17 @@ def side_from(acc: Accumulator, out: np.ndarray | None, plan: BootstrapPlan, lev
               seed: int) -> tuple[Side, dict[str, tuple[float, np.ndarray]]]:
     """Values and replicates of an accumulated side."""
     results = _Replicator(plan, level, seed).run(acc)
-    correct = None
-    if "accuracy" in acc._slices:
-        correct = acc.column("accuracy") / acc.draws.count
+    per_row = {m.name: acc.column(m.name) / acc.draws.count for m in acc.additive
+               if m.proportion}
     side = Side(out if out is not None else np.empty(0), acc.metrics,
                 [results[m.name][0] for m in acc.metrics],
-                [results[m.name][1] for m in acc.metrics], correct, acc.draws, level)
+                [results[m.name][1] for m in acc.metrics], per_row, acc.draws, level)
     return side, results
 
 
 def summarise(y: np.ndarray, out: np.ndarray, metrics: list[Metric], plan: BootstrapPlan,
               level: float = 0.95) -> Side:
-    """Values, replicates and per-row correctness of every metric for one side."""
+    """Values, replicates and per-row proportions of every metric for one side."""
     acc = _accumulate(y, [out], metrics, metrics[0].task, Draws())
     return side_from(acc, out, plan, level, plan.seed)[0]
 
@@ -436,20 +444,20 @@ def compare_sides(y: np.ndarray, a: Side, acc_b: Accumulator, plan: BootstrapPla
         va, vb = a.values[i], side_b.values[i]
         change = float(m.degradation(va, vb))
         change_reps = m.degradation(a.replicates[i], side_b.replicates[i])
-        ci_a = _metric_ci(m, va, a.replicates[i], a.correct, a.draws, level)
-        ci_b = _metric_ci(m, vb, side_b.replicates[i], side_b.correct, draws, level)
+        rows_a, rows_b = a.per_row.get(m.name), side_b.per_row.get(m.name)
+        ci_a = _metric_ci(m, va, a.replicates[i], rows_a, a.draws, level)
+        ci_b = _metric_ci(m, vb, side_b.replicates[i], rows_b, draws, level)
         test = "paired bootstrap" + (" (rows x draws)" if draws.shared and draws.count > 1
                                      else "")
-        if m.proportion and a.correct is not None and side_b.correct is not None:
-            phi = _correlation(a.correct, side_b.correct, a.replicates[i],
-                               side_b.replicates[i], draws)
+        if m.proportion and rows_a is not None and rows_b is not None:
+            phi = _correlation(rows_a, rows_b, a.replicates[i], side_b.replicates[i], draws)
             ci = paired_difference_interval(va, ci_a, vb, ci_b, phi)
-            if not m.higher_is_better:  # pragma: no cover - every proportion is higher-better
+            if not m.higher_is_better:  # the drop of a lower-is-better one is b - a
                 ci = (-ci[1], -ci[0])
             if draws.shared and draws.count > 1:
                 p = p_value(change, change_reps)
             else:
-                p = sign_flip_test(a.correct - side_b.correct, draws.count)
+                p = sign_flip_test(rows_a - rows_b, draws.count)
                 test = "exact McNemar" if draws.count == 1 else "exact sign-flip"
         else:
             ci = interval(change, change_reps, level=level)

@@ -10,6 +10,10 @@ thresholds per class, and non-randomised APS (Romano, Sesia & Candes 2020). Rand
 (a ``u`` drawn per row) and weighted conformal under covariate shift (a threshold per row
 from its features, Tibshirani et al. 2019) are not, and are refused: for those,
 :func:`shakeout.uncertainty.conformal.coverage_under_stress` perturbs the rows itself.
+
+Coverage is a proportion (``proportion=True``): the drill gives it the Wilson (1927) interval
+of its per-row hits over rows x draws and the exact McNemar / sign-flip test of its drop,
+which stay honest on few rows and when every row is covered.
 """
 
 from __future__ import annotations
@@ -77,7 +81,8 @@ def classifier_metrics(predictor: Any) -> list[Metric]:
     what = _what(predictor) + (", per class" if predictor.mondrian else "")
     return [
         Metric("coverage", "classification", True, partial(_set_covered, predictor, limit),
-               row_mean, f"share of rows whose conformal set ({what}) holds the true class"),
+               row_mean, f"share of rows whose conformal set ({what}) holds the true class",
+               proportion=True),
         Metric("set_size", "classification", False, partial(_set_size, predictor, limit),
                row_mean, f"mean number of classes in the conformal set ({what})",
                bounded=False),
@@ -95,4 +100,4 @@ def regressor_metrics(predictor: Any) -> list[Metric]:
     return [Metric("coverage", "regression", True,
                    partial(_interval_covered, float(predictor.threshold_)), row_mean,
                    f"share of rows whose conformal interval ({_what(predictor)}) holds the "
-                   "true value")]
+                   "true value", proportion=True)]
