@@ -8,9 +8,12 @@ from shakeout.perturb.categorical import CategorySwap
 from shakeout.perturb.image import ImageCorruption, SaltAndPepper
 from shakeout.perturb.missing import MissingValues
 from shakeout.perturb.noise import GaussianNoise, Scaling, UniformNoise
+from shakeout.perturb.preprocessing import (ColumnSwap, DefaultFilled, FrozenFeature, Truncation,
+                                            UnitMismatch)
 from shakeout.perturb.shift import FeatureShift
 from shakeout.perturb.weights import ActiveDropout, WeightNoise
 
-__all__ = ["REGISTRY", "ActiveDropout", "CategorySwap", "FeatureShift", "GaussianNoise",
-           "ImageCorruption", "MissingValues", "Perturbation", "SaltAndPepper", "Scaling",
-           "UniformNoise", "WeightNoise", "make", "register"]
+__all__ = ["REGISTRY", "ActiveDropout", "CategorySwap", "ColumnSwap", "DefaultFilled",
+           "FeatureShift", "FrozenFeature", "GaussianNoise", "ImageCorruption", "MissingValues",
+           "Perturbation", "SaltAndPepper", "Scaling", "Truncation", "UniformNoise",
+           "UnitMismatch", "WeightNoise", "make", "register"]
