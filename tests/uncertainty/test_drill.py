@@ -159,7 +159,7 @@ def test_a_threshold_that_answers_no_test_row_is_not_measured_and_not_a_pass(dig
     (section,) = sections(result)
     assert risk in section.attention
     assert readable.figure(risk).startswith(
-        "guaranteed risk (selective/max probability): not measured (Threshold ")
+        "guaranteed risk (selective/max probability): not measured (The rule max probability >= ")
 
 
 def test_the_summary_states_coverage_set_size_ece_and_the_worst_guaranteed_risk(digits):

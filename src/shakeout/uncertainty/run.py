@@ -208,19 +208,31 @@ def _guarantee(model: Model, score: str, X_cal: Any, y_cal: np.ndarray, proba: n
             "calibration rows or a higher risk target.")
     elif n == 0:
         status, text = "warn", (
-            f"Threshold {g.threshold:.4g} from selection with guaranteed risk answers none of "
-            f"the {len(right)} test rows, so their risk is not measured: the test rows are "
-            "less confident than the calibration rows it was chosen on.")
+            f"The rule {_rule(score, g.threshold)} from selection with guaranteed risk "
+            f"answers none of the {len(right)} test rows, so their risk is not measured: the "
+            "test rows are less confident than the calibration rows it was chosen on.")
     else:
         status, text = "fail" if above else "pass", (
-            f"Threshold {g.threshold:.4g} from selection with guaranteed risk (Geifman & "
-            f"El-Yaniv 2017): risk <= {risk:g} with probability >= {1 - delta:g}; {n} of "
-            f"{len(right)} test rows answered."
+            f"Answer where {_rule(score, g.threshold)}, from selection with guaranteed risk "
+            f"(Geifman & El-Yaniv 2017): risk <= {risk:g} with probability >= "
+            f"{1 - delta:g}; {n} of {len(right)} test rows answered."
             + (" The test risk is above the target: calibration and test rows differ."
                if above else ""))
     risk_found = replace(risk_found, status=status, message=text)
     return [risk_found, proportion(finding_name(DRILL, "selective", score, "answered"),
                                    "answered", n, len(right), level, **fields)]
+
+
+def _rule(score: str, threshold: float) -> str:
+    """The answering rule in the score's own terms (entropy is answered below a ceiling; its
+    confidence is the negated entropy).
+
+    >>> _rule("entropy", -0.6463), _rule("max_probability", 0.6868)
+    ('entropy <= 0.6463 nats', 'max probability >= 0.6868')
+    """
+    if score == "entropy":
+        return f"entropy <= {-threshold:.4g} nats"
+    return f"{score.replace('_', ' ')} >= {threshold:.4g}"
 
 
 def _conformal(model: Model, X: Any, y: np.ndarray, X_cal: Any, y_cal: np.ndarray,
