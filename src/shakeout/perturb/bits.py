@@ -153,7 +153,7 @@ def flip(values: Any, bits: Any) -> Any:
     """
     dtype = dtype_name(values)
     ints, mask = _masks(values, dtype, bits)
-    return _same_kind(values, ints ^ mask)
+    return _same_kind(values, set_bits(ints, mask, "flip"))
 
 
 def stuck(values: Any, bits: Any, to: int) -> Any:
@@ -168,4 +168,21 @@ def stuck(values: Any, bits: Any, to: int) -> Any:
         raise ValidationError(f"stuck: to must be 0 or 1, got {to!r}.")
     dtype = dtype_name(values)
     ints, mask = _masks(values, dtype, bits)
-    return _same_kind(values, ints | mask if to else ints & ~mask)
+    return _same_kind(values, set_bits(ints, mask, f"stuck_at_{to}"))
+
+
+def set_bits(words: Any, mask: Any, kind: str) -> Any:
+    """``words`` with the bits set in ``mask`` flipped (``kind="flip"``) or forced to 0 or 1
+    (``"stuck_at_0"``, ``"stuck_at_1"``): integers, numpy integer arrays or torch integer
+    tensors alike, so an injector can change one stored word without building an array.
+
+    >>> set_bits(0b1010, 0b0110, "flip"), set_bits(0b1010, 0b0010, "stuck_at_0")
+    (12, 8)
+    """
+    if kind == "flip":
+        return words ^ mask
+    if kind == "stuck_at_1":
+        return words | mask
+    if kind == "stuck_at_0":
+        return words & ~mask
+    raise ValidationError(f"unknown bit fault {kind!r}; use flip, stuck_at_0 or stuck_at_1.")
