@@ -14,15 +14,28 @@ from typing import TYPE_CHECKING
 from shakeout._lazy import lazy_names
 
 if TYPE_CHECKING:
+    from shakeout.faults.campaign import fleet_failure, run
     from shakeout.faults.inject import Fault, Injector, injected
+    from shakeout.faults.mitigations import Protection, RangeRestriction, RedundantExecution
+    from shakeout.faults.outcomes import OUTCOMES
+    from shakeout.faults.plan import FaultsPlan
+    from shakeout.faults.population import (Population, hypergeometric_interval,
+                                            leveugle_sample_size)
     from shakeout.faults.sites import Site, find_sites
 
 # Public name -> the module that defines it, imported when the name is first read.
 _LAZY = {name: f"shakeout.faults.{module}" for module, names in (
+    ("campaign", ("fleet_failure", "run")),
     ("inject", ("Fault", "Injector", "injected")),
+    ("mitigations", ("Protection", "RangeRestriction", "RedundantExecution")),
+    ("outcomes", ("OUTCOMES",)),
+    ("plan", ("FaultsPlan",)),
+    ("population", ("Population", "hypergeometric_interval", "leveugle_sample_size")),
     ("sites", ("Site", "find_sites")))
     for name in names}
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
-__all__ = ["Fault", "Injector", "Site", "find_sites", "injected"]
+__all__ = ["OUTCOMES", "Fault", "FaultsPlan", "Injector", "Population", "Protection",
+           "RangeRestriction", "RedundantExecution", "Site", "find_sites", "fleet_failure",
+           "hypergeometric_interval", "injected", "leveugle_sample_size", "run"]
