@@ -114,7 +114,7 @@ def run(model: Any, X: Any, y: Any, *, sigma: float = 0.25, norm: str = "l2",
     timings = {"certify_s": time.perf_counter() - started}
     seen = int(max(codes.max(), cert.prediction.max())) + 1  # a class no label holds, too
     classes = model.classes_ if model.classes_ is not None else np.arange(seen)
-    found = findings(cert, codes, labels, np.asarray(classes), grid, level)
+    found = findings(cert, codes, labels, np.asarray(classes), grid, level, n=n)
     if sanity:
         t = time.perf_counter()
         check = soundness(model, x, cert, steps=sanity_steps, samples=sanity_samples,
