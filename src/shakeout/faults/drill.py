@@ -1,0 +1,68 @@
+"""The faults pillar's registrations: the fault-injection campaign (``shakeout faults``, the
+plan's ``faults`` section, the report's rates, per-layer table and per-bit curve)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shakeout.drills import Column, Command, Drill, ReportSpec, Table
+from shakeout.errors import ValidationError
+
+if TYPE_CHECKING:
+    from shakeout.data import Dataset
+    from shakeout.faults.plan import FaultsPlan
+    from shakeout.report.result import Result
+
+SDC_NOTE = (
+    "SDC rate: the share of injected faults after which the model's top-1 class changed on "
+    "at least one evaluation input with no NaN/inf to show it (silent data corruption); a "
+    "critical SDC turned a right answer wrong; a DUE (NaN/inf or an error) shows itself. A "
+    "sampled campaign's interval is exact for a sample drawn without replacement from the "
+    "finite fault population (hypergeometric); an exhaustive campaign's rate is exact.")
+
+
+def run(model: Any, data: Dataset, section: FaultsPlan, *, seed: int, quiet: bool) -> Result:
+    """The faults drill on a loaded model and labelled data set, with the plan's settings."""
+    from shakeout.faults.campaign import run as campaign
+
+    if data.y is None:
+        raise ValidationError(
+            f"{data.name}: a fault campaign needs labels (critical SDCs turn right answers "
+            "wrong); save them as y in the .npz or name the target column with --target.")
+    return campaign(model, data.X, data.y, seed=seed, quiet=quiet, data_name=data.name,
+                    **section.run_kwargs())
+
+
+def _detail(key: str) -> Any:
+    return lambda f: f.details.get(key)
+
+
+DRILLS = (
+    Drill(name="faults", section="faults", plan="shakeout.faults.plan:FaultsPlan",
+          run="shakeout.faults.drill:run",
+          commands=(Command("faults", "shakeout.faults.cli:faults_command"),),
+          report=ReportSpec(
+              title="Fault injection",
+              headline=("sdc_rate", "critical_sdc_rate", "due_rate", "sdc_rate_change",
+                        "fleet_failure"),
+              notes=(("sdc_rate", SDC_NOTE),),
+              summary=(("sdc_rate", "high"),),
+              tables=(
+                  Table(group="layer", title="SDC rate per layer",
+                        note="Per fault site: the share of its injected faults that were SDCs.",
+                        columns=(Column("site", lambda f: f.feature),
+                                 Column("type", _detail("layer_type")),
+                                 Column("SDC rate", lambda f: f.value, number=True),
+                                 Column("injections", _detail("injections"), number=True),
+                                 Column("faults", _detail("population"), number=True),
+                                 Column("critical SDC", _detail("critical_sdc"), number=True),
+                                 Column("DUE", _detail("due"), number=True))),
+                  Table(group="critical", title="Most critical faults",
+                        note="The injected faults that did the most damage: worst outcome "
+                             "first, then the share of inputs whose top-1 class changed.",
+                        columns=(Column("fault", lambda f: f.feature),
+                                 Column("kind", _detail("kind")),
+                                 Column("field", _detail("field")),
+                                 Column("outcome", _detail("outcome")),
+                                 Column("inputs changed", lambda f: f.value, number=True)))))),
+)
