@@ -106,8 +106,8 @@ def test_the_report_words_say_norm_radius_units_noise_and_alpha(result):
     from shakeout.report import readable
     from shakeout.report.sections import sections
 
-    setting = ("(input units; Gaussian noise, sigma 0.5; each certificate wrong with "
-               "probability at most 0.001)")
+    setting = ("(input units; Gaussian noise, sigma 0.5; 5,000 noisy passes per input; each "
+               "certificate wrong with probability at most 0.001)")
     at = result.select(metric="certified_accuracy", severity=0.5)[0]
     assert readable.describe(at) == f"certified accuracy at L2 radius 0.5 {setting}"
     assert sections(result)[0].summary.startswith("certified accuracy at L2 radius 1 (input ")
