@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from shakeout.uncertainty._rowwise import blocks, columns, sorted_columns
+from shakeout.uncertainty._rowwise import blocks, columns, pick, sorted_columns
 
 
 def _exact(alpha: float) -> Fraction:
@@ -157,24 +157,22 @@ def aps_sets(proba: np.ndarray, u: np.ndarray | None, limit: np.ndarray) -> np.n
     out = np.empty(proba.shape, dtype=bool)
     for rows in blocks(len(proba)):
         block, q = proba[rows], _rows(limit, rows)[:, 0]
-        cols = columns(block)
-        ranked = sorted_columns(cols)[::-1]
-        if not (ranked[-1].min() >= 0 and ranked[0].max() < np.inf):  # NaN reaches both ends
+        k = block.shape[1]
+        # the sorted columns between a row of -inf and one of inf: the top-th largest label
+        # is at k + 1 - top, inf when top is 0; the next below it at k - top, -inf when none
+        ladder = np.empty((k + 2, len(block)))
+        ladder[0], ladder[-1] = -np.inf, np.inf
+        ascending = sorted_columns(columns(block), out=ladder[1:-1])
+        if not (ascending[0].min() >= 0 and ascending[-1].max() < np.inf):  # NaN: both ends
             out[rows] = aps_scores(block, None if u is None else u[rows]) <= q[:, None]
             continue
-        top, cut = _prefix(ranked, None if u is None else 1.0 - u[rows], q)
+        top = _prefix(ascending[::-1], None if u is None else 1.0 - u[rows], q)
+        cut = pick(ladder, k + 1 - top)
         np.greater_equal(block, cut[:, None], out=out[rows])
-        tied = np.flatnonzero(_count(cols >= cut) > top)
+        tied = np.flatnonzero(pick(ladder, k - top) == cut)  # more labels than top reach it
         if len(tied):
             out[rows.start + tied] = _first_ranked(block[tied], top[tied], cut[tied])
     return out
-
-
-def _count(flags: np.ndarray) -> np.ndarray:
-    """The true flags of every column of ``flags`` ``(k, rows)``."""
-    if len(flags) < 256:  # sums of bytes, no cast
-        return np.add.reduce(flags.view(np.uint8), axis=0, dtype=np.uint8)
-    return np.add.reduce(flags, axis=0, dtype=np.intp)
 
 
 def _rows(limit: np.ndarray, rows: slice) -> np.ndarray:
@@ -182,17 +180,15 @@ def _rows(limit: np.ndarray, rows: slice) -> np.ndarray:
     return limit if len(limit) == 1 else limit[rows]
 
 
-def _prefix(ranked: list[np.ndarray], c: np.ndarray | None,
-            q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of the ``k`` rows ``ranked`` (largest first): how many APS scores
+def _prefix(ranked: np.ndarray, c: np.ndarray | None, q: np.ndarray) -> np.ndarray:
+    """Per column of ``ranked`` ``(k, rows)`` (largest first): how many APS scores
     ``mass - c p`` (``mass`` without ``c``) are at most ``q``, computed with the same
-    operations in the same order as :func:`aps_scores`, and the smallest probability among
-    them (``inf`` when none is)."""
+    operations in the same order as :func:`aps_scores`."""
     mass = ranked[0].copy()
     score = np.empty_like(mass)
     within = np.empty(len(mass), dtype=bool)
-    count = np.zeros(len(mass), dtype=np.intp)
-    cut = np.full(len(mass), np.inf)
+    count = np.zeros(len(mass), dtype=np.uint8 if len(ranked) < 256 else np.intp)
+    flags = within.view(count.dtype) if count.dtype == np.uint8 else within  # adds no cast
     for r, p in enumerate(ranked):
         if r:
             mass += p
@@ -202,9 +198,8 @@ def _prefix(ranked: list[np.ndarray], c: np.ndarray | None,
         np.less_equal(mass if c is None else score, q, out=within)
         if not within.any():  # the scores only grow along the ranking
             break
-        np.copyto(count, r + 1, where=within)
-        np.copyto(cut, p, where=within)
-    return count, cut
+        np.add(count, flags, out=count)
+    return count.astype(np.intp)
 
 
 def _first_ranked(block: np.ndarray, top: np.ndarray, cut: np.ndarray) -> np.ndarray:

@@ -72,8 +72,9 @@ def neg_plogp_sum(cols: np.ndarray) -> np.ndarray:
     logs = np.maximum(cols, TINY)  # log of the smallest float, times 0, is 0
     np.log(logs, out=logs)
     logs *= cols
-    np.negative(logs, out=logs)  # each term -p log p: 0 for p = 0, -0 for p = 1, as in scipy
-    return np.add.reduce(logs, axis=0)
+    total = np.add.reduce(logs, axis=0)
+    # 0 - x: the sum of the terms -p log p (rounding is symmetric), and +0.0 for a sure row
+    return np.subtract(0.0, total, out=total)
 
 
 @cache
@@ -100,20 +101,29 @@ def _network(k: int) -> tuple[tuple[int, int], ...]:
     return tuple(pairs)
 
 
-def sorted_columns(cols: np.ndarray) -> list[np.ndarray]:
-    """The columns of ``cols`` ``(k, rows)`` sorted ascending, as ``k`` rows: the same values
-    as ``np.sort(cols, axis=0)`` when none is NaN.
+def sorted_columns(cols: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Every column of ``cols`` ``(k, rows)`` sorted ascending, into ``out`` when given
+    (``cols`` is overwritten): the same values as ``np.sort(cols, axis=0)`` when none is NaN.
 
-    >>> [r.tolist() for r in sorted_columns(np.array([[0.3, 0.1], [0.1, 0.9], [0.6, 0.0]]))]
+    >>> sorted_columns(np.array([[0.3, 0.1], [0.1, 0.9], [0.6, 0.0]])).tolist()
     [[0.1, 0.0], [0.3, 0.1], [0.6, 0.9]]
     """
-    k = len(cols)
-    if k > NETWORK:
-        return list(np.sort(cols, axis=0))
-    wires = [row.copy() for row in cols]
+    if len(cols) > NETWORK:
+        return np.stack(list(np.sort(cols, axis=0)), out=out)
+    wires = list(cols)
     spare = np.empty_like(cols[0])
-    for i, j in _network(k):
+    for i, j in _network(len(cols)):
         np.minimum(wires[i], wires[j], out=spare)
         np.maximum(wires[i], wires[j], out=wires[j])
         wires[i], spare = spare, wires[i]
-    return wires
+    return np.stack(wires, out=out)
+
+
+def pick(rows: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``rows[index[i], i]`` for every column ``i`` of ``rows`` ``(k, n)``.
+
+    >>> pick(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([1, 0])).tolist()
+    [3.0, 2.0]
+    """
+    n = rows.shape[1]
+    return np.take(rows.reshape(-1), index * n + np.arange(n))
