@@ -371,7 +371,7 @@ def _critical(faults: list[Any], base: tuple[np.ndarray, ...], n_critical: int
             metric="inputs_changed", value=float(changed[i]), drill=DRILL, group="critical",
             feature=where, status="warn",
             message=f"{f.kind} at {where}: " + (
-                "NaN/inf in the output (DUE)." if OUTCOMES[codes[i]] == "due" else
+                "a DUE (NaN/inf in the output, or the forward pass raised)." if OUTCOMES[codes[i]] == "due" else
                 f"{OUTCOMES[codes[i]]}, top-1 changed on {changed[i]:.0%} of the inputs."),
             details={"site": f.site.name, "index": f.index, "bit": f.bit, "kind": f.kind,
                      "field": None if f.bit is None else field(f.site.dtype, f.bit),
