@@ -19,6 +19,9 @@ SDC_NOTE = (
     "critical SDC turned a right answer wrong; a DUE (NaN/inf or an error) shows itself. A "
     "sampled campaign's interval is exact for a sample drawn without replacement from the "
     "finite fault population (hypergeometric); an exhaustive campaign's rate is exact.")
+DIAGNOSIS_NOTE = (
+    "Diagnosis: 0 inconclusive, 1 environmental shift, 2 attack, 3 fault; its message gives "
+    "the reasoning and the response, its details the evidence with each strength.")
 
 
 def run(model: Any, data: Dataset, section: FaultsPlan, *, seed: int, quiet: bool) -> Result:
@@ -65,4 +68,20 @@ DRILLS = (
                                  Column("field", _detail("field")),
                                  Column("outcome", _detail("outcome")),
                                  Column("inputs changed", lambda f: f.value, number=True)))))),
+    Drill(name="diagnose",
+          commands=(Command("diagnose", "shakeout.faults.diagnose_cli:diagnose_command"),),
+          report=ReportSpec(
+              title="Diagnosis",
+              headline=("diagnosis",),
+              notes=(("diagnosis", DIAGNOSIS_NOTE),),
+              tables=(Table(group="change", title="Change points per monitored series",
+                            note="Max-CUSUM permutation test per series (Page 1954; Hinkley "
+                                 "1970), Holm-adjusted across series; a step when a linear "
+                                 "trend does not explain the series.",
+                            columns=(Column("series", _detail("series_metric")),
+                                     Column("feature", lambda f: f.feature),
+                                     Column("shape", _detail("shape")),
+                                     Column("break window", _detail("break_window")),
+                                     Column("change", lambda f: f.value, number=True),
+                                     Column("p", lambda f: f.p_value, number=True))),))),
 )
