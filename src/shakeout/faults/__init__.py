@@ -15,6 +15,8 @@ from shakeout._lazy import lazy_names
 
 if TYPE_CHECKING:
     from shakeout.faults.campaign import fleet_failure, run
+    from shakeout.faults.changepoint import ChangePoint, change_point
+    from shakeout.faults.diagnose import diagnose, read_events
     from shakeout.faults.inject import Fault, Injector, injected
     from shakeout.faults.mitigations import Protection, RangeRestriction, RedundantExecution
     from shakeout.faults.outcomes import OUTCOMES
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 # Public name -> the module that defines it, imported when the name is first read.
 _LAZY = {name: f"shakeout.faults.{module}" for module, names in (
     ("campaign", ("fleet_failure", "run")),
+    ("changepoint", ("ChangePoint", "change_point")),
+    ("diagnose", ("diagnose", "read_events")),
     ("inject", ("Fault", "Injector", "injected")),
     ("mitigations", ("Protection", "RangeRestriction", "RedundantExecution")),
     ("outcomes", ("OUTCOMES",)),
@@ -36,6 +40,7 @@ _LAZY = {name: f"shakeout.faults.{module}" for module, names in (
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
-__all__ = ["OUTCOMES", "Fault", "FaultsPlan", "Injector", "Population", "Protection",
-           "RangeRestriction", "RedundantExecution", "Site", "find_sites", "fleet_failure",
-           "hypergeometric_interval", "injected", "leveugle_sample_size", "run"]
+__all__ = ["OUTCOMES", "ChangePoint", "Fault", "FaultsPlan", "Injector", "Population",
+           "Protection", "RangeRestriction", "RedundantExecution", "Site", "change_point",
+           "diagnose", "find_sites", "fleet_failure", "hypergeometric_interval", "injected",
+           "leveugle_sample_size", "read_events", "run"]
