@@ -108,11 +108,9 @@ def sorted_columns(cols: np.ndarray, out: np.ndarray | None = None) -> np.ndarra
     >>> sorted_columns(np.array([[0.3, 0.1], [0.1, 0.9], [0.6, 0.0]])).tolist()
     [[0.1, 0.0], [0.3, 0.1], [0.6, 0.9]]
     """
-    if len(cols) > NETWORK:
-        return np.stack(list(np.sort(cols, axis=0)), out=out)
-    wires = list(cols)
+    wires = list(np.sort(cols, axis=0) if len(cols) > NETWORK else cols)
     spare = np.empty_like(cols[0])
-    for i, j in _network(len(cols)):
+    for i, j in _network(len(cols)) if len(cols) <= NETWORK else ():
         np.minimum(wires[i], wires[j], out=spare)
         np.maximum(wires[i], wires[j], out=wires[j])
         wires[i], spare = spare, wires[i]
