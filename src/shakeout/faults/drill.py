@@ -22,6 +22,14 @@ SDC_NOTE = (
 DIAGNOSIS_NOTE = (
     "Diagnosis: 0 inconclusive, 1 environmental shift, 2 attack, 3 fault; its message gives "
     "the reasoning and the response, its details the evidence with each strength.")
+GOLDEN_NOTE = (
+    "First divergence: the position of the first place that moved beyond tolerance on the "
+    "golden inputs, 0 for the preprocessed input, then each torch layer in execution order, "
+    "then the outputs; empty when the replay matches.")
+CAUGHT_NOTE = (
+    "Rows to alert: the smallest window of faulty rows, from the fault's onset, whose drift "
+    "decision is not 'continue monitoring' (doubling then bisection); empty when no window up "
+    "to all the rows alerts.")
 
 
 def run(model: Any, data: Dataset, section: FaultsPlan, *, seed: int, quiet: bool) -> Result:
@@ -84,4 +92,17 @@ DRILLS = (
                                      Column("break window", _detail("break_window")),
                                      Column("change", lambda f: f.value, number=True),
                                      Column("p", lambda f: f.p_value, number=True))),))),
+    Drill(name="golden",
+          commands=(Command("golden", "shakeout.faults.golden_cli:app"),),
+          report=ReportSpec(
+              title="Golden replay",
+              headline=("first_divergence", "predictions_changed"),
+              notes=(("first_divergence", GOLDEN_NOTE),))),
+    Drill(name="parity",
+          commands=(Command("parity", "shakeout.faults.golden_cli:parity_command"),),
+          report=ReportSpec(title="Pipeline parity", headline=("features_differing",))),
+    Drill(name="caught",
+          report=ReportSpec(title="Would drift monitoring catch it",
+                            headline=("rows_to_alert",),
+                            notes=(("rows_to_alert", CAUGHT_NOTE),))),
 )
