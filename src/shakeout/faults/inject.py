@@ -86,41 +86,53 @@ class Fault:
 
 
 class _Words:
-    """The stored bits of one weight array, element by element, as unsigned integers."""
+    """The stored bits of one weight array, element by element, as unsigned integers.
+
+    Elements are addressed by their flat index in C order; an array in another layout (a
+    Fortran-ordered ``coef_``) is read and written where it lies, through its own strides.
+    """
 
     def __init__(self, site: Site, array: Any):
         self.width = site.bits
-        if hasattr(array, "detach"):  # a torch parameter: signed integer views only
+        self.shape = tuple(array.shape)
+        self.signed = False
+        if hasattr(array, "detach"):  # a torch parameter: a signed integer view of its storage
             import torch
 
-            data = array.detach()
-            if not data.is_contiguous():
-                raise ValidationError(f"Injector: parameter {site.name!r} is not contiguous; "
-                                      "call .contiguous() on it before injecting faults.")
             signed = {8: torch.int8, 16: torch.int16, 32: torch.int32, 64: torch.int64}
-            self.values = data.view(-1)
+            self.values = array.detach()
             self.ints = self.values.view(signed[self.width])
-            self.signed = True
+            flat = self.values.is_contiguous()
+            if self.values.device.type == "cpu":  # numpy reads one element 20x faster
+                self.ints = self.ints.numpy().view(f"u{self.width // 8}")
+            else:
+                self.signed = True
         else:
-            if not (array.flags.c_contiguous and array.flags.writeable):
-                raise ValidationError(f"Injector: array {site.name!r} is not a writable "
-                                      "contiguous array, so a fault cannot be written in place.")
-            self.values = array.reshape(-1)
-            self.ints = self.values.view(f"u{self.width // 8}")
-            self.signed = False
+            if not array.flags.writeable:
+                raise ValidationError(f"Injector: array {site.name!r} is read-only, so a fault "
+                                      "cannot be written in place.")
+            self.values = array
+            self.ints = array.view(f"u{self.width // 8}")
+            flat = array.flags.c_contiguous
+        if flat:
+            self.values, self.ints = self.values.reshape(-1), self.ints.reshape(-1)
+        self.flat = flat
+
+    def _at(self, i: int) -> Any:
+        return i if self.flat else tuple(int(n) for n in np.unravel_index(i, self.shape))
 
     def get(self, i: int) -> int:
-        return int(self.ints[i]) & ((1 << self.width) - 1)
+        return int(self.ints[self._at(i)]) & ((1 << self.width) - 1)
 
     def set(self, i: int, word: int) -> None:
         if self.signed and word >> (self.width - 1):
             word -= 1 << self.width
-        self.ints[i] = word
+        self.ints[self._at(i)] = word
 
     def write(self, i: int, fault: Fault) -> None:
         """Apply ``fault`` to element ``i`` (its bits were saved by the caller)."""
         if fault.kind == "random_value":
-            self.values[i] = fault.value
+            self.values[self._at(i)] = fault.value
         else:
             self.set(i, set_bits(self.get(i), 1 << fault.bit, fault.kind))
 
