@@ -126,7 +126,9 @@ def test_several_faults_at_once_are_each_named():
 
 
 def test_the_tolerance_decides_what_a_difference_is():
-    online = lambda r: r.assign(score=r["score"].astype(np.float32).astype(np.float64))  # noqa: E731
+    def online(r):
+        return r.assign(score=r["score"].astype(np.float32).astype(np.float64))
+
     assert _differing(parity(_raw(), offline, online)).value == 1
     assert _differing(parity(_raw(), offline, online, rtol=1e-6)).value == 0
 

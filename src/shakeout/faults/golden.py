@@ -99,8 +99,8 @@ class _Layer:
     def add(self, out: Any) -> None:
         import torch
 
-        tensors = [out] if isinstance(out, torch.Tensor) else [
-            t for t in (out if isinstance(out, (tuple, list)) else ()) if isinstance(t, torch.Tensor)]
+        parts = out if isinstance(out, (tuple, list)) else (out,)
+        tensors = [t for t in parts if isinstance(t, torch.Tensor)]
         if not tensors:
             return
         rows = [t.detach().cpu() for t in tensors]
@@ -170,8 +170,9 @@ def _structure(model: Any) -> dict:
     return out
 
 
-def save_golden(model: Any, X: Any, out: str | Path, *, preprocess: Callable[[Any], Any] | None = None,
-                version: str | None = None, rtol: float = RTOL, atol: float = ATOL) -> Path:
+def save_golden(model: Any, X: Any, out: str | Path, *,
+                preprocess: Callable[[Any], Any] | None = None, version: str | None = None,
+                rtol: float = RTOL, atol: float = ATOL) -> Path:
     """Store a golden set: ``X``, ``preprocess(X)``, the outputs and each torch layer's trace.
 
     Parameters
@@ -359,10 +360,10 @@ def _compare_outputs(manifest: dict, arrays: Any, model: Any, outputs: np.ndarra
     same = _matches(old, outputs, rtol, atol)
     moved = _relative(old, outputs)
     details = {"max_abs_difference": _max_abs(old, outputs)}
+    text = ("match the saved ones" if same else "differ from the saved ones (largest "
+            f"difference {details['max_abs_difference']:.3g})")
     findings = [_layer_finding(position, "output", moved, not same, details,
-                               "The outputs " + ("match the saved ones." if same else
-                                                 f"differ from the saved ones (largest "
-                                                 f"difference {details['max_abs_difference']:.3g})."))]
+                               f"The outputs {text}.")]
     if model.task == "classification" and old.shape == outputs.shape:
         changed = int(np.sum(old.argmax(axis=1) != outputs.argmax(axis=1)))
         findings.append(Finding(

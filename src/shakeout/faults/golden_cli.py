@@ -112,8 +112,10 @@ def parity_command(data: DataArg,
                        "--offline", help="The offline preprocessing, package.module:function.")],
                    online: Annotated[str, typer.Option(
                        "--online", help="The online preprocessing, package.module:function.")],
-                   rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance.")] = 1e-9,
-                   atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 0.0,
+                   rtol: Annotated[float, typer.Option(
+                       "--rtol", help="Relative tolerance.")] = 1e-9,
+                   atol: Annotated[float, typer.Option(
+                       "--atol", help="Absolute tolerance.")] = 0.0,
                    target: Target = None, out: Out = DEFAULT_OUT, quiet: Quiet = False) -> None:
     """Compare the offline and online preprocessing on the raw rows of DATA, feature by
     feature; exit 1 when any feature differs."""
