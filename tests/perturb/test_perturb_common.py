@@ -55,6 +55,16 @@ CASES: dict[str, Case] = {
         stochastic=False),
     "weight_noise": Case(dropout_net, 0.1, {}, [({"scale": 2}, "scale")]),
     "active_dropout": Case(dropout_net, 0.3, {}, [({"rate": 0.5}, "rate")]),
+    "weight_bit_flips": Case(dropout_net, 1e-3, {}, [({"rate": 1e-3}, "rate")]),
+    "unit_mismatch": Case(tabular, 0.5, {"factor": 1000.0}, [
+        ({"factor": 1}, "factor"), ({"factor": -2.0}, "factor"), ({"features": "age"}, "features")]),
+    "column_swap": Case(tabular, 0.5, {"features": [0, 2]}, [
+        ({"features": [0]}, "features"), ({"features": 1}, "features")]),
+    "frozen_feature": Case(tabular, 0.5, {}, [({"features": []}, "features")]),
+    "default_filled": Case(tabular, 0.5, {"fill": -1.0}, [
+        ({"fill": "zero"}, "fill"), ({"features": "x"}, "features")]),
+    "truncation": Case(tabular, 0.5, {"to": "decimals", "decimals": 1}, [
+        ({"to": "int8"}, "to"), ({"decimals": -1}, "decimals"), ({"features": 0}, "features")]),
 }
 
 BUILT_IN = sorted(name for name, cls in REGISTRY.items()
