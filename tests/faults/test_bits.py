@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from shakeout.errors import ValidationError
-from shakeout.perturb.bits import BIT_WIDTH, dtype_name, field, flip, stuck
+from shakeout.perturb.bits import BIT_WIDTH, dtype_name, field, flip, flip_at, stuck
 
 VALUES = [0.5, -1.25, 3.0e-3, 7.0, -0.0]
 INTS = [0, 1, -1, 77, -128]
@@ -132,3 +132,21 @@ def test_numpy_scalar_stays_a_scalar_and_ml_dtypes_bfloat16_array_works() -> Non
     ml_dtypes = pytest.importorskip("ml_dtypes")
     arr = np.array([0.5, 1.0], dtype=ml_dtypes.bfloat16)
     assert _words(flip(arr, 15)) == [_word("bfloat16", -0.5), _word("bfloat16", -1.0)]
+
+
+@pytest.mark.parametrize("dtype", list(BIT_WIDTH))
+def test_flip_at_flips_exactly_the_named_bits(dtype: str) -> None:
+    width = BIT_WIDTH[dtype]
+    values = _values(dtype)[:4]
+    positions = [0, width - 1, width + 3, width + 5, 3 * width + width - 2]  # two in element 1
+    want = [_word(dtype, v) for v in values]
+    for p in positions:
+        want[p // width] ^= 1 << (p % width)
+    t = torch.tensor(values, dtype=TORCH[dtype]).reshape(2, 2)
+    out = flip_at(t, positions)
+    assert out.shape == (2, 2) and out.dtype == t.dtype
+    assert _words(out.reshape(-1)) == want
+    if dtype != "bfloat16":
+        assert _words(flip_at(np.array(values, dtype=dtype), positions)) == want
+    with pytest.raises(ValidationError, match=rf"bit positions must be in \[0, {4 * width}\)"):
+        flip_at(t, [4 * width])

@@ -11,9 +11,9 @@ from shakeout.perturb.noise import GaussianNoise, Scaling, UniformNoise
 from shakeout.perturb.preprocessing import (ColumnSwap, DefaultFilled, FrozenFeature, Truncation,
                                             UnitMismatch)
 from shakeout.perturb.shift import FeatureShift
-from shakeout.perturb.weights import ActiveDropout, WeightNoise
+from shakeout.perturb.weights import ActiveDropout, WeightBitFlips, WeightNoise
 
 __all__ = ["REGISTRY", "ActiveDropout", "CategorySwap", "ColumnSwap", "DefaultFilled",
            "FeatureShift", "FrozenFeature", "GaussianNoise", "ImageCorruption", "MissingValues",
            "Perturbation", "SaltAndPepper", "Scaling", "Truncation", "UniformNoise",
-           "UnitMismatch", "WeightNoise", "make", "register"]
+           "UnitMismatch", "WeightBitFlips", "WeightNoise", "make", "register"]

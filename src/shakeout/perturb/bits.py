@@ -171,6 +171,40 @@ def stuck(values: Any, bits: Any, to: int) -> Any:
     return _same_kind(values, set_bits(ints, mask, f"stuck_at_{to}"))
 
 
+def flip_at(values: Any, positions: Any) -> Any:
+    """A copy of ``values`` with the bits at flat bit ``positions`` flipped: position ``p`` is
+    bit ``p % width`` of element ``p // width`` (elements in C order). Several bits of one
+    element may flip; positions are distinct (a repeated one flips once).
+
+    >>> w = np.array([0.5, 0.5], dtype=np.float32)
+    >>> flip_at(w, [31, 32 + 30, 32 + 31])    # element 0's sign; element 1's top two bits
+    array([-5.0000000e-01, -1.7014118e+38], dtype=float32)
+    """
+    dtype = dtype_name(values)
+    width = BIT_WIDTH[dtype]
+    positions = np.asarray(positions, dtype=np.int64).ravel()
+    total = int(np.prod(values.shape, dtype=np.int64)) * width
+    if positions.size and (positions.min() < 0 or positions.max() >= total):
+        raise ValidationError(f"flip_at: bit positions must be in [0, {total}) for {total // width} "
+                              f"{dtype} values, got {int(positions.min())} to {int(positions.max())}.")
+    elements, inverse = np.unique(positions // width, return_inverse=True)
+    masks = np.zeros(len(elements), dtype=_NUMPY_UINT[width])
+    np.bitwise_or.at(masks, inverse, np.left_shift(np.uint64(1), (positions % width).astype(
+        np.uint64)).astype(masks.dtype))
+    if _is_tensor(values):
+        import torch
+
+        ints, _ = _masks(values.contiguous(), dtype, 0)
+        flat = ints.view(-1)
+        index = torch.from_numpy(elements).to(values.device)
+        flat[index] ^= torch.from_numpy(masks.view(f"i{width // 8}")).to(values.device)
+        return flat.view(values.dtype).view(values.shape)
+    ints, _ = _masks(np.ascontiguousarray(values), dtype, 0)
+    flat = ints.reshape(-1)
+    flat[elements] ^= masks
+    return _same_kind(values, flat.reshape(np.shape(values)))
+
+
 def set_bits(words: Any, mask: Any, kind: str) -> Any:
     """``words`` with the bits set in ``mask`` flipped (``kind="flip"``) or forced to 0 or 1
     (``"stuck_at_0"``, ``"stuck_at_1"``): integers, numpy integer arrays or torch integer

@@ -1,4 +1,5 @@
-"""Model-side perturbations of torch models: noisy weights, dropout kept on at inference.
+"""Model-side perturbations of torch models: noisy weights, bit errors in the stored weights,
+dropout kept on at inference.
 
 These perturb the model rather than its inputs (``kind = "model"``): ``apply(model,
 severity, rng)`` returns a new wrapped model and leaves the original untouched.
@@ -17,6 +18,7 @@ from shakeout.models import wrap
 from shakeout.models._base import Model
 from shakeout.models.runtime import torch_generator, with_module
 from shakeout.perturb._base import Perturbation, register
+from shakeout.perturb.bits import BIT_WIDTH, flip_at
 
 
 def _torch_model(owner: Perturbation, model: Any) -> Any:
@@ -85,6 +87,51 @@ class WeightNoise(_ModelPerturbation):
                 scale = param.std() if param.numel() > 1 else param.abs().reshape(())
                 noise = torch.randn(param.shape, generator=gen, dtype=param.dtype)
                 param.add_(severity * scale * noise.to(param.device))
+        return with_module(model, module)
+
+
+@register
+class WeightBitFlips(_ModelPerturbation):
+    """Flip each stored bit of every floating-point parameter independently with probability
+    ``severity``: the bit error rate of the memory holding the weights.
+
+    Models soft errors and undervolted or worn memory, the bit-error-rate sweep of Reagen et
+    al. 2018 ("Ares: a framework for quantifying the resilience of deep neural networks",
+    DAC). For each tensor of ``n`` elements of ``w`` bits the number of flips is drawn as
+    ``K ~ Binomial(n w, severity)`` and the ``K`` positions uniformly without replacement, which
+    is the same law as one Bernoulli draw per bit at the cost of ``K`` draws. Severity is capped
+    at 0.01 (1% of the bits, far past the point where a network answers at random), below
+    which drawing the positions costs O(K) and not O(n w).
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(100, 50)
+    >>> flipped = WeightBitFlips().apply(net, 1e-3, seed=0).module
+    >>> before = net.weight.detach().numpy().view(np.uint32)
+    >>> after = flipped.weight.detach().numpy().view(np.uint32)
+    >>> int(np.unpackbits((before ^ after).view(np.uint8)).sum())   # 5,000 x 32 x 1e-3 = 160 expected
+    141
+    """
+
+    name = "weight_bit_flips"
+    unit = "bit error rate (probability each stored weight bit flips)"
+    default_severities = (0.0, 1e-7, 1e-6, 1e-5, 1e-4)
+    max_severity = 0.01
+
+    def _perturb(self, model: Any, severity: float, rng: np.random.Generator) -> Model:
+        import torch
+
+        module = copy.deepcopy(model.capabilities.module)
+        with torch.no_grad():
+            for param in module.parameters():
+                width = BIT_WIDTH.get(str(param.dtype).removeprefix("torch."))
+                if width is None or not param.is_floating_point():
+                    continue
+                total = param.numel() * width
+                count = int(rng.binomial(total, severity))
+                if count:
+                    param.copy_(flip_at(param.detach(), rng.choice(total, count, replace=False)))
         return with_module(model, module)
 
 
