@@ -33,7 +33,9 @@ A model that returns NaN probabilities cannot be scored; check its inputs and we
             f"{name} must have shape (n, n_classes) with n >= 1 and at least 2 classes, got "
             f"shape {p.shape}. Pass model.predict_proba(X), not predicted labels."
         )
-    sums = p.sum(axis=1)  # one pass: a NaN or inf anywhere makes its row's sum non-finite
+    # one pass (einsum: faster than sum over few columns): a NaN or inf makes its row's sum
+    # non-finite
+    sums = np.einsum("ij->i", p)
     if not np.isfinite(sums).all():
         bad = ~np.isfinite(p)
         raise ValidationError(
