@@ -69,14 +69,16 @@ class Fault:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValidationError(f"Fault: kind must be one of {', '.join(KINDS)}, got {self.kind!r}.")
+            raise ValidationError(
+                f"Fault: kind must be one of {', '.join(KINDS)}, got {self.kind!r}.")
         if not 0 <= self.index < self.site.size:
             raise ValidationError(
                 f"Fault: index {self.index} is outside site {self.site.name!r} of "
                 f"{self.site.size} elements (0 to {self.site.size - 1}).")
         if self.kind == "random_value":
             if self.value is None:
-                raise ValidationError("Fault: kind 'random_value' needs value=, the number written.")
+                raise ValidationError(
+                    "Fault: kind 'random_value' needs value=, the number written.")
         elif self.bit is None or not 0 <= self.bit < self.site.bits:
             raise ValidationError(
                 f"Fault: bit {self.bit} is outside a {self.site.dtype} value of site "
@@ -190,8 +192,9 @@ class Injector:
             for site in weights:
                 found, array = live.get(site.name, (None, None))
                 if found is None or (found.dtype, found.size) != (site.dtype, site.size):
-                    raise ValidationError(f"Injector: site {site.name!r} is not a weight of "
-                                          f"{self.model.name}; list its sites with find_sites(model).")
+                    raise ValidationError(
+                        f"Injector: site {site.name!r} is not a weight of {self.model.name}; "
+                        "list its sites with find_sites(model).")
                 if found.layer_type.startswith("onnx:"):
                     self._onnx = self._onnx or _OnnxWeights(self.model, live)
                 else:
@@ -310,7 +313,8 @@ class _OnnxWeights:
 
     def __init__(self, model: Model, live: dict[str, tuple[Site, Any]]):
         self.model = model
-        self.names = {name for name, (site, _) in live.items() if site.layer_type.startswith("onnx:")}
+        self.names = {name for name, (site, _) in live.items()
+                      if site.layer_type.startswith("onnx:")}
         self.originals = {name: live[name][1] for name in self.names}
         self.changed: dict[str, np.ndarray] = {}
         self.session = None  # the model's own session while a faulty one runs

@@ -122,7 +122,8 @@ def _masks(values: Any, dtype: str, bits: Any) -> tuple[Any, Any]:
         # 1 << (width - 1) does not fit a signed integer of that width: its pattern is -2^(w-1).
         table = torch.tensor([(1 << b) - ((1 << width) if b == width - 1 else 0)
                               for b in range(width)], dtype=signed, device=values.device)
-        index = bits.long() if _is_tensor(bits) else torch.as_tensor(np.asarray(bits), dtype=torch.long)
+        index = (bits.long() if _is_tensor(bits)
+                 else torch.as_tensor(np.asarray(bits), dtype=torch.long))
         return values.detach().clone().view(signed), table[index.to(values.device)]
     unsigned = _NUMPY_UINT[width]
     table = np.array([1 << b for b in range(width)], dtype=unsigned)
@@ -185,8 +186,9 @@ def flip_at(values: Any, positions: Any) -> Any:
     positions = np.asarray(positions, dtype=np.int64).ravel()
     total = int(np.prod(values.shape, dtype=np.int64)) * width
     if positions.size and (positions.min() < 0 or positions.max() >= total):
-        raise ValidationError(f"flip_at: bit positions must be in [0, {total}) for {total // width} "
-                              f"{dtype} values, got {int(positions.min())} to {int(positions.max())}.")
+        raise ValidationError(
+            f"flip_at: bit positions must be in [0, {total}) for {total // width} {dtype} "
+            f"values, got {int(positions.min())} to {int(positions.max())}.")
     elements, inverse = np.unique(positions // width, return_inverse=True)
     masks = np.zeros(len(elements), dtype=_NUMPY_UINT[width])
     np.bitwise_or.at(masks, inverse, np.left_shift(np.uint64(1), (positions % width).astype(
