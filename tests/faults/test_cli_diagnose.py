@@ -53,3 +53,30 @@ def test_missing_store_and_half_golden_options_exit_2(tmp_path, capsys):
     assert main(["diagnose", "--store", url, "--golden", str(tmp_path),
                  "--out", str(tmp_path / "o")]) == 2
     assert "--golden and --model together" in capsys.readouterr().err
+
+
+def test_a_golden_set_saved_with_preprocessing_is_replayed_with_it(tmp_path, capsys,
+                                                                   monkeypatch):
+    """The replay inside diagnose runs the same preprocessing the golden set was saved with:
+    without --preprocess it fails at the input, with it the replay passes."""
+    (tmp_path / "golden_pipeline.py").write_text(
+        "import numpy as np\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "rng = np.random.default_rng(0)\n"
+        "X = rng.normal(size=(200, 1))\n"
+        "model = LogisticRegression().fit(X / 10, (X[:, 0] > 0).astype(int))\n"
+        "def scale(rows):\n"
+        "    return np.asarray(rows, dtype=float) / 10\n")
+    np.savez(tmp_path / "rows.npz", X=np.random.default_rng(1).normal(size=(20, 1)))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    golden = tmp_path / "golden"
+    assert main(["golden", "save", "golden_pipeline:model", str(tmp_path / "rows.npz"),
+                 "--preprocess", "golden_pipeline:scale", "--out", str(golden)]) == 0
+    base = ["diagnose", "--store", _store(tmp_path), "--stream", "s", "--golden", str(golden),
+            "--model", "golden_pipeline:model", "--quiet"]
+    replays = {}
+    for name, extra in {"raw": [], "scaled": ["--preprocess", "golden_pipeline:scale"]}.items():
+        assert main([*base, *extra, "--out", str(tmp_path / name)]) == 0
+        saved = json.loads((tmp_path / name / "results.json").read_text())["findings"]
+        (replays[name],) = [f["status"] for f in saved if f["name"] == "diagnose/golden"]
+    assert replays == {"raw": "fail", "scaled": "pass"}

@@ -120,7 +120,7 @@ def _window_order(frame: pd.DataFrame) -> tuple[list[str], pd.Series | None]:
     return list(times.index), times.reset_index(drop=True)
 
 
-def _golden(golden: Any, model: Any) -> Result | None:
+def _golden(golden: Any, model: Any, preprocess: Any) -> Result | None:
     """A golden replay's Result: given, or replayed from a golden folder through ``model``."""
     if golden is None:
         if model is not None:
@@ -134,7 +134,7 @@ def _golden(golden: Any, model: Any) -> Result | None:
                               "(--model M), or pass an already computed replay Result.")
     from shakeout.faults.golden import replay
 
-    return replay(golden, model)
+    return replay(golden, model, preprocess=preprocess)
 
 
 # --------------------------------------------------------------------------- series
@@ -310,7 +310,7 @@ def _notes(findings: list[Finding] | None, concentration: Finding | None, source
 
 
 def diagnose(history: Any, events: Any = None, golden: Any = None, *, model: Any = None,
-             alpha: float = 0.05, correction: str = "holm", n_permutations: int = 999,
+             preprocess: Any = None, alpha: float = 0.05, correction: str = "holm", n_permutations: int = 999,
              tolerance: int = 1, source: str = "source", max_sources: int = 2,
              min_windows: int = 6, event_time: str = "time", event_label: str = "label",
              seed: Any = 0) -> Result:
@@ -326,7 +326,8 @@ def diagnose(history: Any, events: Any = None, golden: Any = None, *, model: Any
         ``event_label`` (deploys, dependency bumps, schema changes, hardware counters).
     golden : Result or path, optional
         A golden replay's Result (``shakeout.faults.golden.replay``), or a golden folder
-        to replay through ``model``.
+        to replay through ``preprocess`` (the raw rows -> model input callable the golden
+        set was saved with, if any) and ``model``.
     alpha : float, default=0.05
         Significance level of every test, after ``correction`` across the series.
     correction : {"holm", "bonferroni", "bh", "none"}, default="holm"
@@ -374,7 +375,7 @@ def diagnose(history: Any, events: Any = None, golden: Any = None, *, model: Any
     if frame.empty:
         raise ValidationError(f"diagnose: the history ({called}) holds no window; run "
                               "shakeout monitor first.")
-    replayed = _golden(golden, model)
+    replayed = _golden(golden, model, preprocess)
     order, times = _window_order(frame)
     tested = _tested(_series(frame, order), min_windows=min_windows,
                      n_permutations=n_permutations, rng=rng)

@@ -13,6 +13,7 @@ import typer
 
 from shakeout.cli._app import DEFAULT_OUT, Out, Quiet, Seed, TrustPickle, console, emit
 from shakeout.errors import ValidationError
+from shakeout.faults.golden_cli import PreprocessOpt, optional_function
 
 
 def diagnose_command(
@@ -32,6 +33,7 @@ def diagnose_command(
                          "--model.")] = None,
     model: Annotated[str | None, typer.Option(
         "--model", help="The model to replay the golden set through.")] = None,
+    preprocess: PreprocessOpt = None,
     source: Annotated[str, typer.Option(
         "--source", help="The categorical feature whose categories are the traffic's "
                          "sources.")] = "source",
@@ -57,7 +59,8 @@ def diagnose_command(
         from shakeout.models import load_model
 
         replay_model = load_model(model, trust_pickle=trust_pickle)
-    result = diagnose(history, events=events, golden=golden, model=replay_model, alpha=alpha,
+    result = diagnose(history, events=events, golden=golden, model=replay_model,
+                      preprocess=optional_function(preprocess, "--preprocess"), alpha=alpha,
                       source=source, event_time=event_time, event_label=event_label,
                       seed=0 if seed is None else seed)
     head = result.select(group="diagnosis")[0]

@@ -63,7 +63,7 @@ got 'math'.
     return found
 
 
-def _optional(spec: str | None, flag: str) -> Callable[[Any], Any] | None:
+def optional_function(spec: str | None, flag: str) -> Callable[[Any], Any] | None:
     return None if spec is None else function(spec, flag)
 
 
@@ -82,7 +82,7 @@ def save_command(model: ModelArg, data: DataArg,
 
     wrapped, ds = inputs(model, data, target=target, trust_pickle=trust_pickle)
     X = ds.X.iloc[:rows] if hasattr(ds.X, "iloc") else ds.X[:rows]
-    folder = save_golden(wrapped, X, out, preprocess=_optional(preprocess, "--preprocess"),
+    folder = save_golden(wrapped, X, out, preprocess=optional_function(preprocess, "--preprocess"),
                          version=version, rtol=RTOL if rtol is None else rtol,
                          atol=ATOL if atol is None else atol)
     console.print(f"Golden set of {wrapped.name} on {len(X)} rows written to {folder}",
@@ -99,7 +99,7 @@ def replay_command(golden: Annotated[Path, typer.Argument(help="A golden set fol
     from shakeout.models import load_model
 
     result = replay(golden, load_model(model, trust_pickle=trust_pickle),
-                    preprocess=_optional(preprocess, "--preprocess"), version=version,
+                    preprocess=optional_function(preprocess, "--preprocess"), version=version,
                     rtol=rtol, atol=atol)
     first = result.select(metric="first_divergence")[0]
     console.print(first.message, highlight=False, markup=False)
