@@ -37,7 +37,8 @@ def run_demo(*, seed: int = 0, quiet: bool = True, n_bootstrap: int = 1000) -> R
     budget of 0.03 is about 8/255). The monitored model is a logistic regression on
     synthetic data whose feature ``x2`` silently changes unit from week 5
     (:func:`~shakeout.demo.models.drifting_stream`); its history goes through a SQLite
-    store in a temporary folder.
+    store in a temporary folder, and each week's coverage of conformal sets calibrated on
+    the holdout (``conformal_alpha=0.1``) is tested beside the drift tests.
 
     Certification (:func:`shakeout.certify.run`) smooths two CNNs with Gaussian noise of
     ``sigma=0.25``: the plain one and the same network trained with that noise
@@ -106,7 +107,8 @@ def _monitor_demo(seed: int, quiet: bool) -> Result:
         store = monitor.HistoryStore(f"sqlite:///{folder}/history.db", stream="demo")
         result = monitor.run(stream.reference, stream.events, timestamp="ts", every="week",
                              target="label", model=stream.model, y_reference=stream.y_reference,
-                             holdout=stream.holdout, store=store, seed=seed, quiet=quiet)
+                             holdout=stream.holdout, conformal_alpha=0.1, store=store,
+                             seed=seed, quiet=quiet)
         store.engine.dispose()
     return result
 
