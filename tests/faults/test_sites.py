@@ -138,3 +138,20 @@ def test_models_without_reachable_weights_are_refused(iris) -> None:
 
     with pytest.raises(ValidationError, match="need a torch, scikit-learn or ONNX model"):
         find_sites(wrap(lambda X: np.ones((len(X), 2)) / 2, task="classification"))
+
+
+def test_torchscript_models_have_their_weight_sites():
+    """A TorchScript .pt (scripted or traced) has no get_submodule: its sites come from its
+    named modules, with the layer types of the original modules."""
+    from shakeout.faults import Fault, injected
+
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    for saved in (torch.jit.script(net), torch.jit.trace(net, torch.ones(1, 4))):
+        sites = find_sites(saved)
+        assert [(s.name, s.layer_type) for s in sites] == [
+            ("0.weight", "Linear"), ("0.bias", "Linear"), ("2.weight", "Linear"),
+            ("2.bias", "Linear")]
+        before = [p.detach().clone() for p in saved.parameters()]
+        with injected(saved, [Fault(sites[0], 0, 30)]):
+            assert saved.state_dict()["0.weight"].flatten()[0] != before[0].flatten()[0]
+        assert all(torch.equal(a, b) for a, b in zip(before, saved.parameters()))

@@ -168,11 +168,12 @@ def weight_targets(model: Model) -> list[tuple[Site, Any]]:
 
 
 def _torch_weights(module: Any) -> Iterator[tuple[Site, Any]]:
+    modules = dict(module.named_modules())  # TorchScript modules have no get_submodule
     for name, param in module.named_parameters():
         if str(param.dtype).removeprefix("torch.") not in BIT_WIDTH:
             continue
         layer = name.rpartition(".")[0]
-        yield site_of(name, "weight", _kind(module.get_submodule(layer)), param, layer), param
+        yield site_of(name, "weight", _kind(modules[layer]), param, layer), param
 
 
 def _kind(module: Any) -> str:
