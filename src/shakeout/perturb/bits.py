@@ -50,7 +50,9 @@ def dtype_name(values: Any) -> str:
     >>> dtype_name(np.zeros(3, dtype=np.int32))
     Traceback (most recent call last):
     ...
-    shakeout.errors.ValidationError: bit faults take float64, float32, float16, bfloat16, int8 values, got int32. Cast the array to one of them (bfloat16 only as a torch tensor: numpy has no bfloat16).
+    shakeout.errors.ValidationError: bit faults take float64, float32, float16, bfloat16, int8 \
+values, got int32. Cast the array to one of them (bfloat16 only as a torch tensor: numpy has no \
+bfloat16).
     """
     if _is_tensor(values):
         name = str(values.dtype).removeprefix("torch.")
@@ -99,7 +101,8 @@ def field(dtype: str, bit: int) -> str:
     >>> field("float16", 16)
     Traceback (most recent call last):
     ...
-    shakeout.errors.ValidationError: bit 16 is outside a float16 value: valid bits are 0 to 15 (0 is the least significant).
+    shakeout.errors.ValidationError: bit 16 is outside a float16 value: valid bits are 0 to 15 \
+(0 is the least significant).
     """
     _check_dtype(dtype)
     _check_bits(dtype, bit)
