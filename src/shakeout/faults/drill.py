@@ -38,8 +38,8 @@ def run(model: Any, data: Dataset, section: FaultsPlan, *, seed: int, quiet: boo
 
     if data.y is None:
         raise ValidationError(
-            f"{data.name}: a fault campaign needs labels (a critical silent data corruption turns a right "
-            "answer wrong); save them as y in the .npz or name the target column with --target.")
+            f"{data.name}: a fault campaign needs labels (a critical silent data corruption "
+            "turns a right answer wrong); save them as y in the .npz or name the target column with --target.")
     return campaign(model, data.X, data.y, seed=seed, quiet=quiet, data_name=data.name,
                     **section.run_kwargs())
 
