@@ -6,7 +6,7 @@ One trained digits CNN (``shakeout.demo.digits_cnn``), ``--inputs`` test images,
 - ``floor``: one batched forward pass over the inputs per injection and nothing else;
 - ``shakeout``: :func:`shakeout.faults.run`, the whole campaign (population, sample,
   injection, forward, outcome, restore, findings);
-- ``pytorchfi``: ``declare_weight_fault_injection`` with the flipped value, then the same
+- ``pytorchfi``: ``declare_weight_fi`` (PyTorchFI 0.6) with the flipped value, then the same
   forward pass (skipped where PyTorchFI is not installed: ``bash benchmarks/setup_env.sh``).
 
 Restoring stays off the hot path: shakeout's Injector writes the one flipped element in place
@@ -67,7 +67,7 @@ def pytorchfi_campaign(net: torch.nn.Module, x: torch.Tensor, faults: list[tuple
                                   layer_types=[torch.nn.Conv2d, torch.nn.Linear], use_cuda=False)
         for layer, idx, value in faults:
             dims = list(idx) + [None] * (4 - len(idx))
-            faulty = fi.declare_weight_fault_injection(
+            faulty = fi.declare_weight_fi(
                 layer_num=[layer], k=[dims[0]], dim1=[dims[1]], dim2=[dims[2]], dim3=[dims[3]],
                 value=[value])
             with torch.no_grad():
@@ -116,7 +116,7 @@ def main() -> None:
     if fi is not None:
         runs["pytorchfi"] = fi
     times: dict[str, list[float]] = {name: [] for name in runs}
-    floor(net, x, 5)  # warm-up, not timed
+    floor(net, x, 300)  # warm-up, not timed: the first thousands of passes run slower
     row = streamed_table(["run", "repeat", "seconds"])
     for i in range(args.repeats):  # interleaved, so drift in machine load hits every run
         for name, fn in runs.items():
