@@ -159,15 +159,17 @@ def test_a_threshold_that_answers_no_test_row_is_not_measured_and_not_a_pass(dig
     (section,) = sections(result)
     assert risk in section.attention
     assert readable.figure(risk).startswith(
-        "guaranteed risk (selective/max probability): not measured (The rule max probability >= ")
+        "guaranteed risk, rejection by the max-probability score: not measured (The rule max "
+        "probability >= ")
 
 
 def test_the_summary_states_coverage_set_size_ece_and_the_worst_guaranteed_risk(digits):
     """A score whose threshold happens to make no error (risk 0) is the best, not the figure
     that speaks for the section: the summary gives the largest risk of the scores."""
-    from shakeout.report.sections import sections
-
     from dataclasses import replace
+
+    from shakeout.report.sections import sections
+    from shakeout.uncertainty.drill import SCORE_WORDS
 
     clf, X, y = digits
     result = run(clf, X, y, n_boot=100, risk=0.1, seed=0)
@@ -178,10 +180,10 @@ def test_the_summary_states_coverage_set_size_ece_and_the_worst_guaranteed_risk(
     calm = replace(result, findings=tuple(replace(f, status="pass") for f in result.findings))
     (section,) = sections(calm)
     parts = section.summary.split("; ")
-    assert [p.split(" (")[0] for p in parts] == ["coverage", "set size",
-                                                 "calibration error", "guaranteed risk"]
-    assert parts[-1].startswith(f"guaranteed risk ({worst.group.replace('_', ' ')}): "
-                                f"{worst.value:.4g}")
+    assert [p.split(":")[0] for p in parts[:3]] == [
+        "conformal coverage", "conformal set size", "calibration error (ECE)"]
+    score = SCORE_WORDS[worst.group.partition("/")[2]]
+    assert parts[-1].startswith(f"guaranteed risk, rejection by {score}: {worst.value:.4g}")
 
 
 def test_the_reliability_chart_draws_the_diagonal_and_the_rows_of_each_bin(digits):
