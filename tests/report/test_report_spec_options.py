@@ -91,3 +91,23 @@ def test_a_figure_not_measured_says_so_instead_of_nan():
 def test_a_summary_direction_must_be_low_or_high():
     with pytest.raises(ValidationError, match="worse 'low' or 'high', got 'min'"):
         ReportSpec(title="t", summary=(("coverage", "min"),))
+
+
+def test_a_bar_chart_title_names_its_group_only_when_it_adds_something():
+    """Not "feature sensitivity: feature sensitivity"."""
+    import re
+
+    from shakeout.report.html import render_html
+    from shakeout.report.result import Finding, Manifest, Result
+
+    def bars(group):
+        return [Finding(name=f"stress/{group}/{c}", metric="feature_sensitivity", value=v,
+                        drill="stress", group=group, feature=c, status="info")
+                for c, v in (("a", 0.1), ("b", 0.3))]
+
+    html = render_html(Result(title="t", findings=(*bars("feature_sensitivity"),
+                                                   *bars("permutation")),
+                              manifest=Manifest.collect(seed=0)))
+    labels = re.findall(r'aria-label="([^"]*)"', html)
+    assert "feature sensitivity" in labels and "permutation: feature sensitivity" in labels
+    assert "feature sensitivity: feature sensitivity" not in labels

@@ -100,7 +100,8 @@ def _ranked_block(ranked: dict[tuple, list[Finding]]) -> Block | None:
     for (group, metric), pts in ranked.items():
         if len(pts) < 2:
             continue
-        title = f"{(group or metric).replace('_', ' ')}: {readable.metric_name(metric)}"
+        name, where = readable.metric_name(metric), (group or metric).replace("_", " ")
+        title = name if where in (name, metric.replace("_", " ")) else f"{where}: {name}"
         if charts.is_empty(pts):
             notes.append(f"{title} is not charted: all {len(pts)} values are 0 or missing.")
         else:
