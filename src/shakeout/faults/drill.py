@@ -102,6 +102,7 @@ DRILLS = (
           commands=(Command("parity", "shakeout.faults.golden_cli:parity_command"),),
           report=ReportSpec(title="Pipeline parity", headline=("features_differing",))),
     Drill(name="caught",
+          commands=(Command("caught", "shakeout.faults.caught_cli:caught_command"),),
           report=ReportSpec(title="Would drift monitoring catch it",
                             headline=("rows_to_alert",),
                             notes=(("rows_to_alert", CAUGHT_NOTE),))),
