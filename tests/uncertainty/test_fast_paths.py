@@ -154,3 +154,22 @@ def test_regression_intervals_are_the_prediction_plus_minus_the_threshold():
     iv = cr.predict(X[200:])
     np.testing.assert_array_equal(iv, np.column_stack([f - cr.threshold_, f + cr.threshold_]))
     assert iv.flags.c_contiguous
+
+
+def test_scores_check_each_block_as_the_whole_array_is_checked():
+    """Checked block by block, the scores equal those of the checked-then-scored array
+    (tiny negatives and values over one clipped the same way), and a bad row in a later
+    block is named by its row in the whole array."""
+    from shakeout.errors import ValidationError
+    from shakeout.uncertainty._inputs import as_probabilities
+    from shakeout.uncertainty._rowwise import neg_plogp_sum
+    from shakeout.uncertainty.scores import _per_row
+
+    rng = np.random.default_rng(5)
+    p = rng.dirichlet(np.ones(4), size=2 * BLOCK + 7)
+    p[BLOCK + 3] = [1 + 4e-7, -4e-7, 0.0, 0.0]  # within tolerance: clipped, not refused
+    assert np.array_equal(entropy(p), _per_row(as_probabilities(p), neg_plogp_sum))
+    assert max_probability(p)[BLOCK + 3] == 1.0 and margin(p)[BLOCK + 3] == 1.0
+    p[2 * BLOCK + 1] = [0.5, 0.6, 0.0, 0.0]
+    with pytest.raises(ValidationError, match=f"row {2 * BLOCK + 1} is not a probability"):
+        entropy(p)

@@ -20,7 +20,7 @@ import numpy as np
 
 from shakeout._validation import Seed, check_choice, check_positive_int
 from shakeout.errors import ValidationError
-from shakeout.uncertainty._inputs import as_probabilities, classifier
+from shakeout.uncertainty._inputs import TOLERANCE, as_probabilities, classifier
 from shakeout.uncertainty._rowwise import blocks, columns, neg_plogp_sum, top_two
 
 
@@ -30,7 +30,7 @@ def max_probability(proba: Any) -> np.ndarray:
     >>> max_probability([[0.1, 0.7, 0.2]]).tolist()
     [0.7]
     """
-    return _per_row(as_probabilities(proba), lambda cols: np.max(cols, axis=0))
+    return _checked(proba, lambda cols: np.max(cols, axis=0))
 
 
 def margin(proba: Any) -> np.ndarray:
@@ -39,7 +39,7 @@ def margin(proba: Any) -> np.ndarray:
     >>> margin([[0.1, 0.7, 0.2], [0.5, 0.5, 0.0]]).round(2).tolist()
     [0.5, 0.0]
     """
-    return _per_row(as_probabilities(proba), _top_gap)
+    return _checked(proba, _top_gap)
 
 
 def _top_gap(cols: np.ndarray) -> np.ndarray:
@@ -54,7 +54,7 @@ def entropy(proba: Any) -> np.ndarray:
     >>> entropy([[0.5, 0.5], [1.0, 0.0]]).round(4).tolist()
     [0.6931, 0.0]
     """
-    return _entropy(as_probabilities(proba))
+    return _checked(proba, neg_plogp_sum)
 
 
 def _entropy(p: np.ndarray) -> np.ndarray:
@@ -66,6 +66,31 @@ def _per_row(p: np.ndarray, kernel: Callable[[np.ndarray], np.ndarray]) -> np.nd
     out = np.empty(len(p))
     for rows in blocks(len(p)):
         out[rows] = kernel(columns(p[rows]))
+    return out
+
+
+def _checked(proba: Any, kernel: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """:func:`_per_row` of probabilities checked as :func:`as_probabilities` checks them, but
+    block by block on the columns already in the cache instead of three more passes over the
+    whole array; a block that fails goes to :func:`as_probabilities`, which says why (or,
+    where its own rounding of a row's sum passes, clips the array the same way)."""
+    try:
+        p = np.asarray(proba, dtype=np.float64)
+    except (TypeError, ValueError):
+        p = None
+    if p is None or p.ndim != 2 or p.shape[0] == 0 or p.shape[1] < 2:
+        p = as_probabilities(proba)  # raises the message for a wrong type or shape
+    out = np.empty(len(p))
+    for rows in blocks(len(p)):
+        cols = columns(p[rows])
+        sums = np.add.reduce(cols, axis=0)
+        low, high = cols.min(), cols.max()
+        if not (np.isfinite(sums).all() and low >= -TOLERANCE
+                and np.abs(sums - 1).max() <= TOLERANCE):
+            cols = columns(as_probabilities(p)[rows])  # names the whole array's bad row
+        elif low < 0 or high > 1:
+            np.clip(cols, 0.0, 1.0, out=cols)
+        out[rows] = kernel(cols)
     return out
 
 
