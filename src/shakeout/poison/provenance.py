@@ -172,7 +172,8 @@ def _chunks(source: Any, target: str | None) -> Iterator[tuple[str, pd.DataFrame
             return
         source = load_dataset(path)
     if isinstance(source, pd.DataFrame):
-        yield "data", source
+        yield from (("data", source.iloc[i:i + CHUNK_ROWS])
+                    for i in range(0, max(len(source), 1), CHUNK_ROWS))
         return
     ds = source if isinstance(source, Dataset) else load_dataset(source)
     frame = ds.X if ds.is_frame else pd.DataFrame(
