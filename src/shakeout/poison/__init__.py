@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from shakeout.poison.attacks import (CATALOG, CleanLabelBackdoor, LabelFlip, PatchBackdoor,
                                          Poisoned, Subpopulation, TabularBackdoor, make)
     from shakeout.poison.plan import PoisonPlan
+    from shakeout.poison.provenance import (Diff, Lineage, batch_hash, read_manifest,
+                                            row_hashes, since, write_manifest)
     from shakeout.poison.simulate import run
 
 # Public name -> the module that defines it, imported when the name is first read.
@@ -25,10 +27,13 @@ _LAZY = {name: f"shakeout.poison.{module}" for module, names in (
     ("attacks", ("CATALOG", "CleanLabelBackdoor", "LabelFlip", "PatchBackdoor", "Poisoned",
                  "Subpopulation", "TabularBackdoor", "make")),
     ("plan", ("PoisonPlan",)),
+    ("provenance", ("Diff", "Lineage", "batch_hash", "read_manifest", "row_hashes", "since",
+                    "write_manifest")),
     ("simulate", ("run",)))
     for name in names}
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
-__all__ = ["CATALOG", "CleanLabelBackdoor", "LabelFlip", "PatchBackdoor", "Poisoned",
-           "PoisonPlan", "Subpopulation", "TabularBackdoor", "make", "run"]
+__all__ = ["CATALOG", "CleanLabelBackdoor", "Diff", "LabelFlip", "Lineage", "PatchBackdoor",
+           "Poisoned", "PoisonPlan", "Subpopulation", "TabularBackdoor", "batch_hash", "make",
+           "read_manifest", "row_hashes", "run", "since", "write_manifest"]
