@@ -136,11 +136,11 @@ def test_since_with_a_key_finds_the_edited_added_and_removed_rows(table, tmp_pat
         monkeypatch.setattr("shakeout.poison.provenance.INLINE_ROWS", 10)
     table.to_parquet(tmp_path / "old.parquet")
     path = write_manifest(None, tmp_path / "old.parquet", key="id", target="label",
-                          scans=["iqr"], thresholds={"budget": 0.05})
+                          scans=["iqr"], thresholds={"budget": np.float32(0.05)})
     body = json.loads(path.read_text())
     assert ("inline" in body) == inline and ("row_file" in body) != inline
     assert body["rows"] == len(table) and body["sources"][0]["rows"] == len(table)
-    assert body["scans"] == ["iqr"] and body["thresholds"] == {"budget": 0.05}
+    assert body["scans"] == ["iqr"] and body["thresholds"] == {"budget": float(np.float32(0.05))}
     new = _edited(table)
     new.to_csv(tmp_path / "new.csv", index=False)
     diff = since(path, tmp_path / "new.csv")
@@ -169,6 +169,9 @@ def _write(frame: pd.DataFrame, path):
 
 
 def test_a_manifest_of_another_data_set_is_refused(table, tmp_path):
+    with pytest.raises(ValidationError, match="scans and thresholds must be plain JSON values"):
+        write_manifest(tmp_path / "m.json", _write(table, tmp_path / "old.csv"),
+                       thresholds={"cut": object()})
     path = write_manifest(tmp_path / "m.json", _write(table, tmp_path / "old.csv"), key="id")
     with pytest.raises(ValidationError, match=r"columns missing \['city'\], extra \['town'\]"):
         since(path, table.rename(columns={"city": "town"}))

@@ -310,12 +310,19 @@ def write_manifest(path: str | Path | None, data_path: str | Path | Sequence[str
         table.to_parquet(row_file, index=False)
         body["row_file"] = row_file.name
     try:
-        text = json.dumps(body, indent=2, allow_nan=False)
+        text = json.dumps(body, indent=2, allow_nan=False, default=_json_value)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"write_manifest: scans and thresholds must be plain JSON "
                               f"values (text, finite numbers, lists, mappings): {exc}.") from None
     out.write_text(text + "\n", encoding="utf-8")
     return out
+
+
+def _json_value(value: Any) -> Any:
+    """numpy numbers and arrays as plain JSON values; anything else is refused."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} {value!r} is not a JSON value")
 
 
 def _joined(pieces: list[Hashed], key: str | None) -> Hashed:
@@ -491,7 +498,8 @@ class Diff:
         text = f"{len(rows)} rows {part} since {self.manifest}" + (
             f" ({which} {shown})." if rows else ".")
         if part == "removed" and self.key is None and rows:
-            text += " Without a key an edited row shows as removed plus added; pass key= to tell edits apart."
+            text += (" Without a key an edited row shows as removed plus added; pass key= "
+                     "to tell edits apart.")
         return text
 
     def result(self) -> Any:
@@ -551,7 +559,7 @@ def since(manifest: str | Path | Lineage, frame_or_path: Any, *, key: str | None
                               + f", so rows cannot be matched by {key!r}. Compare with "
                               f"key={lineage.key!r} or write the manifest with key={key!r}.")
     new = _hashed(frame_or_path, target=target, key=key)
-    _same_schema(lineage.columns, new.kinds, f"manifest {lineage.path.name!r}", "the data")
+    _same_schema(lineage.columns, new.kinds, f"manifest {lineage.path.name!r}", "this data")
     old = lineage.hashes()
     added, removed, changed = (_by_key(old, new.hashes) if key is not None
                                else _by_hash(old, new.hashes))
