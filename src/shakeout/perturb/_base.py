@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -189,3 +190,31 @@ class Perturbation:
         inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
         return f"{type(self).__name__}({inner})"
 
+
+def feature_positions(owner: Any, features: Sequence[Any] | None, columns: Sequence[Any] | None,
+                      width: int) -> np.ndarray:
+    """Flat positions of ``features`` among ``width`` values per row; names are looked up in
+    ``columns`` (a DataFrame's numeric columns), positions checked against ``width``.
+
+    >>> feature_positions("UnitMismatch", ["b"], ["a", "b"], 2).tolist()
+    [1]
+    >>> feature_positions("UnitMismatch", None, None, 3).tolist()
+    [0, 1, 2]
+    """
+    name = owner if isinstance(owner, str) else type(owner).__name__
+    if features is None:
+        return np.arange(width)
+    names = None if columns is None else [str(c) for c in columns]
+    out = []
+    for f in features:
+        if names is not None:
+            if str(f) not in names:
+                raise ValidationError(f"{name}: feature {f!r} is not a numeric column; numeric "
+                                      f"columns are {names[:20]}.")
+            out.append(names.index(str(f)))
+        elif isinstance(f, (int, np.integer)) and not isinstance(f, bool) and 0 <= f < width:
+            out.append(int(f))
+        else:
+            raise ValidationError(f"{name}: feature {f!r} must be a column position in "
+                                  f"[0, {width}).")
+    return np.asarray(out, dtype=np.intp)

@@ -21,7 +21,7 @@ import numpy as np
 
 from shakeout._validation import check_choice, check_number
 from shakeout.errors import ValidationError
-from shakeout.perturb._base import Perturbation, register
+from shakeout.perturb._base import Perturbation, feature_positions, register
 
 UNIT = "fraction of rows affected"
 GRID = (0.0, 0.1, 0.25, 0.5, 1.0)
@@ -54,35 +54,6 @@ or names, got 'age'. Use features=['age'] for one feature.
         raise ValidationError(
             f"{name}: features must hold {want} column positions or names, got {features!r}.")
     return out
-
-
-def feature_positions(owner: Any, features: Sequence[Any] | None, columns: Sequence[Any] | None,
-                      width: int) -> np.ndarray:
-    """Flat positions of ``features`` among ``width`` values per row; names are looked up in
-    ``columns`` (a DataFrame's numeric columns), positions checked against ``width``.
-
-    >>> feature_positions("UnitMismatch", ["b"], ["a", "b"], 2).tolist()
-    [1]
-    >>> feature_positions("UnitMismatch", None, None, 3).tolist()
-    [0, 1, 2]
-    """
-    name = owner if isinstance(owner, str) else type(owner).__name__
-    if features is None:
-        return np.arange(width)
-    names = None if columns is None else [str(c) for c in columns]
-    out = []
-    for f in features:
-        if names is not None:
-            if str(f) not in names:
-                raise ValidationError(f"{name}: feature {f!r} is not a numeric column; numeric "
-                                      f"columns are {names[:20]}.")
-            out.append(names.index(str(f)))
-        elif isinstance(f, (int, np.integer)) and not isinstance(f, bool) and 0 <= f < width:
-            out.append(int(f))
-        else:
-            raise ValidationError(f"{name}: feature {f!r} must be a column position in "
-                                  f"[0, {width}).")
-    return np.asarray(out, dtype=np.intp)
 
 
 class _RowFault(Perturbation):

@@ -9,7 +9,7 @@ import numpy as np
 
 from shakeout._validation import check_choice
 from shakeout.errors import ValidationError
-from shakeout.perturb._base import Perturbation, register
+from shakeout.perturb._base import Perturbation, feature_positions, register
 
 
 @register
@@ -55,30 +55,9 @@ class FeatureShift(Perturbation):
     def _fit_array(self, X: np.ndarray) -> None:
         flat = X.reshape(len(X), -1)
         span = np.nanmax(flat, axis=0) - np.nanmin(flat, axis=0)
-        mask = np.ones(flat.shape[1], dtype=bool)
-        if self.features is not None:
-            mask[:] = False
-            mask[self._positions(flat.shape[1])] = True
+        mask = np.zeros(flat.shape[1], dtype=bool)
+        mask[feature_positions(self, self.features, self.columns_, flat.shape[1])] = True
         self.offset_ = (np.where(np.isfinite(span), span, 0.0) * mask).reshape(X.shape[1:])
-
-    def _positions(self, width: int) -> list[int]:
-        names = [str(c) for c in self.columns_] if self.columns_ is not None else None
-        positions = []
-        for f in self.features or []:
-            if names is not None:
-                if str(f) not in names:
-                    raise ValidationError(
-                        f"FeatureShift: feature {f!r} is not a numeric column; numeric columns "
-                        f"are {names[:20]}."
-                    )
-                positions.append(names.index(str(f)))
-            elif isinstance(f, (int, np.integer)) and 0 <= f < width:
-                positions.append(int(f))
-            else:
-                raise ValidationError(
-                    f"FeatureShift: feature {f!r} must be a column position in [0, {width})."
-                )
-        return positions
 
     def _apply_array(self, X: np.ndarray, severity: float, rng: np.random.Generator) -> np.ndarray:
         sign = 1.0 if self.direction == "up" else -1.0
