@@ -97,13 +97,12 @@ class Attack:
         """``target`` checked against the labels of ``y``; None means the smallest label."""
         classes = np.unique(y)
         if target is None:
-            return classes[0]
+            return _scalar(classes[0])
         if not np.any(classes == target):
             raise ValidationError(
                 f"{type(self).__name__}: {name} {target!r} is not a label of y (labels: "
-                f"{[v.item() if hasattr(v, 'item') else v for v in classes[:10]]}); pass one "
-                "of them.")
-        return classes[np.flatnonzero(classes == target)[0]]
+                f"{[_scalar(v) for v in classes[:10]]}); pass one of them.")
+        return _scalar(classes[np.flatnonzero(classes == target)[0]])
 
     def _choose(self, eligible: np.ndarray, k: int, rng: np.random.Generator,
                 what: str) -> np.ndarray:
@@ -115,6 +114,11 @@ class Attack:
                 f"{len(rows)} are {what}; lower the rate to at most "
                 f"{len(rows) / len(eligible):.4g}.")
         return np.sort(rng.choice(rows, size=k, replace=False))
+
+
+def _scalar(value: Any) -> Any:
+    """A numpy scalar as the plain Python value (``np.int64(2)`` -> ``2``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _mask(n: int, rows: np.ndarray) -> np.ndarray:
