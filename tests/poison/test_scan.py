@@ -157,7 +157,6 @@ def test_bad_input_is_named(kwargs, match):
 
 
 def test_representation_scanner_needs_a_model_with_representations():
-    pytest.importorskip("shakeout.poison.representation")
     from sklearn.linear_model import LogisticRegression
 
     from shakeout.models import wrap

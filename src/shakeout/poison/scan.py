@@ -38,6 +38,9 @@ REPRESENTATIONS = {"spectral_signature": "shakeout.poison.representation:Spectra
                        "shakeout.poison.representation:ActivationClustering"}
 SCANNERS = {**TABULAR, **LABELS, **REPRESENTATIONS}
 """Scanner name -> ``"module:Class"``, built by :func:`build_scanners`."""
+NEEDS = {**{name: () for name in TABULAR}, **{name: ("labels",) for name in LABELS},
+         **{name: ("labels", "representations") for name in REPRESENTATIONS}}
+"""What each named scanner needs, checked before it is built."""
 SHOWN_ROWS = 20
 """The most suspicious rows the report lists (the quarantine file holds all at the budget)."""
 
@@ -73,18 +76,25 @@ def build_scanners(scanners: Any, *, y: Any, model: Any, seed: Any) -> list[Any]
     if isinstance(scanners, str) or not len(scanners):
         raise ValidationError(f"scan: scanners must be a non-empty list of names or scanner "
                               f"objects, got {scanners!r}; known names: {', '.join(SCANNERS)}.")
+    for s in scanners:
+        if isinstance(s, str):
+            _check_needs(s, NEEDS[_known(s)], y, model)
     built = [_build(s, seed) if isinstance(s, str) else s for s in scanners]
     names = [s.name for s in built]
     if len(set(names)) < len(names):
         raise ValidationError(f"scan: each scanner runs once, got {names}.")
     for s in built:
-        _check_needs(s, y, model)
+        _check_needs(s.name, s.needs, y, model)
     return built
 
 
-def _build(name: str, seed: Any) -> Any:
+def _known(name: str) -> str:
     if name not in SCANNERS:
         raise ValidationError(f"scan: unknown scanner {name!r}; known: {', '.join(SCANNERS)}.")
+    return name
+
+
+def _build(name: str, seed: Any) -> Any:
     try:
         cls = resolve(SCANNERS[name])
     except (ImportError, AttributeError):
@@ -98,7 +108,7 @@ def _has_representations(model: Any) -> bool:
     return getattr(getattr(model, "capabilities", None), "representations", False) is True
 
 
-def _check_needs(scanner: Any, y: Any, model: Any) -> None:
+def _check_needs(name: str, needs: tuple[str, ...], y: Any, model: Any) -> None:
     what = {"labels": (y is not None, "the labels; pass y (--target COLUMN on the command "
                        "line)"),
             "model": (model is not None, "a model; pass model= (--model on the command line)"),
@@ -107,10 +117,10 @@ def _check_needs(scanner: Any, y: Any, model: Any) -> None:
                                 "shakeout can read); "
                                 + ("pass one with --model" if model is None else
                                    f"{getattr(model, 'name', type(model).__name__)} has none"))}
-    for need in scanner.needs:
+    for need in needs:
         ok, words = what[need]
         if not ok:
-            raise ValidationError(f"scanner {scanner.name!r} needs {words}, or leave it out.")
+            raise ValidationError(f"scanner {name!r} needs {words}, or leave it out.")
 
 
 def _check_mask(mask: Any, n: int) -> np.ndarray | None:
