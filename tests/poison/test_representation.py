@@ -1,0 +1,68 @@
+"""Spectral signatures and activation clustering on the digits with a 3% BadNets backdoor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shakeout.errors import ValidationError
+from shakeout.poison.representation import (ActivationClustering, SpectralSignature,
+                                             representations, spectral_signature)
+
+pytest.importorskip("torch")
+
+
+def test_spectral_signature_removes_the_backdoor_and_retraining_closes_it(badnets_digits):
+    from conftest import BADNETS_RATE, BADNETS_TARGET, train_cnn
+
+    from shakeout.models import wrap
+
+    poisoned, model, X_test, y_test = badnets_digits
+    scores = SpectralSignature(layer="flatten").scores(poisoned.X, poisoned.y, model=model)
+    budget = int(round(1.5 * BADNETS_RATE * len(scores)))
+    removed = np.argsort(-scores)[:budget]
+    assert poisoned.mask[removed].sum() >= 0.9 * poisoned.mask.sum()
+    keep = np.setdiff1d(np.arange(len(scores)), removed)
+    retrained = wrap(train_cnn(poisoned.X[keep], poisoned.y[keep]).module)
+    others = y_test != BADNETS_TARGET
+    triggered = poisoned.trigger(X_test[others])
+    before = np.mean(model.predict(triggered) == BADNETS_TARGET)
+    after = np.mean(retrained.predict(triggered) == BADNETS_TARGET)
+    clean_rate = np.mean(retrained.predict(X_test[others]) == BADNETS_TARGET)
+    assert before > 0.9 and after <= clean_rate + 0.05
+
+
+def test_activation_clustering_finds_the_target_class_cluster(badnets_digits):
+    poisoned, model, _, _ = badnets_digits
+    scanner = ActivationClustering()
+    scores = scanner.scores(poisoned.X, poisoned.y, model=model)
+    flagged = scores > 0
+    precision = poisoned.mask[flagged].mean()
+    assert precision > 5 * poisoned.mask.mean()  # far above the base rate
+    assert "class 0" in scanner.reasons(scores, int(np.flatnonzero(poisoned.mask)[0]))[0]
+
+
+def test_default_layer_is_the_input_of_the_last_linear(badnets_digits):
+    poisoned, model, _, _ = badnets_digits
+    got = representations(model, poisoned.X[:7])
+    assert np.array_equal(got, model.representation(poisoned.X[:7], "relu3"))
+
+
+def test_raw_score_is_the_squared_projection_by_hand():
+    R = np.array([[0.0, 0.0], [2.0, 0.0], [4.0, 0.0], [0.0, 1.0], [0.0, 3.0], [0.0, 5.0]])
+    # class 0 varies along x only: centred projections -2, 0, 2
+    np.testing.assert_allclose(spectral_signature(R, [0, 0, 0, 1, 1, 1], scale="none"),
+                               [4, 0, 4, 4, 0, 4], atol=1e-12)
+
+
+def test_a_model_without_representations_is_refused():
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.random.default_rng(0).normal(size=(20, 3)); y = np.arange(20) % 2
+    est = LogisticRegression().fit(X, y)
+    with pytest.raises(ValidationError, match="has no representations.*pass model= a torch"):
+        SpectralSignature().scores(X, y, model=est)
+    with pytest.raises(ValidationError, match="needs model="):
+        ActivationClustering().scores(X, y)
+    with pytest.raises(ValidationError, match="scale must be one of"):
+        SpectralSignature(scale="l2")
