@@ -41,8 +41,8 @@ def training_function(spec: str) -> Any:
     >>> training_function("math:pi")
     Traceback (most recent call last):
     ...
-    shakeout.errors.ValidationError: training function 'math:pi' is a float, not a function; \
-name a function that takes (X, y) and returns a fitted model.
+    shakeout.errors.ValidationError: training function 'math:pi' names an object of type \
+float, not a function; name a function that takes (X, y) and returns a fitted model.
     """
     module_name, _, attr = spec.partition(":")
     if "" in (module_name, attr):
@@ -59,9 +59,9 @@ name a function that takes (X, y) and returns a fitted model.
         raise ValidationError(f"training function {spec!r}: module {module_name!r} has no "
                               f"attribute {attr!r}.")
     if not callable(fn):
-        raise ValidationError(f"training function {spec!r} is a {type(fn).__name__}, not a "
-                              "function; name a function that takes (X, y) and returns a "
-                              "fitted model.")
+        raise ValidationError(f"training function {spec!r} names an object of type "
+                              f"{type(fn).__name__}, not a function; name a function that takes (X, y) and "
+                              "returns a fitted model.")
     return fn
 
 
