@@ -69,7 +69,7 @@ def test_entry_point_errors_name_what_is_wrong(entry_module):
         load_model(f"{entry_module}:missing")
     with pytest.raises(ValidationError, match=r"cannot import 'no_such_module_xyz'"):
         load_model("no_such_module_xyz:model")
-    with pytest.raises(ValidationError, match=r"an entry point is written "
+    with pytest.raises(ValidationError, match=r"a reference is written "
                                               r"package.module:attribute"):
         load_model(f"{entry_module}:")
     with pytest.raises(ValidationError, match=rf"model '{entry_module}:not_a_model' did not give "

@@ -5,8 +5,6 @@ Registered in :mod:`shakeout.faults.drill`; keep the imports at the top light.
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,27 +37,16 @@ def function(spec: str, flag: str) -> Callable[[Any], Any]:
 
     >>> function("math:sqrt", "--preprocess")(4.0)
     2.0
-    >>> function("math", "--preprocess")
+    >>> function("math:pi", "--preprocess")
     Traceback (most recent call last):
     ...
-    shakeout.errors.ValidationError: --preprocess: a function is written package.module:function, \
-got 'math'.
+    shakeout.errors.ValidationError: --preprocess 'math:pi': pi is not a function.
     """
-    module_name, _, attr = spec.partition(":")
-    if "" in (module_name, attr):
-        raise ValidationError(f"{flag}: a function is written package.module:function, got "
-                              f"{spec!r}.")
-    if str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
-    try:
-        found = getattr(importlib.import_module(module_name), attr)
-    except ModuleNotFoundError as exc:
-        raise ValidationError(f"{flag} {spec!r}: cannot import {module_name!r} ({exc}).") from None
-    except AttributeError:
-        raise ValidationError(f"{flag} {spec!r}: module {module_name!r} has no attribute "
-                              f"{attr!r}.") from None
+    from shakeout.models.load import import_reference
+
+    found = import_reference(spec, f"{flag} {spec!r}")
     if not callable(found):
-        raise ValidationError(f"{flag} {spec!r}: {attr} is not a function.")
+        raise ValidationError(f"{flag} {spec!r}: {spec.partition(':')[2]} is not a function.")
     return found
 
 

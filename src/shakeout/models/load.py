@@ -17,31 +17,44 @@ PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 TORCH_SUFFIXES = (".pt", ".pth")
 
 
-def _from_entry_point(spec: str) -> Any:
+def import_reference(spec: str, what: str) -> Any:
+    """The attribute a ``package.module:attribute`` reference names, imported with the current
+    folder on the path; every failure is one line that starts with ``what`` (``"model
+    'm:x'"``, ``"--preprocess 'p:f'"``).
+
+    >>> import_reference("math:pi", "--constant 'math:pi'")
+    3.141592653589793
+    >>> import_reference("math:tau2", "--constant 'math:tau2'")
+    Traceback (most recent call last):
+    ...
+    shakeout.errors.ValidationError: --constant 'math:tau2': module 'math' has no attribute 'tau2'.
+    """
     module_name, _, attr = spec.partition(":")
     if "" in (module_name, attr):
-        raise ValidationError(
-            f"model {spec!r}: an entry point is written package.module:attribute."
-        )
+        raise ValidationError(f"{what}: a reference is written package.module:attribute.")
     if "" not in sys.path and str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise ValidationError(f"model {spec!r}: cannot import {module_name!r} ({exc}).") from None
+        raise ValidationError(f"{what}: cannot import {module_name!r} ({exc}).") from None
     except Exception as exc:  # noqa: BLE001 - the module's own code failed while importing
         raise ValidationError(
-            f"model {spec!r}: importing {module_name!r} failed with {first_line(exc)}; fix the "
+            f"{what}: importing {module_name!r} failed with {first_line(exc)}; fix the "
             "module (python -c \"import " + module_name + "\" shows the traceback)."
         ) from None
     try:
-        obj = getattr(module, attr)
+        return getattr(module, attr)
     except AttributeError:
         raise ValidationError(
-            f"model {spec!r}: module {module_name!r} has no attribute {attr!r}."
-        ) from None
+            f"{what}: module {module_name!r} has no attribute {attr!r}.") from None
+
+
+def _from_entry_point(spec: str) -> Any:
+    obj = import_reference(spec, f"model {spec!r}")
     if not inspect.isfunction(obj):
         return obj
+    module_name, _, attr = spec.partition(":")
     try:
         return obj()
     except Exception as exc:  # noqa: BLE001 - the user's factory raised: say so, in one line
