@@ -333,10 +333,10 @@ class PatchBackdoor(_Backdoor):
     def stamp(self, X: Any, rows: np.ndarray | None = None, values: Any = None) -> Any:
         """A copy of the images ``X`` with the patch on ``rows`` (all rows when None)."""
         if isinstance(X, pd.DataFrame) or np.ndim(X) not in (3, 4):
+            got = "a table" if isinstance(X, pd.DataFrame) else f"shape {np.shape(X)}"
             raise ValidationError(
                 f"PatchBackdoor: a patch goes on images of shape (n, channels, height, width) "
-                f"or (n, height, width), got {'a table' if isinstance(X, pd.DataFrame) else np.shape(X)}; "
-                "for tables use TabularBackdoor.")
+                f"or (n, height, width), got {got}; for tables use TabularBackdoor.")
         out = np.array(X, copy=True)
         h, w = out.shape[-2:]
         if self.size > min(h, w):

@@ -5,16 +5,13 @@ Registered in :mod:`shakeout.poison.drill`; keep the imports at the top light.
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, configured, console,
                                emit, numbers)
-from shakeout.errors import ValidationError, first_line
+from shakeout.errors import ValidationError
 
 TrainArg = Annotated[str, typer.Argument(
     help="Training function package.module:function: takes (X, y), returns a fitted model.")]
@@ -44,24 +41,13 @@ def training_function(spec: str) -> Any:
     shakeout.errors.ValidationError: training function 'math:pi' names an object of type \
 float, not a function; name a function that takes (X, y) and returns a fitted model.
     """
-    module_name, _, attr = spec.partition(":")
-    if "" in (module_name, attr):
-        raise ValidationError(f"training function {spec!r}: write it package.module:function.")
-    if str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001 - not found, or the module's own code failed
-        raise ValidationError(f"training function {spec!r}: cannot import {module_name!r} "
-                              f"({first_line(exc)}).") from None
-    fn = getattr(module, attr, None)
-    if fn is None:
-        raise ValidationError(f"training function {spec!r}: module {module_name!r} has no "
-                              f"attribute {attr!r}.")
+    from shakeout.models.load import import_reference
+
+    fn = import_reference(spec, f"training function {spec!r}")
     if not callable(fn):
         raise ValidationError(f"training function {spec!r} names an object of type "
-                              f"{type(fn).__name__}, not a function; name a function that takes (X, y) and "
-                              "returns a fitted model.")
+                              f"{type(fn).__name__}, not a function; name a function that "
+                              "takes (X, y) and returns a fitted model.")
     return fn
 
 
