@@ -176,3 +176,12 @@ def test_quarantine_needs_per_row_scores(tmp_path, planted):
         quarantine(Result.from_dict(r.to_dict()), tmp_path / "q.csv")
     with pytest.raises(ValidationError, match="must end in .csv or .parquet"):
         quarantine(r, tmp_path / "q.txt")
+
+
+def test_a_torch_model_brings_the_representation_scanners():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("shakeout.poison.representation")
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    X = np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32)
+    r = scan(X, np.arange(60) % 2, model=net, seed=0)
+    assert {"spectral_signature", "activation_clustering", "lof"} <= set(r.scores.columns)

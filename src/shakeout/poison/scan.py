@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -105,6 +106,11 @@ def _build(name: str, seed: Any) -> Any:
 
 
 def _has_representations(model: Any) -> bool:
+    """A wrapped model that says so, or a torch module (torch already loaded, as a module
+    implies)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(model, torch.nn.Module):
+        return True
     return getattr(getattr(model, "capabilities", None), "representations", False) is True
 
 
