@@ -192,6 +192,14 @@ def test_subpopulation_adds_relabelled_copies_of_rows_of_the_slice(table):
     assert len(q.X) == 630 and (q.y[600:] == 0).all() and q.X.iloc[:600].equals(frame)
 
 
+def test_make_builds_a_clean_label_backdoor_around_a_named_trigger():
+    attack = make("clean_label_backdoor", backdoor={"name": "tabular_backdoor", "target": 1,
+                                                    "features": [0], "values": [9.0]})
+    assert isinstance(attack.backdoor, TabularBackdoor) and attack.backdoor.values == [9.0]
+    p = attack.apply(np.zeros((10, 2)), np.arange(10) % 2, 0.2, seed=0)
+    assert (p.X[p.mask, 0] == 9.0).all() and (p.y[p.mask] == 1).all()
+
+
 # -- bad input ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("rate", [1.0, -0.1, float("nan"), "0.1", True])

@@ -44,7 +44,7 @@ from shakeout.report.findings import finding_name, proportion
 from shakeout.report.result import Finding, Manifest, Result
 
 DRILL = "poison"
-UNIT = "share of training rows poisoned"
+UNIT = "poisoning rate (share of training rows)"
 HEADLINE = ("clean_accuracy", "attack_success_rate")
 """Metrics repeated without a severity, at the largest rate, for the report's headline."""
 EFFECT_THRESHOLDS = (0.01, 0.03, 0.10)
