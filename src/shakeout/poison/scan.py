@@ -294,10 +294,10 @@ def _flagged(chosen: list[Any], table: pd.DataFrame, level: float,
 
     out = []
     for s in chosen:
-        values = table[s.name].to_numpy()
-        summary = {**_summary(values), "threshold": s.threshold, "removed_at_budget": removed}
         if s.threshold is None:
             continue
+        values = table[s.name].to_numpy()
+        summary = {**_summary(values), "threshold": s.threshold, "removed_at_budget": removed}
         k = int(np.sum(values > s.threshold))
         out.append(proportion(
             finding_name("scan", s.name, "flagged_share"), "flagged_share", k, len(values),
