@@ -23,13 +23,14 @@ PIP="$VENV/bin/pip"
 # torchattacks depends on torchvision, whose wheels pull their own torch: install without deps.
 "$PIP" install -q --no-deps torchattacks || echo "torchattacks: not installed"
 "$PIP" install -q "torch==2.13.0" "mapie>=1.0" || echo "MAPIE: not installed"
+"$PIP" install -q "pandas<3" cleanlab || echo "cleanlab: not installed"
 # PyTorchFI pins an old torch and torchvision: install without deps.
 "$PIP" install -q --no-deps pytorchfi || echo "PyTorchFI: not installed"
 "$PIP" install -q "torch==2.13.0" requests tqdm || true
 "$VENV/bin/python" - <<'PY'
 import importlib
 for name in ("shakeout", "torch", "numpy", "pandas", "alibi_detect", "frouros", "evidently",
-             "art", "torchattacks", "mapie", "pytorchfi"):
+             "art", "torchattacks", "mapie", "pytorchfi", "cleanlab"):
     try:
         mod = importlib.import_module(name)
         print(f"{name:14s} {getattr(mod, '__version__', '?')}")

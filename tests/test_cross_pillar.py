@@ -175,7 +175,8 @@ DRILLS = sorted(drills.registered())
 QUICK_SECTIONS = {"stress": {"n_bootstrap": 50, "repeats": 2, "sensitivity": False},
                   "attack": {"attacks": ["fgsm", "pgd"], "eps": [0.1], "sanity": False,
                              "params": {"pgd": {"steps": 4}}},
-                  "certify": {"n": 1000, "sanity_n": 1000}}
+                  "certify": {"n": 1000, "sanity_n": 1000},
+                  "scan": {"scanners": ["robust_z", "iqr", "knn_labels"]}}
 """Settings that keep a drill's run to a second on the tiny data."""
 
 

@@ -24,6 +24,7 @@ CALLED = re.compile(r"(?<![\w.])([A-Z][A-Za-z0-9_]*)\(")
 
 FOREIGN = {
     "DataFrame": "pandas' table",
+    "LogisticRegression": "scikit-learn's logistic regression",
     "NaN": "not a number",
     "PyTorch": "the library",
     "SQLAlchemy": "the library",

@@ -19,11 +19,17 @@ from shakeout._lazy import lazy_names
 if TYPE_CHECKING:
     from shakeout.poison.attacks import (CATALOG, CleanLabelBackdoor, LabelFlip, PatchBackdoor,
                                          Poisoned, Subpopulation, TabularBackdoor, make)
+    from shakeout.poison.influence import influence
     from shakeout.poison.labels import (ConfidentLearning, KNNLabels, OutOfFoldProbability,
                                         confident_joint)
     from shakeout.poison.plan import PoisonPlan
     from shakeout.poison.provenance import (Diff, Lineage, batch_hash, read_manifest,
                                             row_hashes, since, write_manifest)
+    from shakeout.poison.representation import (ActivationClustering, SpectralSignature,
+                                                activation_clustering, representations,
+                                                spectral_signature)
+    from shakeout.poison.robust import (BaggedModel, bagging, certified_radius, quarantined,
+                                        vote_bounds)
     from shakeout.poison.scan import ScanResult, quarantine, scan
     from shakeout.poison.scan_plan import ScanPlan
     from shakeout.poison.scanners import (IsolationForestScanner, LOFScanner, RobustMahalanobis,
@@ -34,10 +40,14 @@ if TYPE_CHECKING:
 _LAZY = {name: f"shakeout.poison.{module}" for module, names in (
     ("attacks", ("CATALOG", "CleanLabelBackdoor", "LabelFlip", "PatchBackdoor", "Poisoned",
                  "Subpopulation", "TabularBackdoor", "make")),
+    ("influence", ("influence",)),
     ("labels", ("ConfidentLearning", "KNNLabels", "OutOfFoldProbability", "confident_joint")),
     ("plan", ("PoisonPlan",)),
     ("provenance", ("Diff", "Lineage", "batch_hash", "read_manifest", "row_hashes", "since",
                     "write_manifest")),
+    ("representation", ("ActivationClustering", "SpectralSignature", "activation_clustering",
+                        "representations", "spectral_signature")),
+    ("robust", ("BaggedModel", "bagging", "certified_radius", "quarantined", "vote_bounds")),
     ("scan", ("ScanResult", "quarantine", "scan")),
     ("scan_plan", ("ScanPlan",)),
     ("scanners", ("IsolationForestScanner", "LOFScanner", "RobustMahalanobis", "RobustZScore",
@@ -47,10 +57,12 @@ _LAZY = {name: f"shakeout.poison.{module}" for module, names in (
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
-__all__ = ["CATALOG", "CleanLabelBackdoor", "ConfidentLearning", "Diff",
-           "IsolationForestScanner", "KNNLabels", "LOFScanner", "LabelFlip", "Lineage",
-           "OutOfFoldProbability", "PatchBackdoor", "PoisonPlan", "Poisoned",
-           "RobustMahalanobis", "RobustZScore", "ScanPlan", "ScanResult", "Scanner",
-           "Subpopulation", "TabularBackdoor", "TukeyIQR", "batch_hash", "confident_joint",
-           "make", "quarantine", "read_manifest", "row_hashes", "run", "scan", "since",
-           "write_manifest"]
+__all__ = ["CATALOG", "ActivationClustering", "BaggedModel", "CleanLabelBackdoor",
+           "ConfidentLearning", "Diff", "IsolationForestScanner", "KNNLabels", "LOFScanner",
+           "LabelFlip", "Lineage", "OutOfFoldProbability", "PatchBackdoor", "PoisonPlan",
+           "Poisoned", "RobustMahalanobis", "RobustZScore", "ScanPlan", "ScanResult", "Scanner",
+           "SpectralSignature", "Subpopulation", "TabularBackdoor", "TukeyIQR",
+           "activation_clustering", "bagging", "batch_hash", "certified_radius",
+           "confident_joint", "influence", "make", "quarantine", "quarantined",
+           "read_manifest", "representations", "row_hashes", "run", "scan", "since",
+           "spectral_signature", "vote_bounds", "write_manifest"]

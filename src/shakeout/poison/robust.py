@@ -198,9 +198,9 @@ def quarantined(fit: Callable[[Any, np.ndarray], Any], scanner: Any, *,
     def train(X: Any, y: Any) -> Any:
         labels = np.asarray(y)
         first = fit(X, labels)
-        from shakeout.poison.simulate import _fitted
+        from shakeout.poison.simulate import fitted
 
-        scores = scanner.scores(X, labels, model=_fitted(first))
+        scores = scanner.scores(X, labels, model=fitted(first))
         drop = np.argsort(-scores, kind="stable")[:int(round(budget * len(labels)))]
         keep = np.setdiff1d(np.arange(len(labels)), drop)
         return fit(X[keep], labels[keep])

@@ -207,7 +207,7 @@ def _slices(slices: Mapping[str, Any] | None, y_test: np.ndarray, named: dict[st
     return out
 
 
-def _fitted(obj: Any) -> Any:
+def fitted(obj: Any) -> Any:
     """The wrapped model a training function returned (a Training is its module)."""
     from shakeout.models import wrap
 
@@ -249,7 +249,7 @@ class _Work:
             raise ValidationError(
                 f"poison.run: the training function {_name(self.train)} failed on {what} with "
                 f"{first_line(exc)}; run it on that data in Python to see the traceback.") from None
-        return _fitted(fitted)
+        return fitted(fitted)
 
     def _correct(self, model: Any) -> np.ndarray:
         return np.asarray(model.predict(self.X_test)) == self.y_test
