@@ -50,12 +50,16 @@ def test_since_lists_an_edited_row(cli, train, tmp_path):
     base = tmp_path / "base.json"
     assert cli("scan", train, "--target", "target", "--key", "id", "--scanners", "iqr",
                "--manifest", base, "--out", tmp_path / "r1", "--quiet")[0] == 0
+    unchanged = cli("scan", train, "--target", "target", "--key", "id", "--scanners", "iqr",
+                    "--since", base, "--manifest", tmp_path / "same.json",
+                    "--out", tmp_path / "r0", "--quiet")
+    assert unchanged[0] == 0, unchanged[1]
     frame = pd.read_csv(train)
     frame.loc[frame["id"] == 105, "target"] = 1 - frame.loc[frame["id"] == 105, "target"]
     frame.to_csv(train, index=False)
     code, err = cli("scan", train, "--target", "target", "--key", "id", "--scanners", "iqr",
                     "--since", base, "--out", tmp_path / "r2", "--quiet")
-    assert code == 0, err
+    assert code == 1, err  # an edit to an accepted row fails the scan
     found = {f["metric"]: f for f in json.loads((tmp_path / "r2" / "results.json")
                                                 .read_text())["findings"]}
     assert found["rows_changed"]["value"] == 1 and found["rows_changed"]["status"] == "fail"

@@ -93,7 +93,25 @@ def scan_command(train: DataArg, model: ModelOpt = None, scanners: ScannersOpt =
                              thresholds=_thresholds(result, section), key=section.key,
                              target=target)
     console.print(f"Lineage manifest written to {written}", highlight=False)
-    raise typer.Exit(emit(result, out, setup.gate, quiet=quiet, drill="scan"))
+    raise typer.Exit(emit(result, out, _gate(setup, diff), quiet=quiet, drill="scan"))
+
+
+def _gate(setup: Any, diff: Any) -> Any:
+    """The plan's gate and, with ``--since``, no changed old row (nor, without a key to tell
+    an edit from a removal, a removed one): an edit to accepted training rows fails the scan.
+
+    >>> from shakeout.cli._app import configured
+    >>> [c.metric for c in _gate(configured("scan", None), object()).conditions]
+    ['rows_changed', 'rows_removed']
+    """
+    from shakeout.report.gate import Gate, GateCondition
+
+    conditions = list(setup.plan.gates)
+    if diff is not None:
+        edits = ["rows_changed"] + (["rows_removed"] if setup.section.key is None else [])
+        conditions += [GateCondition(metric=m, drill="scan", group="provenance", max=0,
+                                     on="value") for m in edits]
+    return Gate(conditions=conditions) if conditions else None
 
 
 def _model(spec: str | None, trust_pickle: bool) -> Any:
