@@ -242,14 +242,14 @@ class _Work:
 
     def _trained(self, X: Any, y: np.ndarray, what: str) -> Any:
         try:
-            fitted = self.train(X, y)
+            model = self.train(X, y)
         except ValidationError:
             raise
         except Exception as exc:  # noqa: BLE001 - the user's training function failed: say where
             raise ValidationError(
                 f"poison.run: the training function {_name(self.train)} failed on {what} with "
                 f"{first_line(exc)}; run it on that data in Python to see the traceback.") from None
-        return fitted(fitted)
+        return fitted(model)
 
     def _correct(self, model: Any) -> np.ndarray:
         return np.asarray(model.predict(self.X_test)) == self.y_test
