@@ -72,6 +72,8 @@ class Training:
         The epoch (from 1) whose weights were kept: the lowest validation loss.
     stopped_early : bool
         Whether ``patience`` epochs without improvement ended the training.
+    checkpoints : tuple of Checkpoint
+        With ``checkpoints=True``, the weights at the end of every epoch; else empty.
     """
 
     module: Any
@@ -79,12 +81,25 @@ class Training:
     history: tuple[dict[str, float], ...]
     best_epoch: int
     stopped_early: bool
+    checkpoints: tuple[Checkpoint, ...] = ()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The weights at the end of one epoch (``train(..., checkpoints=True)``), on the CPU,
+    with the step size they were trained at: what TracIn sums over
+    (:func:`shakeout.poison.influence.tracin`)."""
+
+    epoch: int
+    lr: float
+    state: dict[str, Any]
 
 
 def train(module: Any, X: Any, y: Any, *, epochs: int = 30, batch_size: int = 64,
           lr: float = 1e-3, weight_decay: float = 0.0, validation: float = 0.2,
           patience: int = 5, transform: Transform | None = None,
-          validate_transformed: bool = True, seed: Seed = 0, quiet: bool = True) -> Training:
+          validate_transformed: bool = True, trim: float = 0.0, checkpoints: bool = False,
+          seed: Seed = 0, quiet: bool = True) -> Training:
     """Train a copy of a torch classifier with Adam and cross-entropy, seeded.
 
     Parameters
@@ -109,6 +124,21 @@ def train(module: Any, X: Any, y: Any, *, epochs: int = 30, batch_size: int = 64
     validate_transformed : bool, default=True
         Measure the validation loss on transformed inputs too (the same draws every epoch),
         so early stopping picks the weights best at what they are trained for.
+    trim : float, default=0.0
+        Trimmed loss against poisoned or mislabelled rows, in [0, 0.5): from the second
+        epoch on, each epoch first computes every training row's loss under the current
+        weights (untransformed, in eval mode) and leaves out the ``trim`` share with the
+        highest losses; the epoch's batches are drawn from the rest. This is iterative
+        trimmed loss minimisation (Shen & Sanghavi 2019, "Learning with bad training data
+        via iterative trimmed loss minimization", ICML), one trimming per epoch: per epoch
+        rather than per batch so that the share dropped is the share of the whole training
+        set (a batch of 32 holds 0 or 3 bad rows, not 0.3) and a row is judged against every
+        other row; the first epoch trains on all rows because an untrained network's losses
+        rank nothing. With 0 (the default) nothing is computed and the draws, the batches
+        and the weights are those of the untrimmed loop, bit for bit.
+    checkpoints : bool, default=False
+        Keep a copy of the weights at the end of every epoch (``Training.checkpoints``),
+        for TracIn.
     seed : int, Generator or None
         Shuffling, the split, the transform's draws and dropout: the same seed gives the
         same weights on the CPU.
@@ -124,6 +154,8 @@ def train(module: Any, X: Any, y: Any, *, epochs: int = 30, batch_size: int = 64
     check_number("train", "validation", validation, 0, 1, high_open=True)
     check_positive_int("train", "patience", patience)
     check_choice("train", "validate_transformed", validate_transformed, (True, False))
+    check_number("train", "trim", trim, 0, 0.5, high_open=True)
+    check_choice("train", "checkpoints", checkpoints, (True, False))
     x = as_finite_array(X.to_numpy() if hasattr(X, "to_numpy") else X, name="X",
                         dtype=np.float32)
     labels = np.asarray(y)
@@ -149,11 +181,15 @@ def train(module: Any, X: Any, y: Any, *, epochs: int = 30, batch_size: int = 64
     loop = _Loop(model, torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay),
                  transform, torch_generator(rng, model.device), int(rng.integers(2**63 - 1)))
     history: list[dict[str, float]] = []
-    best, best_loss, best_state, waited = 0, np.inf, None, 0
+    best, best_loss, best_state, waited, saved = 0, np.inf, None, 0, []
     with _seeded_global(torch, model.device, rng):
         for epoch in progress(range(1, epochs + 1), total=epochs, description="training",
                               quiet=quiet):
-            train_loss = loop.epoch(fit[rng.permutation(len(fit))], batch_size, put)
+            rows = loop.kept(fit, trim, batch_size, put) if trim and epoch > 1 else fit
+            train_loss = loop.epoch(rows[rng.permutation(len(rows))], batch_size, put)
+            if checkpoints:
+                saved.append(Checkpoint(epoch, lr, {k: v.detach().cpu().clone()
+                                                    for k, v in net.state_dict().items()}))
             val_loss, val_acc = loop.validate(val, batch_size, put, validate_transformed)
             history.append({"train_loss": train_loss, "val_loss": val_loss,
                             "val_accuracy": val_acc})
@@ -167,7 +203,8 @@ def train(module: Any, X: Any, y: Any, *, epochs: int = 30, batch_size: int = 64
                     break
     net.load_state_dict(best_state)
     net.eval()
-    return Training(net, classes, tuple(history), best, stopped_early=len(history) < epochs)
+    return Training(net, classes, tuple(history), best, stopped_early=len(history) < epochs,
+                    checkpoints=tuple(saved))
 
 
 class _Loop:
@@ -195,6 +232,23 @@ class _Loop:
             self.opt.step()
             total += float(loss.detach()) * len(xb)
         return total / len(rows)
+
+    def kept(self, rows: np.ndarray, trim: float, batch_size: int, put: Callable) -> np.ndarray:
+        """``rows`` without the ``trim`` share whose loss is highest now (ties: the later
+        rows go), in their given order."""
+        import torch
+        import torch.nn.functional as F
+
+        net = self.model.module
+        net.eval()
+        losses = []
+        with torch.no_grad():
+            for start in range(0, len(rows), batch_size):
+                xb, yb = put(rows[start:start + batch_size])
+                losses.append(F.cross_entropy(self._logits(xb), yb, reduction="none").cpu())
+        order = np.argsort(torch.cat(losses).double().numpy(), kind="stable")
+        keep = len(rows) - int(np.floor(trim * len(rows)))
+        return rows[np.sort(order[:keep])]
 
     def validate(self, rows: np.ndarray, batch_size: int, put: Callable,
                  transformed: bool) -> tuple[float, float]:
@@ -228,4 +282,4 @@ class _Loop:
         return out
 
 
-__all__ = ["Training", "Transform", "noisy", "train"]
+__all__ = ["Checkpoint", "Training", "Transform", "noisy", "train"]
