@@ -12,6 +12,12 @@ SUCCESS_NOTE = (
     "rate 0 the unpoisoned model's rate, the floor. Clean accuracy: accuracy on the clean "
     "test rows. Both with exact Clopper-Pearson intervals; the headline gives the largest "
     "poisoning rate, the curves every rate (the share of training rows poisoned).")
+CERTIFIED_NOTE = (
+    "Certified share (bagged ensembles only): the share of test rows whose majority vote is "
+    "certified against as many modified, deleted or inserted training rows as the rate "
+    "poisoned (Jia, Cao & Gong 2021, Theorem 1, vote bounds simultaneous at 1 - alpha): "
+    "predictions the poison provably did not change. Certified radius: the median over the "
+    "test rows of the largest such number (-1: the ensemble abstains).")
 SCAN_NOTE = (
     "Flagged share: the share of rows a scanner's own rule flags (robust z above 3.5, "
     "outside Tukey's fences, beyond the chi-square 97.5% cut, isolation score above 0.5, LOF "
@@ -26,8 +32,8 @@ DRILLS = (
           commands=(Command("poison", "shakeout.poison.cli:poison_command"),),
           report=ReportSpec(
               title="Poisoning",
-              headline=("clean_accuracy", "attack_success_rate"),
-              notes=(("attack_success_rate", SUCCESS_NOTE),),
+              headline=("clean_accuracy", "attack_success_rate", "certified_share"),
+              notes=(("attack_success_rate", SUCCESS_NOTE), ("certified_share", CERTIFIED_NOTE)),
               summary=(("clean_accuracy", "low"), ("attack_success_rate", "high")))),
     Drill(name="scan", section="scan", plan="shakeout.poison.scan_plan:ScanPlan",
           run="shakeout.poison.scan:run",

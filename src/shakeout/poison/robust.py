@@ -1,5 +1,5 @@
-"""Robust training against poisoning: bagging with its certified poisoning radius, and
-retraining after removing the rows a scanner quarantines.
+"""Robust training against poisoning: trimmed loss, bagging with its certified poisoning
+radius, and retraining after removing the rows a scanner quarantines.
 
 Each builder returns a training function ``train(X, y) -> model`` that the poison drill
 (:func:`shakeout.poison.run`) measures like any other.
@@ -172,9 +172,10 @@ def bagging(fit: Callable[[Any, np.ndarray], Any], *, models: int = 50,
             if len(np.unique(sub)) == 1:
                 base.append(lambda Z, label=sub[0]: np.full(len(Z), label))
             else:
-                base.append(fit(X[rows], sub).predict)
+                base.append(fit(take(X, rows), sub).predict)
         return BaggedModel(base, np.unique(labels), n, k)
 
+    train.__qualname__ = f"bagging(models={models}, sample_size={sample_size:g})"
     return train
 
 
@@ -203,9 +204,49 @@ def quarantined(fit: Callable[[Any, np.ndarray], Any], scanner: Any, *,
         scores = scanner.scores(X, labels, model=fitted(first))
         drop = np.argsort(-scores, kind="stable")[:int(round(budget * len(labels)))]
         keep = np.setdiff1d(np.arange(len(labels)), drop)
-        return fit(X[keep], labels[keep])
+        return fit(take(X, keep), labels[keep])
 
+    train.__qualname__ = f"quarantined({getattr(scanner, 'name', type(scanner).__name__)}, " \
+                         f"budget={budget:g})"
     return train
 
 
-__all__ = ["BaggedModel", "bagging", "certified_radius", "quarantined", "vote_bounds"]
+def trimmed(module: Any, *, trim: float = 0.1, **train_kwargs: Any) -> Callable[[Any, Any], Any]:
+    """A training function for the poison drill that trains a torch classifier with trimmed
+    loss: :func:`shakeout.models.training.train` with ``trim`` (from the second epoch on,
+    each epoch leaves out the ``trim`` share of rows with the highest loss; Shen & Sanghavi
+    2019).
+
+    ``module`` is an ``nn.Module`` (``train`` trains a copy, so every call starts from the
+    same weights) or a function of no arguments that builds one; ``train_kwargs`` are
+    ``train``'s other settings (``epochs``, ``lr``, ``seed``...).
+
+    >>> import torch
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2)).astype(np.float32); y = (X[:, 0] > 0).astype(int)
+    >>> fit = trimmed(torch.nn.Linear(2, 2), trim=0.1, epochs=5, lr=0.1, validation=0.0)(X, y)
+    >>> len(fit.history), fit.classes.tolist()
+    (5, [0, 1])
+    """
+    from shakeout.models.training import train
+
+    check_number("trimmed", "trim", trim, 0, 0.5, high_open=True)
+    if not callable(module):
+        raise ValidationError(f"trimmed: pass a torch module or a function that builds one, "
+                              f"got {type(module).__name__}.")
+
+    def fit(X: Any, y: Any) -> Any:
+        net = module if hasattr(module, "parameters") else module()
+        rows = X.to_numpy() if hasattr(X, "to_numpy") else X
+        return train(net, rows, y, trim=trim, **train_kwargs)
+
+    fit.__qualname__ = f"trimmed(trim={trim:g})"
+    return fit
+
+
+def take(X: Any, rows: np.ndarray) -> Any:
+    """Rows of an array or a DataFrame by position."""
+    return X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+
+
+__all__ = ["BaggedModel", "bagging", "certified_radius", "quarantined", "trimmed", "vote_bounds"]

@@ -45,7 +45,7 @@ from shakeout.report.result import Finding, Manifest, Result
 
 DRILL = "poison"
 UNIT = "poisoning rate (share of training rows)"
-HEADLINE = ("clean_accuracy", "attack_success_rate")
+HEADLINE = ("clean_accuracy", "attack_success_rate", "certified_share")
 """Metrics repeated without a severity, at the largest rate, for the report's headline."""
 EFFECT_THRESHOLDS = (0.01, 0.03, 0.10)
 """Accuracy drops below which an effect is negligible, small, medium (0.01 = one point)."""
@@ -60,13 +60,17 @@ class _Outcome:
     hits: Mapping[str, np.ndarray] = field(default_factory=dict)
     poisoned_rows: int = 0
     description: str = ""
+    certificate: tuple[np.ndarray, dict] | None = None
+    """A bagged model's certified poisoning radius per test row (-1: abstain) and its
+    settings (``n``, ``k``, ``models``, ``alpha``); None for any other model."""
 
 
 def run(train: Callable[[Any, np.ndarray], Any], X: Any, y: Any, X_test: Any, y_test: Any, *,
         attacks: Sequence[str | Attack] | Mapping[str, Attack] = ("label_flip",),
         rates: Sequence[float] = (0, 0.01, 0.03, 0.1),
         slices: Mapping[str, Any] | None = None, trials: int = 1, level: float = 0.95,
-        seed: Seed = 0, quiet: bool = True, data_name: str = "data") -> Result:
+        alpha: float = 0.001, seed: Seed = 0, quiet: bool = True,
+        data_name: str = "data") -> Result:
     """Train on clean and poisoned data and measure what the poison did.
 
     Findings, all with ``drill="poison"``, ``group`` the attack's name and ``severity`` the
@@ -84,6 +88,18 @@ def run(train: Callable[[Any, np.ndarray], Any], X: Any, y: Any, X_test: Any, y_
       (status ``warn`` where significant at ``1 - level``);
     - ``slice_accuracy`` (``feature`` the slice): accuracy per slice of the test rows,
       exact interval; region attacks add the slice ``region`` (the test rows they aim at).
+
+    When the training function returns a bagged ensemble
+    (:func:`shakeout.poison.robust.bagging`), its certified poisoning radius (Jia, Cao &
+    Gong 2021, Theorem 1) per test row, with vote bounds simultaneous at ``1 - alpha``:
+
+    - ``certified_radius``: the median radius over the test rows (-1 where the ensemble
+      abstains), with its distribution-free interval; ``details`` the quartiles, ``n``,
+      ``k`` and ``alpha``;
+    - ``certified_share``: the share of test rows whose prediction is certified at the
+      number of rows this rate poisoned (radius at least that many): predictions the poison
+      provably did not change, whatever rows it touched, with probability ``1 - alpha``;
+    - ``certified_accuracy``: the share of test rows both right and certified so.
 
     With ``trials`` above 1 every finding is per trial (its name holds ``trialN``): each
     trial draws other poisoned rows and trains again. ``clean_accuracy`` and
@@ -109,6 +125,9 @@ def run(train: Callable[[Any, np.ndarray], Any], X: Any, y: Any, X_test: Any, y_
     trials : int, default=1
     level : float, default=0.95
         Level of every interval.
+    alpha : float, default=0.001
+        A bagged ensemble's certificate fails with probability at most ``alpha`` per test
+        row (Jia et al.'s default).
     seed : int, Generator or None
         Which rows each attack poisons (the training function owns its own randomness).
     quiet : bool, default=True
@@ -126,13 +145,14 @@ def run(train: Callable[[Any, np.ndarray], Any], X: Any, y: Any, X_test: Any, y_
                               f"got {list(grid_rates)}; pass e.g. 0,0.01,0.03,0.1.")
     check_positive_int("poison.run", "trials", trials)
     check_open_interval("poison.run", "level", level, 0, 1)
+    check_open_interval("poison.run", "alpha", alpha, 0, 1)
     y, y_test = _labels(y, X, "y"), _labels(y_test, X_test, "y_test")
     named = _attacks(attacks)
     cuts = _slices(slices, y_test, named, X_test)
     positive = [r for r in grid_rates if r > 0]
     units = grid([None, *named], budgets=lambda a: [0.0] if a is None else positive,
                  trials=trials)
-    work = _Work(train, X, y, X_test, y_test, named)
+    work = _Work(train, X, y, X_test, y_test, named, alpha)
     campaign = Campaign(units, seed=seed, quiet=quiet,
                         label=lambda u: f"poison ({u.variant or 'clean'})")
     done = campaign.run(work)
@@ -149,7 +169,7 @@ def run(train: Callable[[Any, np.ndarray], Any], X: Any, y: Any, X_test: Any, y_
         timings={"total_s": time.perf_counter() - started, **{
             f"{k}_s": v for k, v in campaign.timings(done).items()}},
         parameters={"drill": DRILL, "attacks": {k: a.name for k, a in named.items()},
-                    "rates": list(grid_rates), "trials": trials, "level": level,
+                    "rates": list(grid_rates), "trials": trials, "level": level, "alpha": alpha,
                     "test_rows": len(y_test), "slices": sorted(cuts[next(iter(named))])})
     return Result(title=f"Poisoning {_name(train)} ({data_name})", findings=tuple(found),
                   manifest=manifest)
@@ -221,9 +241,9 @@ class _Work:
     """One unit: poison (or not), train, judge on the test rows."""
 
     def __init__(self, train: Callable, X: Any, y: np.ndarray, X_test: Any, y_test: np.ndarray,
-                 named: dict[str, Attack]):
+                 named: dict[str, Attack], alpha: float):
         self.train, self.X, self.y, self.X_test, self.y_test = train, X, y, X_test, y_test
-        self.named = named
+        self.named, self.alpha = named, alpha
 
     def __call__(self, unit: Unit, rng: np.random.Generator) -> _Outcome:
         if unit.variant is None:
@@ -233,12 +253,23 @@ class _Work:
                 p = attack.apply(self.X, self.y, 0.0, seed=rng)
                 if p.trigger is not None:
                     hits[name] = self._hits(model, p.trigger, p.target)
-            return _Outcome(self._correct(model), hits)
+            return _Outcome(self._correct(model), hits, certificate=self._certificate(model))
         p = self.named[unit.variant].apply(self.X, self.y, unit.budget, seed=rng)
         model = self._trained(p.X, p.y, f"data poisoned by {unit.variant} at {unit.budget:g}")
         hits = {} if p.trigger is None else {unit.variant: self._hits(model, p.trigger,
                                                                       p.target)}
-        return _Outcome(self._correct(model), hits, int(p.mask.sum()), p.description)
+        return _Outcome(self._correct(model), hits, int(p.mask.sum()), p.description,
+                        self._certificate(model))
+
+    def _certificate(self, model: Any) -> tuple[np.ndarray, dict] | None:
+        """A bagged ensemble's certified radius per test row and its settings; None for any
+        other model."""
+        robust = sys.modules.get("shakeout.poison.robust")
+        if robust is None or not isinstance(model, robust.BaggedModel):
+            return None
+        radii = model.certify(self.X_test, alpha=self.alpha)[1]
+        return radii, {"n": model.n, "k": model.k, "models": len(model.models),
+                       "alpha": self.alpha}
 
     def _trained(self, X: Any, y: np.ndarray, what: str) -> Any:
         try:
@@ -283,6 +314,8 @@ def _findings(name: str, attack: Attack, unit: Unit, out: _Outcome, clean: _Outc
                               common, details))
     if rate > 0:
         found.append(_drop(name, trial, clean.correct, out.correct, level, common, details))
+    if out.certificate is not None:
+        found += _certified(name, trial, out, level, common, details)
     for cut, mask in cuts.items():
         right = int(out.correct[mask].sum())
         found.append(proportion(
@@ -324,6 +357,40 @@ def _success(name: str, trial: str | None, hits: np.ndarray, floor: np.ndarray |
     planted = f.ci[0] > base[1]
     return replace(f, status="fail" if planted else "pass",
                    details={**f.details, "clean_model_rate": float(floor.mean())})
+
+
+def _certified(name: str, trial: str | None, out: _Outcome, level: float, common: dict,
+               details: dict) -> list[Finding]:
+    """A bagged ensemble's certified poisoning radius on the test rows (Jia et al. 2021):
+    the median, and the shares certified (and right) at the number of rows poisoned."""
+    from shakeout.report.findings import median_finding
+
+    (radii, settings), r = out.certificate, out.poisoned_rows
+    n = len(radii)
+    quartiles = [float(q) for q in np.percentile(radii, [25, 50, 75])]
+    certified = radii >= r
+    right = int((certified & out.correct).sum())
+    at = common["severity"]
+    extra = {**details, **settings, "quartiles": quartiles,
+             "abstained": int((radii < 0).sum())}
+    return [
+        median_finding(finding_name(DRILL, name, trial, "certified_radius", at=at),
+                       "certified_radius", radii.astype(float), level, **common,
+                       details=extra,
+                       message=f"median certified poisoning radius {quartiles[1]:g} rows "
+                               f"(quartiles {quartiles[0]:g}, {quartiles[2]:g}) over {n:,} test "
+                               "rows; -1 where the ensemble abstains."),
+        proportion(finding_name(DRILL, name, trial, "certified_share", at=at),
+                   "certified_share", int(certified.sum()), n, level, **common,
+                   details={**extra, "certified": int(certified.sum()), "rows": n},
+                   message=f"{int(certified.sum()):,} of {n:,} test predictions certified "
+                           f"against {r:,} poisoned rows: the poison provably did not change "
+                           "them."),
+        proportion(finding_name(DRILL, name, trial, "certified_accuracy", at=at),
+                   "certified_accuracy", right, n, level, **common,
+                   details={**extra, "correct": right, "rows": n},
+                   message=f"{right:,} of {n:,} test rows right and certified against {r:,} "
+                           "poisoned rows.")]
 
 
 def _drop(name: str, trial: str | None, before: np.ndarray, after: np.ndarray, level: float,
