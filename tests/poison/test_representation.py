@@ -18,7 +18,7 @@ def test_spectral_signature_removes_the_backdoor_and_retraining_closes_it(badnet
     from shakeout.models import wrap
 
     poisoned, model, X_test, y_test = badnets_digits
-    scores = SpectralSignature(layer="flatten").scores(poisoned.X, poisoned.y, model=model)
+    scores = SpectralSignature().scores(poisoned.X, poisoned.y, model=model)
     budget = int(round(1.5 * BADNETS_RATE * len(scores)))
     removed = np.argsort(-scores)[:budget]
     assert poisoned.mask[removed].sum() >= 0.9 * poisoned.mask.sum()
@@ -42,10 +42,20 @@ def test_activation_clustering_finds_the_target_class_cluster(badnets_digits):
     assert "class 0" in scanner.reasons(scores, int(np.flatnonzero(poisoned.mask)[0]))[0]
 
 
-def test_default_layer_is_the_input_of_the_last_linear(badnets_digits):
+def test_default_layer_is_the_input_of_the_head(badnets_digits):
+    """The CNN's head is fc1 -> relu3 -> fc2: the default reads fc1's input (the flattened
+    last convolution), where spectral signatures find every poisoned row; a network
+    without convolutions is read at its last Linear's input."""
+    import torch
+
     poisoned, model, _, _ = badnets_digits
     got = representations(model, poisoned.X[:7])
-    assert np.array_equal(got, model.representation(poisoned.X[:7], "relu3"))
+    assert np.array_equal(got, model.representation(poisoned.X[:7], "flatten"))
+    mlp = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    x = np.ones((2, 4), dtype=np.float32)
+    from shakeout.models import wrap
+
+    assert np.array_equal(representations(mlp, x), wrap(mlp).representation(x, "1"))
 
 
 def test_raw_score_is_the_squared_projection_by_hand():

@@ -141,7 +141,7 @@ def _last_layer(model: Any, X: Any, y: Any, x: Any, label: Any,
                 weight_decay: float) -> np.ndarray:
     """The torch case: the last ``nn.Linear`` on the penultimate representations."""
     from shakeout._validation import check_number
-    from shakeout.poison.representation import last_linear, representations
+    from shakeout.poison.representation import last_linear, linear_inputs
 
     check_number("influence", "weight_decay", weight_decay, 0)
     wrapped, classes = _torch(model)
@@ -150,8 +150,8 @@ def _last_layer(model: Any, X: Any, y: Any, x: Any, label: Any,
                   layer.bias.detach().cpu().double().numpy()] if layer.bias is not None else \
         layer.weight.detach().cpu().double().numpy()
     xs = np.asarray(x)[None]
-    F = representations(wrapped, np.asarray(X))
-    f = representations(wrapped, xs)
+    F = linear_inputs(wrapped, np.asarray(X), layer).astype(np.float64).reshape(len(X), -1)
+    f = linear_inputs(wrapped, xs, layer).astype(np.float64).reshape(1, -1)
     intercept = layer.bias is not None
     Z, z = _design(F, intercept), _design(f, intercept)
     logits = _logits(wrapped, xs)

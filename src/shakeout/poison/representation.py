@@ -1,7 +1,7 @@
 """Representation scanners for torch models: spectral signatures and activation clustering.
 
-Both read a layer's activations for every training row (by default the penultimate layer:
-the input of the module's last ``nn.Linear``; or a layer named as in
+Both read a layer's activations for every training row (by default the representation
+Tran et al. read: the input of the classifier head, see :func:`head`; or a layer named as in
 ``module.named_modules()``) and look, class by class, for a minority of rows the model
 represents apart from the rest of their class, which is what a backdoor's relabelled rows
 are: images of other classes that the network maps to the target through the trigger.
@@ -49,10 +49,43 @@ def last_linear(module: Any) -> tuple[str, Any]:
     return found[-1]
 
 
+def head(module: Any) -> tuple[str, Any]:
+    """The ``nn.Linear`` whose input is the default representation: the first ``nn.Linear``
+    after the last convolution, or, in a network without convolutions, the last
+    ``nn.Linear`` (the penultimate layer), in registration order.
+
+    Tran et al. (2018) read a ResNet's representation at the output of its last residual
+    block, the input of its one Linear layer; for a CNN with a head of several Linear
+    layers that is the head's input, not the penultimate layer. On the digits with a 3%
+    BadNets patch and a CNN with two Linear layers, spectral signatures at a removal budget
+    of 1.5x the rate find 100% of the poisoned rows at the head's input and 85% at the
+    penultimate layer, where retraining without them leaves a 58% attack success rate
+    (0% from the head's input).
+
+    >>> import torch
+    >>> from torch import nn
+    >>> cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 4), nn.ReLU(),
+    ...                     nn.Linear(4, 2))
+    >>> head(cnn)[0], head(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)))[0]
+    ('2', '2')
+    """
+    import torch
+
+    modules = list(module.named_modules())
+    convs = [i for i, (_, m) in enumerate(modules)
+             if isinstance(m, torch.nn.modules.conv._ConvNd)]
+    if convs:
+        after = [(n, m) for n, m in modules[convs[-1]:] if isinstance(m, torch.nn.Linear)]
+        if after:
+            return after[0]
+    return last_linear(module)
+
+
 def representations(model: Any, X: Any, layer: str | None = None) -> np.ndarray:
     """A layer's activations for ``X``, one flattened row per input, ``(n, features)``.
 
-    ``layer=None`` reads the penultimate layer: the input of the last ``nn.Linear``.
+    ``layer=None`` reads the input of the classifier head (:func:`head`): the first
+    ``nn.Linear`` after the last convolution, else the last ``nn.Linear``.
 
     >>> import torch
     >>> net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
@@ -63,15 +96,14 @@ def representations(model: Any, X: Any, layer: str | None = None) -> np.ndarray:
     if layer is not None:
         out = wrapped.representation(X, layer)
     else:
-        out = _last_linear_inputs(wrapped, X)
+        out = linear_inputs(wrapped, X, head(wrapped.capabilities.module)[1])
     return np.asarray(out, dtype=np.float64).reshape(len(out), -1)
 
 
-def _last_linear_inputs(wrapped: Any, X: Any) -> np.ndarray:
-    """What the last ``nn.Linear`` receives, batch by batch (a forward pre-hook)."""
+def linear_inputs(wrapped: Any, X: Any, layer: Any) -> np.ndarray:
+    """What ``layer`` receives, batch by batch (a forward pre-hook)."""
     from shakeout.models.runtime import inference
 
-    _, layer = last_linear(wrapped.capabilities.module)
     seen: list[Any] = []
     hook = layer.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
     parts = []
@@ -156,7 +188,7 @@ class SpectralSignature:
     ----------
     layer : str or None
         The layer to read (a name from ``module.named_modules()``); None reads the input of
-        the last ``nn.Linear``.
+        the classifier head (:func:`head`).
     scale : {"mad", "none"}, default="mad"
         How classes are put on one scale (see :func:`spectral_signature`).
 
@@ -265,7 +297,7 @@ class ActivationClustering:
     Parameters
     ----------
     layer : str or None
-        The layer to read; None reads the input of the last ``nn.Linear``.
+        The layer to read; None reads the input of the classifier head (:func:`head`).
     dims : int, default=10
         Components kept per class (the paper's 10).
     reduce : {"pca", "ica"}, default="pca"
@@ -316,5 +348,5 @@ class ActivationClustering:
                 f"{sil:.2f})"]
 
 
-__all__ = ["ActivationClustering", "SpectralSignature", "activation_clustering", "last_linear",
-           "representations", "spectral_signature"]
+__all__ = ["ActivationClustering", "SpectralSignature", "activation_clustering", "head",
+           "last_linear", "linear_inputs", "representations", "spectral_signature"]
