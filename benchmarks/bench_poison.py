@@ -20,6 +20,16 @@ beside cleanlab's ``find_label_issues(filter_by="confident_learning")`` on the s
 out-of-fold probabilities (skipped where cleanlab is missing): issues found, precision, and
 how many rows the two sets share.
 
+Part ``representations``: the digits with a 3% BadNets patch backdoor and the tests' tiny
+CNN trained on them; per layer (the default, the head's input: the flattened last
+convolution, and ``relu3``, the penultimate layer), shakeout's spectral signatures and activation
+clustering beside ART's ``SpectralSignatureDefense`` and ``ActivationDefence`` on the same
+representations (ART reads its classifier's last layer, so it gets a classifier whose only
+layer passes the representations through): seconds, rows flagged, precision and recall of
+the poisoned rows. ART's spectral defence removes ``eps_multiplier * expected_pp_poison`` of
+every class; shakeout's is read at the same number of rows, on its one scale across classes
+(skipped where ART is missing).
+
     .bench-venv/bin/python benchmarks/bench_poison.py                          # 1,000,000 x 50
     .bench-venv/bin/python benchmarks/bench_poison.py --rows 20000 --features 10
 """
@@ -155,6 +165,88 @@ def _issues_only(scanner: Any) -> np.ndarray:
     return confident_joint(scanner.proba_, scanner.codes_)[1]
 
 
+def representation_part(args: argparse.Namespace) -> list[dict[str, Any]]:
+    import torch
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from shakeout.models import wrap
+    from shakeout.poison.attacks import PatchBackdoor
+    from shakeout.poison.representation import (activation_clustering, representations,
+                                                spectral_signature)
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "poison"))
+    from conftest import BADNETS_RATE, BADNETS_TARGET, train_cnn
+
+    data = load_digits()
+    X = (data.images / 16.0).astype(np.float32)[:, None]
+    X, _, y, _ = train_test_split(X, data.target, test_size=0.25, random_state=0,
+                                  stratify=data.target)
+    poisoned = PatchBackdoor(target=BADNETS_TARGET, size=3).apply(X, y, BADNETS_RATE, seed=SEED)
+    fit = train_cnn(poisoned.X, poisoned.y)
+    model = wrap(fit.module, classes=fit.classes)
+    mask = poisoned.mask
+    print(f"\nRepresentation scanners, digits, {int(mask.sum())} of {len(mask)} rows backdoored")
+    row = streamed_table(["layer", "method", "seconds", "flagged", "precision", "recall"])
+    out: list[dict[str, Any]] = []
+
+    def report(layer: str, method: str, seconds: float, flagged: np.ndarray) -> None:
+        hit = int(mask[flagged].sum())
+        result = {"layer": layer, "method": method, "seconds": round(seconds, 4),
+                  "flagged": int(len(flagged)),
+                  "precision": round(hit / len(flagged), 3) if len(flagged) else None,
+                  "recall": round(hit / int(mask.sum()), 3)}
+        row(result)
+        out.append(result)
+
+    for layer in (None, "relu3"):
+        name = "head input (default)" if layer is None else "relu3 (penultimate)"
+        R = representations(model, poisoned.X, layer)
+        s_sec, scores = timed(lambda: spectral_signature(R, poisoned.y), repeat=3)
+        budget = int(round(1.5 * BADNETS_RATE * len(mask)))
+        report(name, "shakeout spectral (1.5x rate)", s_sec, np.argsort(-scores)[:budget])
+        a_sec, (clusters, _) = timed(lambda: activation_clustering(R, poisoned.y, seed=SEED))
+        report(name, "shakeout activation clustering", a_sec, np.flatnonzero(clusters > 0))
+        try:
+            art = _art(R, poisoned.y, torch)
+        except ImportError:
+            print("  ART is not installed: its rows skipped")
+            continue
+        sec, flagged = timed(lambda: art("spectral", BADNETS_RATE))
+        report(name, "ART SpectralSignatureDefense", sec, flagged)
+        report(name, "shakeout spectral (ART's count)", s_sec,
+               np.argsort(-scores)[:len(flagged)])
+        sec, flagged = timed(lambda: art("activation", BADNETS_RATE))
+        report(name, "ART ActivationDefence", sec, flagged)
+    return out
+
+
+def _art(R: np.ndarray, y: np.ndarray, torch: Any) -> Callable[[str, float], np.ndarray]:
+    """ART's two defences on representations ``R``: a classifier whose one layer passes
+    them through, so ART's "last layer" activations are ``R`` itself."""
+    from art.defences.detector.poison import ActivationDefence, SpectralSignatureDefense
+    from art.estimators.classification import PyTorchClassifier
+
+    classes = int(y.max()) + 1
+    net = torch.nn.Sequential(torch.nn.Flatten())
+    clf = PyTorchClassifier(net, loss=torch.nn.CrossEntropyLoss(), input_shape=R.shape[1:],
+                            nb_classes=classes)
+    x = R.astype(np.float32)
+    onehot = np.eye(classes)[y]
+
+    def flagged(which: str, rate: float) -> np.ndarray:
+        if which == "spectral":
+            defence = SpectralSignatureDefense(clf, x, onehot, expected_pp_poison=rate,
+                                               eps_multiplier=1.5)
+            _, clean = defence.detect_poison()
+        else:
+            defence = ActivationDefence(clf, x, onehot)
+            _, clean = defence.detect_poison(nb_clusters=2, nb_dims=10, reduce="PCA")
+        return np.flatnonzero(np.asarray(clean) == 0)
+
+    return flagged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -163,11 +255,14 @@ def main() -> None:
     parser.add_argument("--parts", nargs="*", default=["tabular", "labels"])
     args = parser.parse_args()
     payload: dict[str, Any] = {"seed": SEED, "rows": args.rows, "features": args.features,
-                               "versions": versions("cleanlab")}
+                               "versions": versions("cleanlab", "adversarial-robustness-toolbox",
+                                                    "torch")}
     if "tabular" in args.parts:
         payload["tabular"] = tabular(args)
     if "labels" in args.parts:
         payload["labels"] = labels(args)
+    if "representations" in args.parts:
+        payload["representations"] = representation_part(args)
     suffix = "" if args.rows == 1_000_000 and args.features == 50 else f"-{args.rows}x{args.features}"
     print(f"\nwritten to {write('poison' + suffix, payload)}")
 
