@@ -216,4 +216,4 @@ def test_an_all_zero_chart_is_not_drawn_and_the_report_says_why(tmp_path):
               for c in ("monotone", "unbounded", "black_box_stronger")]
     html = render(Result(title="t", findings=tuple(sanity)), tmp_path)["html"].read_text()
     assert "<svg" not in html
-    assert "sanity: sanity is not charted: all 3 values are 0 or missing." in html
+    assert "sanity is not charted: all 3 values are 0 or missing." in html

@@ -19,7 +19,7 @@ from shakeout._lazy import lazy_names
 if TYPE_CHECKING:
     from shakeout.poison.attacks import (CATALOG, CleanLabelBackdoor, LabelFlip, PatchBackdoor,
                                          Poisoned, Subpopulation, TabularBackdoor, make)
-    from shakeout.poison.influence import influence
+    from shakeout.poison.influence import influence, tracin
     from shakeout.poison.labels import (ConfidentLearning, KNNLabels, OutOfFoldProbability,
                                         confident_joint)
     from shakeout.poison.plan import PoisonPlan
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
                                                 activation_clustering, representations,
                                                 spectral_signature)
     from shakeout.poison.robust import (BaggedModel, bagging, certified_radius, quarantined,
-                                        vote_bounds)
+                                        trimmed, vote_bounds)
     from shakeout.poison.scan import ScanResult, quarantine, scan
     from shakeout.poison.scan_plan import ScanPlan
     from shakeout.poison.scanners import (IsolationForestScanner, LOFScanner, RobustMahalanobis,
@@ -40,14 +40,15 @@ if TYPE_CHECKING:
 _LAZY = {name: f"shakeout.poison.{module}" for module, names in (
     ("attacks", ("CATALOG", "CleanLabelBackdoor", "LabelFlip", "PatchBackdoor", "Poisoned",
                  "Subpopulation", "TabularBackdoor", "make")),
-    ("influence", ("influence",)),
+    ("influence", ("influence", "tracin")),
     ("labels", ("ConfidentLearning", "KNNLabels", "OutOfFoldProbability", "confident_joint")),
     ("plan", ("PoisonPlan",)),
     ("provenance", ("Diff", "Lineage", "batch_hash", "read_manifest", "row_hashes", "since",
                     "write_manifest")),
     ("representation", ("ActivationClustering", "SpectralSignature", "activation_clustering",
                         "representations", "spectral_signature")),
-    ("robust", ("BaggedModel", "bagging", "certified_radius", "quarantined", "vote_bounds")),
+    ("robust", ("BaggedModel", "bagging", "certified_radius", "quarantined", "trimmed",
+                "vote_bounds")),
     ("scan", ("ScanResult", "quarantine", "scan")),
     ("scan_plan", ("ScanPlan",)),
     ("scanners", ("IsolationForestScanner", "LOFScanner", "RobustMahalanobis", "RobustZScore",
@@ -65,4 +66,4 @@ __all__ = ["CATALOG", "ActivationClustering", "BaggedModel", "CleanLabelBackdoor
            "activation_clustering", "bagging", "batch_hash", "certified_radius",
            "confident_joint", "influence", "make", "quarantine", "quarantined",
            "read_manifest", "representations", "row_hashes", "run", "scan", "since",
-           "spectral_signature", "vote_bounds", "write_manifest"]
+           "spectral_signature", "tracin", "trimmed", "vote_bounds", "write_manifest"]

@@ -43,6 +43,8 @@ than 1, got 1.5.
     rates: list[Rate] = Field(default_factory=lambda: [0.0, 0.01, 0.03, 0.1], min_length=1)
     trials: int = Field(1, ge=1)
     level: float = Field(0.95, gt=0, lt=1)
+    alpha: float = Field(0.001, gt=0, lt=1)
+    """The bagging certificate's error probability (Jia, Cao & Gong 2021)."""
 
     def run_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`shakeout.poison.run`: the attacks built with their
@@ -55,4 +57,5 @@ than 1, got 1.5.
                 f"poison: params name {unused}, which is not among the attacks "
                 f"{self.attacks}; add it to attacks or remove its params.")
         return {"attacks": {a: make(a, **self.params.get(a, {})) for a in self.attacks},
-                "rates": list(self.rates), "trials": self.trials, "level": self.level}
+                "rates": list(self.rates), "trials": self.trials, "level": self.level,
+                "alpha": self.alpha}
