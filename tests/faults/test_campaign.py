@@ -11,7 +11,7 @@ import pytest
 
 from shakeout.errors import ValidationError
 from shakeout.faults import fleet_failure, run
-from tests.calibration.bands import coverage_band
+from calibration.bands import coverage_band
 
 torch = pytest.importorskip("torch")
 

@@ -7,7 +7,7 @@ from scipy import stats
 
 from shakeout.errors import ValidationError
 from shakeout.faults.changepoint import change_point
-from tests.calibration.bands import assert_in_band, rejection_band
+from calibration.bands import assert_in_band, rejection_band
 
 TRIALS, ALPHA, B, N = 500, 0.05, 199, 20
 

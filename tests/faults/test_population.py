@@ -13,7 +13,7 @@ from shakeout.errors import ValidationError
 from shakeout.faults.population import (Population, hypergeometric_interval,
                                         leveugle_sample_size, sample)
 from shakeout.stats import clopper_pearson
-from tests.calibration.bands import coverage_band
+from calibration.bands import coverage_band
 
 
 def test_leveugle_matches_the_formula_on_hand_checked_values():
