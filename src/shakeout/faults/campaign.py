@@ -421,20 +421,15 @@ def _change(ctx: _Context, name: str, before: np.ndarray, after: np.ndarray,
             extra: dict[str, Any]) -> Finding:
     """SDC rate after minus before on the same faults: exact when every fault ran, else
     Newcombe's paired interval (Wilson intervals, method 10) and the exact McNemar test."""
-    from shakeout.stats import mcnemar_exact, paired_difference_interval, wilson
+    from shakeout.stats import mcnemar_exact, paired_proportion_difference
 
-    b, a = is_sdc(before).astype(float), is_sdc(after).astype(float)
+    b, a = is_sdc(before), is_sdc(after)
     n = len(b)
     removed, added = sdc_removed(before, after)
-    p1, p2 = a.mean(), b.mean()
-    ci = None
-    if not ctx.exhaustive:
-        phi = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
-        ci = paired_difference_interval(p1, wilson(p1, n, ctx.level), p2,
-                                        wilson(p2, n, ctx.level), phi)
+    ci = None if ctx.exhaustive else paired_proportion_difference(a, b, ctx.level)
     return Finding(
         name=finding_name(DRILL, name, "sdc_rate_change"), metric="sdc_rate_change",
-        value=float(p1 - p2), ci=ci, ci_level=ctx.level if ci else None,
+        value=float(a.mean() - b.mean()), ci=ci, ci_level=ctx.level if ci else None,
         p_value=mcnemar_exact(added, removed), drill=DRILL, group=name,
         details={**extra, "sdc_removed": removed, "sdc_added": added, "injections": n,
                  "sampling": ctx.sampling(ctx.N, n)},

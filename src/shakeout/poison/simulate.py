@@ -397,17 +397,13 @@ def _drop(name: str, trial: str | None, before: np.ndarray, after: np.ndarray, l
           common: dict, details: dict) -> Finding:
     """Clean accuracy of the unpoisoned model minus the poisoned one's, on the same rows:
     Newcombe's paired interval (method 10) and the exact McNemar test."""
-    from shakeout.stats import (effect_label, mcnemar_exact, paired_difference_interval,
-                                wilson)
+    from shakeout.stats import effect_label, mcnemar_exact, paired_proportion_difference
 
     n = len(before)
-    p1, p2 = float(before.mean()), float(after.mean())
-    a, b = before.astype(float), after.astype(float)
-    phi = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
-    ci = paired_difference_interval(p1, wilson(p1, n, level), p2, wilson(p2, n, level), phi)
+    ci = paired_proportion_difference(before, after, level)
     lost, gained = int((before & ~after).sum()), int((~before & after).sum())
     p = mcnemar_exact(lost, gained)
-    drop = p1 - p2
+    drop = float(before.mean()) - float(after.mean())
     return Finding(
         name=finding_name(DRILL, name, trial, "accuracy_drop", at=common["severity"]),
         metric="accuracy_drop", value=drop, ci=ci, ci_level=level, p_value=p,

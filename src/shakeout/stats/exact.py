@@ -105,6 +105,24 @@ def paired_difference_interval(p1: float, ci1: tuple[float, float], p2: float,
     return (max(lo, -1.0), min(hi, 1.0))
 
 
+
+def paired_proportion_difference(a: np.ndarray, b: np.ndarray,
+                                 level: float = 0.95) -> tuple[float, float]:
+    """Interval for ``mean(a) - mean(b)`` of 0/1 outcomes ``a`` and ``b`` on the same rows:
+    :func:`paired_difference_interval` from each share's Wilson interval and their phi
+    coefficient (0 when either side is constant).
+
+    >>> a = np.array([1, 1, 1, 0, 1, 1, 0, 1, 1, 1] * 3)
+    >>> b = np.array([1, 0, 1, 0, 1, 0, 0, 1, 1, 1] * 3)
+    >>> tuple(round(v, 4) for v in paired_proportion_difference(a, b))
+    (0.055, 0.3398)
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    n = len(a)
+    p1, p2 = float(a.mean()), float(b.mean())
+    phi = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
+    return paired_difference_interval(p1, wilson(p1, n, level), p2, wilson(p2, n, level), phi)
+
 SIGN_FLIP_EXACT_MAX = 4_000_000
 """Above this many support points of the exact null the normal approximation is used."""
 
