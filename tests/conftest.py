@@ -18,3 +18,14 @@ def cli(capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str]]:
         return code, capsys.readouterr().err
 
     return run
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one intra-op thread for the test (tiny layers: a second thread only adds
+    contention, many times slower on a busy 2-core machine), restored after."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
