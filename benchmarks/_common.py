@@ -61,3 +61,24 @@ def streamed_table(columns: list[str], width: int = 12) -> Callable[[dict[str, A
               flush=True)
 
     return row
+
+
+def interleaved(runs: dict[str, Callable[[], Any]],
+                repeats: int) -> tuple[dict[str, float], dict[str, Any]]:
+    """Each run timed ``repeats`` times, the runs interleaved so that drift in the machine's
+    load hits every one; each time printed as it is measured, then each median beside the
+    ``"floor"`` run's. Returns the medians and each run's last output."""
+    import statistics
+
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    outputs: dict[str, Any] = {}
+    row = streamed_table(["run", "repeat", "seconds"])
+    for i in range(repeats):
+        for name, fn in runs.items():
+            seconds, outputs[name] = timed(fn)
+            times[name].append(seconds)
+            row({"run": name, "repeat": i, "seconds": f"{seconds:.3f}"})
+    median = {name: statistics.median(t) for name, t in times.items()}
+    for name, seconds in median.items():
+        print(f"{name:10s} {seconds:8.3f} s  {seconds / median['floor']:6.2f}x floor")
+    return median, outputs

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import streamed_table, timed, versions, write  # noqa: E402
+from _common import interleaved, versions, write  # noqa: E402
 
 from shakeout.certify import certify  # noqa: E402
 from shakeout.demo import digits_cnn  # noqa: E402
@@ -84,16 +83,8 @@ def main() -> None:
     }
     if art is not None:
         runs["art"] = lambda: art.certify(X, n=args.n, batch_size=args.batch_size)
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    outputs: dict[str, object] = {}
     floor(net, x, args.batch_size, args.sigma, args.batch_size, gen)  # warm-up, not timed
-    row = streamed_table(["run", "repeat", "seconds"])  # each row printed as it is measured
-    for i in range(args.repeats):  # interleaved, so drift in machine load hits every run
-        for name, fn in runs.items():
-            seconds, outputs[name] = timed(fn)
-            times[name].append(seconds)
-            row({"run": name, "repeat": i, "seconds": f"{seconds:.3f}"})
-    median = {name: statistics.median(t) for name, t in times.items()}
+    median, outputs = interleaved(runs, args.repeats)
     ours = outputs["shakeout"]
     figures = {"seconds": median, "ratio_to_floor": {k: v / median["floor"]
                                                      for k, v in median.items()},
@@ -106,8 +97,6 @@ def main() -> None:
                           "mean_abs_radius_difference": float(np.mean(
                               np.abs(art_radius - ours.radius))),
                           "ratio_to_shakeout": median["art"] / median["shakeout"]}
-    for name, seconds in median.items():
-        print(f"{name:10s} {seconds:8.3f} s  {seconds / median['floor']:6.2f}x floor")
     path = write(args.out, {"settings": vars(args), "figures": figures,
                             "versions": versions("adversarial-robustness-toolbox"),
                             "threads": torch.get_num_threads()})

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import streamed_table, timed, versions, write  # noqa: E402
+from _common import interleaved, versions, write  # noqa: E402
 
 from shakeout.demo import digits_cnn  # noqa: E402
 from shakeout.faults import find_sites, leveugle_sample_size, run  # noqa: E402
@@ -115,17 +114,8 @@ def main() -> None:
     fi = pytorchfi_campaign(net, x, flips(net, n, 0))
     if fi is not None:
         runs["pytorchfi"] = fi
-    times: dict[str, list[float]] = {name: [] for name in runs}
     floor(net, x, 300)  # warm-up, not timed: the first thousands of passes run slower
-    row = streamed_table(["run", "repeat", "seconds"])
-    for i in range(args.repeats):  # interleaved, so drift in machine load hits every run
-        for name, fn in runs.items():
-            seconds, _ = timed(fn)
-            times[name].append(seconds)
-            row({"run": name, "repeat": i, "seconds": f"{seconds:.3f}"})
-    median = {name: statistics.median(t) for name, t in times.items()}
-    for name, seconds in median.items():
-        print(f"{name:10s} {seconds:8.3f} s  {seconds / median['floor']:6.2f}x floor")
+    median, _ = interleaved(runs, args.repeats)
     path = write(args.out, {"settings": vars(args), "population": N, "injections": n,
                             "figures": {"seconds": median, "ratio_to_floor": {
                                 k: v / median["floor"] for k, v in median.items()}},
