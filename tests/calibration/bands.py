@@ -13,6 +13,8 @@ law, so a calibrated method fails a band test one time in a thousand.
 
 from __future__ import annotations
 
+import math
+
 from scipy import stats
 
 CONFIDENCE = 0.999
@@ -34,3 +36,13 @@ def assert_in_band(count: int, band: tuple[int, int], what: str) -> None:
     """Fail with the count, the band and what was counted."""
     lo, hi = band
     assert lo <= count <= hi, f"{what}: {count} outside the binomial band [{lo}, {hi}]"
+
+
+def wilson_by_hand(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson (1927) score interval of ``k`` successes in ``n`` trials, from its formula: the
+    reference the code's intervals are checked against."""
+    z = stats.norm.ppf((1 + level) / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)

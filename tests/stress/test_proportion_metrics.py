@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from calibration.bands import wilson_by_hand
+
 from shakeout import stress
 from shakeout.errors import ValidationError
 from shakeout.models import wrap
@@ -34,20 +36,11 @@ TOP2_ERROR = Metric("top2_error", "classification", False,
                     proportion=True)
 
 
-def _wilson_by_hand(k, n, level=0.95):
-    """Wilson (1927) score interval of k successes in n trials, from its formula."""
-    z = stats.norm.ppf((1 + level) / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def _newcombe_by_hand(hits_a, hits_b, level=0.95):
     """Newcombe's (1998) method 10 for p_a - p_b on paired 0/1 outcomes."""
     n = len(hits_a)
     pa, pb = hits_a.mean(), hits_b.mean()
-    (la, ua), (lb, ub) = _wilson_by_hand(hits_a.sum(), n, level), _wilson_by_hand(
+    (la, ua), (lb, ub) = wilson_by_hand(hits_a.sum(), n, level), wilson_by_hand(
         hits_b.sum(), n, level)
     phi = np.corrcoef(hits_a, hits_b)[0, 1]
     d = pa - pb
@@ -85,12 +78,12 @@ def test_a_proportion_metric_gets_the_wilson_interval_of_its_own_count(one_draw)
     hits_a, hits_b = _top2_hit(y, a)[:, 0], _top2_hit(y, b)[:, 0]
     top2 = pms["top2_accuracy"]
     assert top2.a.value == hits_a.sum() / n and top2.b.value == hits_b.sum() / n
-    assert top2.a.ci == pytest.approx(_wilson_by_hand(hits_a.sum(), n), abs=1e-12)
-    assert top2.b.ci == pytest.approx(_wilson_by_hand(hits_b.sum(), n), abs=1e-12)
+    assert top2.a.ci == pytest.approx(wilson_by_hand(hits_a.sum(), n), abs=1e-12)
+    assert top2.b.ci == pytest.approx(wilson_by_hand(hits_b.sum(), n), abs=1e-12)
     # Accuracy keeps its own column: its interval is that of its own count.
     right_a = (a.argmax(axis=1) == y).sum()
     assert right_a != hits_a.sum()
-    assert pms["accuracy"].a.ci == pytest.approx(_wilson_by_hand(right_a, n), abs=1e-12)
+    assert pms["accuracy"].a.ci == pytest.approx(wilson_by_hand(right_a, n), abs=1e-12)
 
 
 def test_a_proportion_drop_gets_newcombe_and_the_exact_mcnemar_p(one_draw):
@@ -175,7 +168,7 @@ def test_stress_run_honours_a_proportion_metric_without_accuracy():
                         seed=0)
     clean = [f for f in result.findings if f.metric == "in_top2" and f.severity == 0][0]
     assert clean.value == 1.0
-    assert clean.ci == pytest.approx(_wilson_by_hand(20, 20), abs=1e-12)
+    assert clean.ci == pytest.approx(wilson_by_hand(20, 20), abs=1e-12)
     drop = [f for f in result.findings if f.metric == "in_top2_drop"][0]
     assert drop.p_value == 1.0 and drop.details["test"] == "exact McNemar"
     assert drop.ci[0] < 0 < drop.ci[1]  # nothing moved, yet the interval is not [0, 0]

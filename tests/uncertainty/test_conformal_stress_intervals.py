@@ -5,9 +5,8 @@ covered."""
 
 import numpy as np
 import pytest
-from scipy import stats
 
-from calibration.bands import assert_in_band, coverage_band
+from calibration.bands import assert_in_band, coverage_band, wilson_by_hand
 from conformal_cases import CLASSIFIER, REGRESSOR, class_data, model_proba, reg_data
 from shakeout import stress
 from shakeout.perturb import GaussianNoise
@@ -18,15 +17,6 @@ from shakeout.uncertainty.conformal import ConformalClassifier, ConformalRegress
 
 SIGMA = 0.8
 """Gaussian noise on both features, in feature units (the features are standard normal)."""
-
-
-def _wilson(k, n, level=0.95):
-    """Wilson (1927) score interval from its formula."""
-    z = stats.norm.ppf((1 + level) / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _at(result, metric):
@@ -55,7 +45,7 @@ def test_coverage_in_the_drill_gets_the_wilson_interval_of_its_count(kind):
     for point in cov.values():  # one draw: k covered rows of 25
         k = round(point.value * len(y))
         assert point.value == k / len(y)
-        assert point.ci == pytest.approx(_wilson(k, len(y)), abs=1e-12)
+        assert point.ci == pytest.approx(wilson_by_hand(k, len(y)), abs=1e-12)
     drop = _at(result, "coverage_drop")[SIGMA]
     assert drop.details["test"] == "exact McNemar"
 
@@ -71,7 +61,7 @@ def test_all_rows_covered_gives_an_honest_interval_not_a_point():
             break
     clean = _at(_run(CLASSIFIER, X, y, [coverage]), "coverage")[0.0]
     assert clean.value == 1.0
-    assert clean.ci == pytest.approx(_wilson(20, 20), abs=1e-12)
+    assert clean.ci == pytest.approx(wilson_by_hand(20, 20), abs=1e-12)
     assert clean.ci[0] < 0.85
 
 
