@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from shakeout.cli._app import (DEFAULT_OUT, DataArg, ModelArg, Out, Plan, Quiet, Seed, Target,
-                               TrustPickle, configured, console, emit, inputs, numbers)
+                               TrustPickle, configured, console, emit, inputs, names,
+                               numbers)
 from shakeout.errors import ValidationError
 
 AttackOpt = Annotated[list[str] | None, typer.Option(
@@ -46,12 +47,12 @@ def attack_command(model: ModelArg, data: DataArg, attack: AttackOpt = None,
 
     setup = configured(
         "attack", plan, seed,
-        attacks=("--attack", attack and _listed(",".join(attack))),
+        attacks=("--attack", attack and names(",".join(attack))),
         params=("--attack-param", attack_param and (lambda plan: _params(plan, attack_param))),
         norm=("--norm", norm),
         eps=("--eps", None if eps is None else numbers("--eps", eps)),
         bounds=("--bounds", None if bounds is None else lambda _: _bounds(bounds)),
-        immutable=("--immutable", None if immutable is None else _listed(immutable)),
+        immutable=("--immutable", None if immutable is None else names(immutable)),
         batch_size=("--batch-size", batch_size),
         sanity=("--no-sanity", False if no_sanity else None))
     wrapped, ds = inputs(model, data, target=target, trust_pickle=trust_pickle)
@@ -61,14 +62,6 @@ def attack_command(model: ModelArg, data: DataArg, attack: AttackOpt = None,
     result = get("attack").runner()(wrapped, ds, setup.section, seed=setup.seed, quiet=quiet)
     raise typer.Exit(emit(result, out, setup.gate, quiet=quiet, drill="attack"))
 
-
-def _listed(text: str) -> list[str]:
-    """Comma-separated names.
-
-    >>> _listed("pgd, fgsm,,deepfool")
-    ['pgd', 'fgsm', 'deepfool']
-    """
-    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _params(plan: dict[str, dict], items: list[str]) -> dict[str, dict]:

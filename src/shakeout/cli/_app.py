@@ -140,6 +140,15 @@ be less than 1, got 2.0 (set by --level).
     return Setup(the_plan, section, the_plan.seed if seed is None else seed)
 
 
+def names(text: str | None) -> list[str] | None:
+    """Comma-separated names, blanks dropped (None stays None: a flag left out).
+
+    >>> names("pgd, fgsm,,deepfool"), names(None)
+    (['pgd', 'fgsm', 'deepfool'], None)
+    """
+    return None if text is None else [name.strip() for name in text.split(",") if name.strip()]
+
+
 def numbers(option: str, text: str) -> list[float]:
     """The comma-separated numbers of a flag such as ``--eps 0.03,0.1``.
 

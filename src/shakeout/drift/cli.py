@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, TrustPickle,
-                               configured, console, emit)
+                               configured, console, emit, names)
 from shakeout.errors import ValidationError
 
 ModelOpt = Annotated[str | None, typer.Option(
@@ -46,15 +46,12 @@ def flags(tests: str | None, multivariate: str | None, correction: str | None,
     """
     chosen = None
     if multivariate:
-        chosen = [] if multivariate.strip() == "none" else _listed(multivariate)
-    return {"tests": ("--tests", _listed(tests) if tests else None),
+        chosen = [] if multivariate.strip() == "none" else names(multivariate)
+    return {"tests": ("--tests", names(tests) if tests else None),
             "multivariate": ("--multivariate", chosen),
             "correction": ("--correction", correction or None),
             "conformal_alpha": ("--conformal-alpha", conformal_alpha)}
 
-
-def _listed(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def gate(plan: Any, fail_on: str) -> Any:

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from shakeout.cli._app import DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, configured, emit
+from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, configured, emit,
+                               names)
 
 FaultsOpt = Annotated[str | None, typer.Option(
     "--faults", help="Preprocessing faults, comma-separated: unit_mismatch, column_swap, "
@@ -36,7 +37,7 @@ def caught_command(
     setup = configured("drift", plan, seed)
     ref = load_dataset(reference, target=target)
     cur = load_dataset(current, target=target)
-    names = [n.strip() for n in faults.split(",") if n.strip()] if faults else None
-    result = caught(ref.X, cur.X, faults=names, severity=severity, seed=setup.seed,
+    result = caught(ref.X, cur.X, faults=names(faults) or None, severity=severity,
+                    seed=setup.seed,
                     suite=DriftSuite(seed=setup.seed, **setup.section.suite_options()))
     raise typer.Exit(emit(result, out, setup.gate, quiet=quiet, drill="caught"))

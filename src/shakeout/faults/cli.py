@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from shakeout.cli._app import (DEFAULT_OUT, DataArg, ModelArg, Out, Plan, Quiet, Seed, Target,
-                               TrustPickle, configured, console, emit, inputs, numbers)
+                               TrustPickle, configured, console, emit, inputs, names,
+                               numbers)
 
 WhereOpt = Annotated[str | None, typer.Option(
     "--where", help="weight (parameters, the default) or activation (layer outputs, torch).")]
@@ -39,9 +40,6 @@ FleetOpt = Annotated[int | None, typer.Option(
     "--fleet", help="Inferences or devices of the fleet finding (default 1000000).")]
 
 
-def _names(text: str | None) -> list[str] | None:
-    return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
-
 
 def _bits(text: str | None) -> list[int] | None:
     if text is None:
@@ -66,13 +64,13 @@ def faults_command(model: ModelArg, data: DataArg, where: WhereOpt = None, kinds
     from shakeout.drills import get
 
     setup = configured(
-        "faults", plan, seed, where=("--where", where), kinds=("--kinds", _names(kinds)),
-        bits=("--bits", _bits(bits)), layers=("--layers", _names(layers)),
-        layer_types=("--layer-types", _names(layer_types)), margin=("--margin", margin),
+        "faults", plan, seed, where=("--where", where), kinds=("--kinds", names(kinds)),
+        bits=("--bits", _bits(bits)), layers=("--layers", names(layers)),
+        layer_types=("--layer-types", names(layer_types)), margin=("--margin", margin),
         confidence=("--confidence", confidence),
         exhaustive_max=("--exhaustive-max", exhaustive_max),
         transient=("--transient", transient),
-        mitigations=("--mitigations", _names(mitigations)),
+        mitigations=("--mitigations", names(mitigations)),
         fault_probability=("--fault-probability", fault_probability),
         fleet=("--fleet", fleet))
     wrapped, ds = inputs(model, data, target=target, trust_pickle=trust_pickle)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from shakeout.cli._app import (DEFAULT_OUT, Out, Plan, Quiet, Seed, Target, configured, console,
-                               emit, numbers)
+                               emit, names, numbers)
 from shakeout.errors import ValidationError
 
 TrainArg = Annotated[str, typer.Argument(
@@ -62,8 +62,7 @@ def poison_command(train_fn: TrainArg, train: TrainData, test: TestData,
 
     setup = configured(
         "poison", plan, seed,
-        attacks=("--attack", None if attack is None else
-                 [a.strip() for a in attack.split(",") if a.strip()]),
+        attacks=("--attack", names(attack)),
         rates=("--rates", None if rates is None else numbers("--rates", rates)),
         trials=("--trials", trials), level=("--level", level))
     fn = training_function(train_fn)

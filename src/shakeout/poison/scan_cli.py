@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from shakeout.cli._app import (DEFAULT_OUT, DataArg, Out, Plan, Quiet, Seed, Target, TrustPickle,
-                               configured, console, emit)
+                               configured, console, emit, names)
 
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", help="Model: a scikit-learn-style classifier the out-of-fold scanners "
@@ -47,9 +47,6 @@ ManifestOpt = Annotated[Path | None, typer.Option(
                        "<TRAIN>.manifest.json beside the data).")]
 
 
-def _names(text: str | None) -> list[str] | None:
-    return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
-
 
 def _check_quarantine(path: Path | None) -> None:
     from shakeout.errors import ValidationError
@@ -73,7 +70,7 @@ def scan_command(train: DataArg, model: ModelOpt = None, scanners: ScannersOpt =
     from shakeout.poison.provenance import since as diff_since, write_manifest
     from shakeout.poison.scan import quarantine as write_quarantine
 
-    setup = configured("scan", plan, seed, scanners=("--scanners", _names(scanners)),
+    setup = configured("scan", plan, seed, scanners=("--scanners", names(scanners)),
                        budget=("--budget", budget), level=("--level", level),
                        mask=("--mask", mask), key=("--key", key))
     _check_quarantine(quarantine)
