@@ -94,12 +94,14 @@ def exchangeability_p(covered: int, parts: Sequence[tuple[int, int]], alpha: flo
     return float(min(1.0, np.clip(pmf[:covered + 1], 0.0, None).sum()))
 
 
-def _parts(predictor: Any, codes: np.ndarray | None) -> list[tuple[int, int]] | None:
-    """Test and calibration rows per separately calibrated group (None: weighted, untested)."""
+def _parts(predictor: Any, n_test: int,
+           codes: np.ndarray | None) -> list[tuple[int, int]] | None:
+    """Test and calibration rows per separately calibrated group (None: weighted, untested);
+    ``codes``, the test rows' classes, matter only to a Mondrian predictor."""
     if predictor.shift is not None:
         return None
     if not getattr(predictor, "mondrian", False):
-        return [(len(codes) if codes is not None else 0, len(predictor.scores_))]
+        return [(n_test, len(predictor.scores_))]
     tested = np.bincount(codes, minlength=predictor.n_classes_)
     return [(int(m), int(n)) for m, n in zip(tested, predictor.class_counts_)]
 
@@ -151,11 +153,9 @@ def _outcome_findings(predictor: Any, covered: np.ndarray, size: np.ndarray,
                       codes: np.ndarray | None, level: float, at: float | None = None,
                       part: str | None = None, **fields: Any) -> list[Finding]:
     regression = predictor.task == "regression"
-    if codes is None:
-        codes = np.zeros(len(covered), dtype=np.int64)  # a regressor: one group
     return [
         _coverage(finding_name(DRILL, GROUP, part, "coverage", at=at), "coverage", covered,
-                  predictor, level, _parts(predictor, codes), **fields),
+                  predictor, level, _parts(predictor, len(covered), codes), **fields),
         _size(finding_name(DRILL, GROUP, part, "interval_width" if regression else "set_size",
                            at=at), size, regression, level, **fields),
     ]
