@@ -11,7 +11,8 @@ Run in the benchmark environment (``bash benchmarks/setup_env.sh``)::
     .bench-venv/bin/python benchmarks/bench_uncertainty.py
     .bench-venv/bin/python benchmarks/bench_uncertainty.py --rows 20000   # a quick check
 
-Times are the best of ``--repeat`` runs. Each method runs in turn with the floor (floor,
+Times are the best of ``--repeat`` runs, or of more where the floor is short (until its
+runs add up to a second). Each method runs in turn with the floor (floor,
 method, floor, method, ...) and its ratio is its best over the best floor of those same turns,
 so a load that comes and goes on a shared machine hits both sides of the ratio. Writes
 ``benchmarks/results/uncertainty.json`` (times, ratios to the floor, seed, versions, hardware).
@@ -104,9 +105,12 @@ def _mapie_rows(model, Xc, yc, Xt, regression: bool) -> dict[str, Callable[[], A
 
 def _in_turn(floor_fn: Callable[[], Any], fn: Callable[[], Any],
              repeat: int) -> tuple[float, float]:
-    """Best seconds of the floor and of ``fn``, timed alternately ``repeat`` times each."""
+    """Best seconds of the floor and of ``fn``, timed alternately ``repeat`` times each, or
+    more where the floor is short: until the floor's turns add up to a second."""
     floor = method = float("inf")
-    for _ in range(repeat):
+    turns = 0
+    while turns < repeat or turns * floor < 1.0:
+        turns += 1
         floor = min(floor, timed(floor_fn)[0])
         method = min(method, timed(fn)[0])
     return floor, method

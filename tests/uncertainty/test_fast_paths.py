@@ -130,10 +130,12 @@ def test_scores_equal_numpy_and_scipy(k, dtype, monkeypatch):
     assert sure.any() and np.all(h[sure] == 0.0) and not np.signbit(h[sure]).any()
 
 
-def test_predict_equals_the_scores_of_every_label_over_blocks():
+@pytest.mark.parametrize("batch_size", [65_536, 997])  # one model batch, or many beside
+def test_predict_equals_the_scores_of_every_label_over_blocks(batch_size):
     n = BLOCK + 17
     p = _probabilities(n, 5, seed=8)
-    model = wrap(lambda X: p[X[:, 0].astype(int)], task="classification")
+    model = wrap(lambda X: p[X[:, 0].astype(int)], task="classification",
+                 batch_size=batch_size)
     X = np.arange(n, dtype=float)[:, None]
     y = np.random.default_rng(0).integers(0, 5, n)
     for kwargs in ({"score": "aps"}, {"score": "aps", "randomized": True},
@@ -142,13 +144,38 @@ def test_predict_equals_the_scores_of_every_label_over_blocks():
         cp = ConformalClassifier(model, alpha=0.1, **kwargs).fit(X[:2000], y[:2000])
         want = cp._all_scores(p, np.random.default_rng(3)) <= cp.threshold_
         np.testing.assert_array_equal(cp.predict(X, seed=3), want)
+    # under a shift every row has its own limit
+    likely = p.argmax(axis=1)  # labels the model mostly gets right: thresholds below 1
+    heavier = lambda Z: 1.0 + np.maximum(Z[:, 0] - 2000, 0) / 100  # noqa: E731 - test rows
+    for score in ("lac", "aps"):
+        cp = ConformalClassifier(model, alpha=0.3, score=score, shift=heavier)
+        cp.fit(X[:2000], likely[:2000])
+        limit = cp._limit(X)[:, None]
+        assert len(np.unique(limit)) > 1
+        np.testing.assert_array_equal(cp.predict(X), cp._all_scores(p, None) <= limit)
 
 
-def test_regression_intervals_are_the_prediction_plus_minus_the_threshold():
+def test_predict_refuses_a_model_that_changed_its_classes():
+    from shakeout.errors import ValidationError
+
+    k = [3]
+    model = wrap(lambda X: np.full((len(X), k[0]), 1.0 / k[0]), task="classification",
+                 batch_size=10)
+    X, y = np.zeros((40, 1)), np.arange(40) % 3
+    cp = ConformalClassifier(model, alpha=0.2).fit(X, y)
+    k[0] = 4
+    with pytest.raises(ValidationError, match="gives 4 class columns but was calibrated "
+                                              "with 3"):
+        cp.predict(X)
+
+
+@pytest.mark.parametrize("batch_size", [65_536, 37])
+def test_regression_intervals_are_the_prediction_plus_minus_the_threshold(batch_size):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(500, 3))
     y = X @ [1.0, -2.0, 0.5] + rng.normal(size=500)
-    model = wrap(lambda Z: Z @ np.array([1.0, -2.0, 0.5]), task="regression")
+    model = wrap(lambda Z: Z @ np.array([1.0, -2.0, 0.5]), task="regression",
+                 batch_size=batch_size)
     cr = ConformalRegressor(model, alpha=0.1).fit(X[:200], y[:200])
     f = X[200:] @ np.array([1.0, -2.0, 0.5])
     iv = cr.predict(X[200:])

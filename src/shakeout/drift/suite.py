@@ -7,7 +7,6 @@ findings end with the decision. Columns are tested in parallel threads.
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shakeout._cores import cores
 from shakeout._validation import (as_generator, check_choice, check_open_interval,
                                   check_positive_int)
 from shakeout.data import is_numeric_column
@@ -167,7 +167,7 @@ class DriftSuite:
 
     @property
     def _workers(self) -> int:
-        return self.n_jobs or max(1, min(4, os.cpu_count() or 1))
+        return self.n_jobs or min(4, cores())
 
     # -- fit ---------------------------------------------------------------------------
     def _fit_columns(self, frame: pd.DataFrame, *, units: bool = False) -> tuple[dict, dict]:

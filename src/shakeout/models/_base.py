@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from shakeout._cores import beside, leave_a_core
 from shakeout.errors import GradientUnavailableError, ValidationError
 
 TASKS = ("classification", "regression")
@@ -77,17 +78,37 @@ class Model:
     def _raw(self, X: Any) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _batched(self, X: Any, run: Callable[[Any], np.ndarray] | None = None) -> np.ndarray:
-        """``run`` (default :meth:`_raw`) over batches of ``batch_size`` rows, concatenated."""
-        run = run or self._raw
+    def _batches(self, X: Any) -> Iterator[tuple[slice, Any]]:
+        """``(rows, X[rows])`` for the batches of ``batch_size`` rows (all of ``X`` at once
+        when it fits in one)."""
         n = len(X)
         if n == 0:
             raise ValidationError("X is empty; pass at least one row to predict.")
         if n <= self.batch_size:
-            return run(X)
+            yield slice(0, n), X
+            return
         take = (lambda s: X.iloc[s]) if hasattr(X, "iloc") else (lambda s: X[s])
-        parts = [run(take(slice(i, i + self.batch_size))) for i in range(0, n, self.batch_size)]
-        return np.concatenate(parts)
+        for i in range(0, n, self.batch_size):
+            rows = slice(i, min(i + self.batch_size, n))
+            yield rows, take(rows)
+
+    def _batched(self, X: Any, run: Callable[[Any], np.ndarray] | None = None) -> np.ndarray:
+        """``run`` (default :meth:`_raw`) over batches of ``batch_size`` rows, concatenated."""
+        parts = [(run or self._raw)(part) for _, part in self._batches(X)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _shaped(self, raw: Any, n: int) -> np.ndarray:
+        """The model's answer for ``n`` rows as float64: ``(n, n_classes)`` probabilities of
+        a classifier, ``(n,)`` values of a regressor."""
+        if self.task != "classification":
+            return np.asarray(raw, dtype=np.float64).reshape(n, -1).squeeze(-1)
+        proba = np.asarray(raw, dtype=np.float64)
+        if proba.ndim != 2:
+            raise ValidationError(
+                f"{self.name}: expected class probabilities of shape (n, n_classes), "
+                f"got shape {proba.shape}."
+            )
+        return proba
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape ``(n, n_classes)``, rows summing to one."""
@@ -96,13 +117,7 @@ class Model:
                 f"{self.name}: predict_proba needs a classifier, but this model is a "
                 "regressor; use predict(X)."
             )
-        proba = np.asarray(self._batched(X), dtype=np.float64)
-        if proba.ndim != 2:
-            raise ValidationError(
-                f"{self.name}: expected class probabilities of shape (n, n_classes), "
-                f"got shape {proba.shape}."
-            )
-        return proba
+        return self._shaped(self._batched(X), len(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (classification) or values (regression), shape ``(n,)``."""
@@ -110,7 +125,35 @@ class Model:
             proba = self.predict_proba(X)
             classes = self.classes_ if self.classes_ is not None else np.arange(proba.shape[1])
             return np.asarray(classes)[proba.argmax(axis=1)]
-        return np.asarray(self._batched(X), dtype=np.float64).reshape(len(X), -1).squeeze(-1)
+        return self._shaped(self._batched(X), len(X))
+
+    def each_batch(self, X: Any, consume: Callable[[slice, np.ndarray], None], *,
+                   overlap: bool = True) -> None:
+        """:meth:`outputs` of ``X`` a batch of ``batch_size`` rows at a time, each handed to
+        ``consume(rows, outputs)``: on a second core while the model predicts the next batch
+        (``overlap=False``: right after it, while the batch's answers are in the cache).
+
+        A kernel over the model's answers (conformal sets, intervals) then costs little beyond
+        the model's own time, and memory holds a few batches of answers, not all of them.
+        ``consume`` must treat rows independently: its results are then the same on any
+        number of cores. A kernel of one or two array operations is cheaper in the cache
+        than handed to another thread; pass ``overlap=False`` for it.
+
+        >>> from shakeout.models import wrap
+        >>> m = wrap(lambda X: X.sum(axis=1), task="regression", batch_size=2)
+        >>> seen = []
+        >>> m.each_batch(np.ones((5, 3)), lambda rows, y: seen.append((rows.start, y.tolist())))
+        >>> seen
+        [(0, [3.0, 3.0]), (2, [3.0, 3.0]), (4, [3.0])]
+        """
+        batches = ((rows, self._shaped(self._raw(part), rows.stop - rows.start))
+                   for rows, part in self._batches(X))
+        if not overlap or len(X) <= self.batch_size:  # one batch: nothing to overlap
+            for batch in batches:
+                consume(*batch)
+            return
+        with leave_a_core():
+            beside(batches, lambda batch: consume(*batch))
 
     def outputs(self, X: Any) -> np.ndarray:
         """Probabilities for a classifier, values for a regressor: the model's raw answer."""

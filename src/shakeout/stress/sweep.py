@@ -7,17 +7,16 @@ time.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from shakeout._cores import leave_a_core
 from shakeout._validation import check_grid
 from shakeout.campaign import Campaign, Unit, grid
 from shakeout.errors import ValidationError
@@ -102,23 +101,6 @@ def _take(X: Any, rows: slice) -> Any:
     return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
 
 
-def _leave_a_core() -> AbstractContextManager:
-    """Limit BLAS threads to one fewer than the cores (never raising a lower setting) while
-    the noise thread works.
-
-    Otherwise the model's BLAS threads, which spin between calls, compete with the noise
-    thread for the cores: on two cores a linear model's sweep ran 1.3x slower. BLAS
-    results do not depend on the thread count here (tested bit for bit).
-    """
-    from threadpoolctl import threadpool_info, threadpool_limits
-
-    current = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if not current:
-        return nullcontext()
-    return threadpool_limits(max(1, min((cores or 1) - 1, *current)), user_api="blas")
-
-
 PREFETCH = 2
 """Perturbed batches computed ahead of the model on the background thread."""
 
@@ -150,7 +132,7 @@ def _input_outputs(p: Perturbation, model: Model, X: Any, slices: list[slice],
                    severities: list[float], seed: int) -> Iterator[tuple[slice, float, Any]]:
     """An input perturbation's draw: every batch at all severities from one draw of the
     batch, perturbed on a background thread while the model predicts."""
-    with _leave_a_core():
+    with leave_a_core():
         for rows, sev, Xp in _perturbed_batches(p, X, slices, severities, seed):
             yield rows, sev, model.outputs(Xp)
 

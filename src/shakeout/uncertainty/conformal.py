@@ -213,13 +213,22 @@ class ConformalClassifier(_SplitConformal):
         """The sets: a boolean array ``(n, n_classes)``, column ``j`` for class ``classes_[j]``
         (``seed``: the rows' ``u`` draws of randomised APS, unused otherwise)."""
         self._fitted()
-        proba = self.model_.predict_proba(X)
-        rng = as_generator(seed, self)
+        u = as_generator(seed, self).random(len(X)) if self.randomized else None
         # one number (1, 1), one per class (1, k) with Mondrian, one per row (n, 1) under a shift
         limit = np.reshape(self._limit(X), (1, -1) if self.ratio_ is None else (-1, 1))
-        if self.score == "lac":
-            return lac_sets(proba, limit)
-        return aps_sets(proba, rng.random(len(proba)) if self.randomized else None, limit)
+        out = np.empty((len(X), self.n_classes_), dtype=bool)
+
+        def sets(rows: slice, proba: np.ndarray) -> None:
+            if proba.shape[1] != self.n_classes_:
+                raise ValidationError(
+                    f"{self.name}: the model now gives {proba.shape[1]} class columns but was "
+                    f"calibrated with {self.n_classes_}; calibrate again with fit(X, y).")
+            below = limit if len(limit) == 1 else limit[rows]
+            out[rows] = (lac_sets(proba, below) if self.score == "lac"
+                         else aps_sets(proba, None if u is None else u[rows], below))
+
+        self.model_.each_batch(X, sets)  # the sets of a batch while the model predicts the next
+        return out
 
     def stress_metrics(self) -> list:
         """Coverage and mean set size as metrics of the stress drill, from the fitted threshold.
@@ -366,11 +375,19 @@ class ConformalRegressor(_SplitConformal):
         """The intervals: an array ``(n, 2)`` of lower and upper bounds (``inf`` possible
         under a shift, where the calibration rows weigh too little)."""
         self._fitted()
-        lo, hi = self._bounds(X)
         limit = self._limit(X)
-        out = np.empty((len(lo), 2))
-        np.subtract(lo, limit, out=out[:, 0])
-        np.add(hi, limit, out=out[:, 1])
+        out = np.empty((len(X), 2))
+
+        def widen(rows: slice, lo: np.ndarray, hi: np.ndarray) -> None:
+            margin = limit if np.ndim(limit) == 0 else limit[rows]
+            np.subtract(lo, margin, out=out[rows, 0])
+            np.add(hi, margin, out=out[rows, 1])
+
+        if self.score == "cqr":
+            widen(slice(None), *self.model_(X))
+        else:  # two additions: cheapest on each batch while it is in the cache
+            self.model_.each_batch(X, lambda rows, centre: widen(rows, centre, centre),
+                                   overlap=False)
         return out
 
     def stress_metrics(self) -> list:

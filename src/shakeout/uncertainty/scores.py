@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from shakeout._cores import in_parallel
 from shakeout._validation import Seed, check_choice, check_positive_int
 from shakeout.errors import ValidationError
 from shakeout.uncertainty._inputs import TOLERANCE, as_probabilities, classifier
@@ -64,8 +65,11 @@ def _entropy(p: np.ndarray) -> np.ndarray:
 def _per_row(p: np.ndarray, kernel: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """``kernel`` of each block's columns ``(k, rows)``: one value per row of ``p``."""
     out = np.empty(len(p))
-    for rows in blocks(len(p)):
+
+    def score(rows: slice) -> None:
         out[rows] = kernel(columns(p[rows]))
+
+    in_parallel(list(blocks(len(p))), score)
     return out
 
 
@@ -81,7 +85,8 @@ def _checked(proba: Any, kernel: Callable[[np.ndarray], np.ndarray]) -> np.ndarr
     if p is None or p.ndim != 2 or p.shape[0] == 0 or p.shape[1] < 2:
         p = as_probabilities(proba)  # raises the message for a wrong type or shape
     out = np.empty(len(p))
-    for rows in blocks(len(p)):
+
+    def score(rows: slice) -> None:
         cols = columns(p[rows])
         sums = np.add.reduce(cols, axis=0)
         low, high = cols.min(), cols.max()
@@ -91,6 +96,8 @@ def _checked(proba: Any, kernel: Callable[[np.ndarray], np.ndarray]) -> np.ndarr
         elif low < 0 or high > 1:
             np.clip(cols, 0.0, 1.0, out=cols)
         out[rows] = kernel(cols)
+
+    in_parallel(list(blocks(len(p))), score)  # blocks are independent: same numbers on any cores
     return out
 
 
