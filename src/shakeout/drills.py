@@ -130,6 +130,9 @@ class ReportSpec:
     describe : callable, optional
         ``describe(finding) -> str | None``: the drill's own words for a finding (None: the
         generic words from its metric, group and severity).
+    curves : str
+        The heading over the section's curves, for a drill whose x axis is not a severity
+        (a reliability diagram, certified accuracy against the radius).
     """
 
     title: str
@@ -140,6 +143,7 @@ class ReportSpec:
     charts: tuple[Chart, ...] = ()
     summary: tuple[tuple[str, str], ...] = ()
     describe: Callable[[Finding], str | None] | None = None
+    curves: str = "Metrics against severity"
 
     def __post_init__(self) -> None:
         for metric, worse in self.summary:

@@ -95,7 +95,7 @@ def test_the_report_charts_certified_accuracy_against_radius(result):
                                                       "median_certified_radius"}
     assert any("Gaussian noise" in note for note in section.notes)
     html = render_html(result)
-    assert "Metrics against severity" in html and "certified accuracy" in html.lower()
+    assert "Certified accuracy against the radius" in html and "Metrics against severity" not in html
 
 
 def test_the_report_words_say_norm_radius_units_noise_and_alpha(result):

@@ -195,3 +195,6 @@ def test_the_reliability_chart_draws_the_diagonal_and_the_rows_of_each_bin(digit
     html = render_html(result)
     assert "dashed line y = x: perfect calibration" in html
     assert f"point area grows with rows: {min(rows):,} to {max(rows):,}" in html
+    # the curves are headed by what they show: their x axis is not a severity
+    assert "Reliability and risk against coverage" in html
+    assert "Metrics against severity" not in html

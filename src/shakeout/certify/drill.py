@@ -70,6 +70,7 @@ DRILLS = (
           report=ReportSpec(title="Certified robustness",
                             headline=("certified_accuracy", "median_certified_radius"),
                             combined="smoothed", describe=describe,
+                            curves="Certified accuracy against the radius",
                             notes=(("certified_accuracy", CERTIFIED_NOTE),
                                    ("median_certified_radius", MEDIAN_NOTE)))),
 )

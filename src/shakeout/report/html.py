@@ -77,7 +77,7 @@ def _curve_blocks(curves: dict[tuple, list[Finding]], spec: ReportSpec) -> Block
         how = spec.chart(group)
         (shown if lead else more).append(charts.curve(pts, title, reference=how.reference,
                                                       weight=how.weight))
-    return Block("Metrics against severity", shown, more) if shown else None
+    return Block(spec.curves, shown, more) if shown else None
 
 
 def _timeline_block(timelines: dict[tuple, list[Finding]]) -> Block | None:

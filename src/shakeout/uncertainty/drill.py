@@ -78,6 +78,7 @@ DRILLS = (
               summary=(("coverage", "low"), ("set_size", "high"), ("ece", "high"),
                        ("guaranteed_risk", "high")),
               charts=(Chart("reliability", reference="perfect calibration", weight="rows"),),
+              curves="Reliability and risk against coverage",
               notes=(("ece", "Expected calibration error: the gap between confidence and "
                              "accuracy (0 is calibrated); its interval is for the true error."),
                      ("guaranteed_risk", "Error rate on the test rows among those answered "
