@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
+from functools import cache
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -85,3 +86,26 @@ def in_parallel(pieces: Sequence[T], work: Callable[[T], None]) -> None:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for future in [pool.submit(work, piece) for piece in pieces]:
             future.result()
+
+
+@cache
+def _background() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="shakeout-background")
+
+
+def in_background(work: Callable[[], T]) -> Future:
+    """``work()`` begun on a background thread, to overlap a step that leaves a core idle (the
+    model's clean predictions, one grid point's findings); ``.result()`` waits for it and
+    raises its error. On one core it runs at once.
+
+    >>> in_background(lambda: 6 * 7).result()
+    42
+    """
+    if cores() < 2:
+        done: Future = Future()
+        try:
+            done.set_result(work())
+        except BaseException as exc:  # noqa: BLE001 - kept for .result(), as a thread would
+            done.set_exception(exc)
+        return done
+    return _background().submit(work)

@@ -116,8 +116,8 @@ class _AdditiveNoise(Perturbation):
             if severity == 0:
                 yield severity, X
                 continue
-            if unit is None:
-                unit = self._unit_noise(arr, copy)
+            if unit is None:  # widened once, not at every severity (the same numbers)
+                unit = self._unit_noise(arr, copy).astype(np.result_type(arr, np.float32))
             out = self._noisy(arr, unit, severity)
             yield severity, (out.astype(dtype, copy=False)
                              if np.issubdtype(dtype, np.floating) else out)

@@ -10,8 +10,9 @@ statistics used here and bounded in cost whatever the data size.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -39,6 +40,10 @@ class BootstrapPlan:
     n_boot: int = 1000
     seed: int = 0
     max_rows: int = 10_000
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
+                                  compare=False)
+    """Draws the resamples once when threads ask for them together (one precomputes them
+    while the model predicts, findings of several grid points use them at once)."""
 
     def __post_init__(self) -> None:
         check_positive_int("BootstrapPlan", "n", self.n)
@@ -75,8 +80,10 @@ class BootstrapPlan:
         indices are sorted: the statistics here do not depend on the order of rows, and
         ordered gathers from large arrays are several times faster.
         """
+        with self._lock:
+            idx = self._all_indices
         for start in range(0, self.n_boot, CHUNK):
-            yield self._all_indices[start:start + CHUNK]
+            yield idx[start:start + CHUNK]
 
     @cached_property
     def _counts(self):
@@ -118,7 +125,8 @@ class BootstrapPlan:
         >>> plan.counts().sum(axis=1).A1.tolist() == [4.0] * 10
         True
         """
-        return self._counts
+        with self._lock:
+            return self._counts
 
     def replicates(self, statistic: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """``statistic(idx)`` maps a ``(chunk, m)`` index array to ``chunk`` values."""

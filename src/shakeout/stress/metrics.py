@@ -15,6 +15,7 @@ ROC-AUC is a rank statistic: :func:`weighted_auc` computes it for any row weight
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -126,6 +127,19 @@ def check_proportion(metric: Metric, cols: np.ndarray) -> None:
             "proportion=False for a bootstrap interval of any per-row mean.")
 
 
+@functools.lru_cache(maxsize=4)
+def positions(n: int) -> np.ndarray:
+    """``np.arange(n)``, read-only and made once per batch size: the row index of the
+    per-row gathers ``out[positions(n), label]``, which every batch of a sweep repeats.
+
+    >>> positions(3).tolist(), positions(3) is positions(3)
+    ([0, 1, 2], True)
+    """
+    rows = np.arange(n)
+    rows.flags.writeable = False
+    return rows
+
+
 def _argmax(out, pred):
     return top_class(out) if pred is None else pred
 
@@ -135,7 +149,7 @@ def _correct(y, out, pred=None):
 
 
 def _nll(y, out, pred=None):
-    return -np.log(np.clip(out[np.arange(len(y)), y], EPS, 1.0))[:, None]
+    return -np.log(np.clip(out[positions(len(y)), y], EPS, 1.0))[:, None]
 
 
 def _dense(width: int, parts: list, n: int) -> np.ndarray:
@@ -151,7 +165,7 @@ def _dense(width: int, parts: list, n: int) -> np.ndarray:
 
 def _ece_scatter(y, out, pred=None):
     pred = _argmax(out, pred)
-    conf = out[np.arange(len(y)), pred]
+    conf = out[positions(len(y)), pred]
     bins = np.minimum((conf * ECE_BINS).astype(np.int64), ECE_BINS - 1)
     return ECE_BINS, [(bins, (pred == y) - conf)]
 

@@ -35,8 +35,8 @@ from shakeout.drift.ks import ks_distance
 from shakeout.stats import (BootstrapPlan, draw_counts, draw_inflation, effect_label,
                             effective_size, interval, p_floor, p_value,
                             paired_difference_interval, sign_flip_test, wilson)
-from shakeout.stress.metrics import (Metric, auc_of, check_proportion, row_mean, top_class,
-                                     weighted_auc)
+from shakeout.stress.metrics import (Metric, auc_of, check_proportion, positions, row_mean,
+                                     top_class, weighted_auc)
 
 EFFECT_THRESHOLDS = (0.01, 0.03, 0.10)
 """Change below which an effect is negligible, small, medium: in points for metrics on a
@@ -192,7 +192,7 @@ class Accumulator:
             top = self.clean_top[rows]
             parts.append(("flip", 1, [(0, top != pred)]))
             parts.append(("moved", 1, [(0, np.abs(self.clean_top_p[rows]
-                                                  - out[np.arange(len(y)), top]))]))
+                                                  - out[positions(len(y)), top]))]))
         else:
             parts.append(("moved", 1, [(0, np.abs(self.clean[rows] - out))]))
         return parts

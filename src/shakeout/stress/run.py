@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from shakeout._cores import in_background
 from shakeout._validation import (Seed, as_generator, check_choice, check_open_interval,
                                   check_positive_int)
 from shakeout.data.validate import check_features, check_target
@@ -127,12 +128,16 @@ def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
         raise ValidationError(f"stress.run: sweep labels must be unique, got {labels}; set label=.")
 
     timings: dict[str, float] = {}
+    plan = BootstrapPlan(n=len(X), n_boot=n_bootstrap, seed=int(rng.integers(2**31)),
+                         max_rows=max_bootstrap_rows)
+    # the resamples (plan.counts waits for them) and the data's fingerprint on the other
+    # core while the model predicts
+    in_background(plan.counts)
+    data_print = in_background(lambda: fingerprint(X))
     t = time.perf_counter()
     clean = predict_all(model, X, batch_size)
     timings["clean_predict_s"] = time.perf_counter() - t
     _check_label_range(model, y, clean)
-    plan = BootstrapPlan(n=len(X), n_boot=n_bootstrap, seed=int(rng.integers(2**31)),
-                         max_rows=max_bootstrap_rows)
     t = time.perf_counter()
     findings: list[Finding] = run_sweeps(
         model, X, y, sweeps, metrics=metric_list, plan=plan, level=level, alpha=alpha,
@@ -148,7 +153,8 @@ def run(model: Any, X: Any, y: Any, *, sweeps: Sequence[Sweep] | None = None,
     timings["total_s"] = time.perf_counter() - started
     manifest = Manifest.collect(
         seed=seed if isinstance(seed, int) else None, model=model.name,
-        model_fingerprint=model.fingerprint(), data=data_name, data_fingerprint=fingerprint(X),
+        model_fingerprint=model.fingerprint(), data=data_name,
+        data_fingerprint=data_print.result(),
         n_rows=len(X), timings=timings,
         parameters={"drill": "stress", "metrics": [m.name for m in metric_list],
                     "n_bootstrap": n_bootstrap, "level": level, "alpha": alpha,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shakeout._cores import leave_a_core
+from shakeout._cores import in_parallel, leave_a_core
 from shakeout._validation import check_grid
 from shakeout.campaign import Campaign, Unit, grid
 from shakeout.errors import ValidationError
@@ -217,13 +217,20 @@ class _SweepRun:
         unit, plan, level = s.perturbation.unit, self.plan, self.level
         findings: list[Finding] = []
         curve = _Curve()
+        compared: dict[float, tuple] = {}
+
+        def compare(sev: float) -> None:
+            compared[sev] = compare_sides(self.y, self.clean_side, accs.pop(sev), plan,
+                                          self.model.task, level, self.boot_seeds[s.label],
+                                          self.sorted_clean)
+
+        # the grid points share nothing they change: their sorts and products on every core
+        in_parallel([sev for sev in s.severities if sev != 0], compare)
         for sev in s.severities:
             if sev == 0:
                 estimates = self.clean_estimates
             else:
-                pms, moved = compare_sides(self.y, self.clean_side, accs.pop(sev), plan,
-                                           self.model.task, level, self.boot_seeds[s.label],
-                                           self.sorted_clean)
+                pms, moved = compared.pop(sev)
                 estimates = [pm.b for pm in pms]
                 findings += _drop_findings(s.label, sev, unit, pms, level, self.repeats,
                                            plan.n)
