@@ -80,6 +80,18 @@ def test_ks_keeps_its_level_on_tied_data():
     assert BAND[0] <= int(np.sum(p < 0.05)) <= BAND[1]
 
 
+def test_many_small_tie_blocks_get_permutations_that_agree_with_the_exact_law():
+    """float16 rows: hundreds of tie blocks of a few rows, beyond the exact path's limit."""
+    rng = np.random.default_rng(4)  # p near 0.05, where the decision turns
+    a = rng.normal(size=800).astype(np.float16)
+    b = rng.normal(0.1, 1.0, size=800).astype(np.float16)
+    f = KSTest(seed=2).fit(a).compare(b)
+    assert f.details["p_method"] == "permutation, ties"
+    exact = KSTest(method="exact").fit(a).compare(b)
+    assert 0.001 < exact.p_value < 0.5  # a p-value the permutations resolve
+    assert abs(f.p_value - exact.p_value) <= 4 * np.sqrt(exact.p_value / 2000) + 1e-3
+
+
 def test_large_tied_samples_use_seeded_permutations():
     rng = np.random.default_rng(5)
     a, b = rng.integers(0, 6, 12_000), rng.integers(0, 6, 11_000)
