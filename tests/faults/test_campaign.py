@@ -13,6 +13,9 @@ from shakeout.errors import ValidationError
 from shakeout.faults import fleet_failure, run
 from calibration.bands import coverage_band
 
+CALIBRATES = ("fleet_failure",)
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 torch = pytest.importorskip("torch")
 
 

@@ -9,6 +9,9 @@ from shakeout.errors import ValidationError
 from shakeout.faults.changepoint import change_point
 from calibration.bands import assert_in_band, rejection_band
 
+CALIBRATES = ("change_point", "ChangePoint")
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 TRIALS, ALPHA, B, N = 500, 0.05, 199, 20
 
 

@@ -15,6 +15,9 @@ from shakeout.errors import ValidationError
 from shakeout.faults.diagnose import DIAGNOSES, diagnose, read_events
 from shakeout.faults.golden import replay, save_golden
 
+CALIBRATES = ("diagnose",)
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 DAYS = 20
 BREAK = 12  # the first changed day (2024-01-13)
 

@@ -15,6 +15,9 @@ from shakeout.faults.population import (Population, hypergeometric_interval,
 from shakeout.stats import clopper_pearson
 from calibration.bands import coverage_band
 
+CALIBRATES = ("leveugle_sample_size", "hypergeometric_interval")
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 
 def test_leveugle_matches_the_formula_on_hand_checked_values():
     # N = 1e6, e = 0.01, t = 2.58: 1e6 / (1 + 1e-4 * 999,999 / (6.6564 * 0.25)) = 16,368.6

@@ -8,6 +8,9 @@ import pytest
 from shakeout.errors import ValidationError
 from shakeout.poison.influence import influence
 
+CALIBRATES = ("influence", "tracin")
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

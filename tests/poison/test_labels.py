@@ -12,6 +12,9 @@ from shakeout.poison.labels import (ConfidentLearning, KNNLabels, OutOfFoldProba
                                     confident_joint, default_estimator, normalized_margin,
                                     out_of_fold_proba)
 
+CALIBRATES = ("ConfidentLearning", "KNNLabels", "OutOfFoldProbability", "confident_joint")
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 
 def _joint_by_definition(proba, labels):
     """Eq. (1), row by row: t_j the mean p_j over rows labelled j; a row labelled i goes to

@@ -7,13 +7,18 @@ import pytest
 
 from shakeout.errors import ValidationError
 from shakeout.poison.representation import (ActivationClustering, SpectralSignature,
-                                             representations, spectral_signature)
+                                             activation_clustering, representations,
+                                             spectral_signature)
+
+CALIBRATES = ("SpectralSignature", "spectral_signature", "ActivationClustering",
+              "activation_clustering")
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
 
 pytest.importorskip("torch")
 
 
 def test_spectral_signature_removes_the_backdoor_and_retraining_closes_it(badnets_digits):
-    from conftest import BADNETS_RATE, BADNETS_TARGET, train_cnn
+    from .conftest import BADNETS_RATE, BADNETS_TARGET, train_cnn
 
     from shakeout.models import wrap
 
@@ -63,6 +68,53 @@ def test_raw_score_is_the_squared_projection_by_hand():
     # class 0 varies along x only: centred projections -2, 0, 2
     np.testing.assert_allclose(spectral_signature(R, [0, 0, 0, 1, 1, 1], scale="none"),
                                [4, 0, 4, 4, 0, 4], atol=1e-12)
+
+
+def test_mad_score_is_the_squared_robust_z_of_the_projection_by_hand():
+    """Class 0 lies on x at 0, 1, 2, 10: centred -3.25, -2.25, -1.25, 6.75, median -1.75,
+    MAD 1, so (p - median)^2 = 2.25, 0.25, 0.25, 72.25; class 1 on y at 0, 3, 5: median 1/3,
+    MAD 2; class 2's MAD is 0, so its scale is the mean absolute deviation, 1; class 3 has
+    fewer than three rows and scores 0."""
+    R = np.zeros((13, 2))
+    R[:4, 0] = [0, 1, 2, 10]
+    R[4:7, 1] = [0, 3, 5]
+    R[7:11, 0] = [0, 0, 0, 4]
+    R[11:] = [[7, 7], [8, 8]]
+    y = np.repeat([0, 1, 2, 3], [4, 3, 4, 2])
+    np.testing.assert_allclose(spectral_signature(R, y),
+                               [2.25, 0.25, 0.25, 72.25, 2.25, 0, 1, 0, 0, 0, 16, 0, 0],
+                               atol=1e-12)
+
+
+def _silhouette(R: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Rousseeuw's (1987) silhouette of every row of a two-cluster split, from distances:
+    ``(b - a) / max(a, b)``, ``a`` the mean distance to the rest of its cluster, ``b`` to
+    the other cluster."""
+    d = np.sqrt(((R[:, None] - R[None]) ** 2).sum(-1))
+    same = members[:, None] == members[None]
+    a = (d * same).sum(1) / (same.sum(1) - 1)
+    b = (d * ~same).sum(1) / (~same).sum(1)
+    return (b - a) / np.maximum(a, b)
+
+
+def test_activation_clustering_scores_the_small_clusters_silhouette_by_hand():
+    """Class 0: 85 rows and 15 rows 8 apart in each of 3 dimensions (principal components
+    keep every distance); class 1: two blobs of 50 rows, a smaller cluster of half the
+    class, above max_size. Only the 15 rows score, each its own silhouette."""
+    rng = np.random.default_rng(0)
+    small = np.r_[np.zeros(85, bool), np.ones(15, bool)]
+    class0 = rng.normal(size=(100, 3)) + 8.0 * small[:, None]
+    class1 = rng.normal(size=(100, 3))
+    class1[:50, 0] += 12.0
+    scores, per_class = activation_clustering(np.r_[class0, class1], np.repeat([0, 1], 100),
+                                              seed=0)
+    expected = _silhouette(class0, small)
+    np.testing.assert_allclose(scores[:100], np.where(small, np.maximum(expected, 0), 0),
+                               atol=1e-10)
+    assert not scores[100:].any()
+    assert per_class[0] == pytest.approx((0.15, expected.mean()), abs=1e-10)
+    assert per_class[1] == pytest.approx(
+        (0.5, _silhouette(class1, np.arange(100) < 50).mean()), abs=1e-10)
 
 
 def test_a_model_without_representations_is_refused():

@@ -13,6 +13,9 @@ from scipy import stats
 from shakeout.errors import ValidationError
 from shakeout.poison.scan import combine, quarantine, run, scan
 
+CALIBRATES = ("scan",)
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 
 class Fixed:
     """A scanner whose scores are given (a constant one has no opinion)."""

@@ -12,6 +12,10 @@ from shakeout.errors import ValidationError
 from shakeout.poison.scanners import (IsolationForestScanner, LOFScanner, RobustMahalanobis,
                                       RobustZScore, Scanner, TukeyIQR, fit_rows)
 
+CALIBRATES = ("RobustZScore", "TukeyIQR", "RobustMahalanobis", "IsolationForestScanner",
+              "LOFScanner")
+"""What these tests calibrate (read by tests/calibration/test_registry.py)."""
+
 ALL = (RobustZScore, TukeyIQR, RobustMahalanobis, IsolationForestScanner, LOFScanner)
 
 
