@@ -188,3 +188,36 @@ def test_a_torch_model_brings_the_representation_scanners():
     X = np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32)
     r = scan(X, np.arange(60) % 2, model=net, seed=0)
     assert {"spectral_signature", "activation_clustering", "lof"} <= set(r.scores.columns)
+
+
+def test_better_than_random_is_an_exact_hypergeometric_test_holm_adjusted():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 3))
+    mask = np.zeros(300, bool)
+    mask[:15] = True
+    X[:6] += 5.0  # some of the poison stands out
+    r = scan(X, mask=mask, budget=0.05, scanners=["robust_z", "iqr"])
+    found = {f.group: f for f in r.select(metric="precision")}
+    raw = {g: stats.hypergeom.sf(f.details["poisoned_found"] - 1, 300, 15,
+                                 f.details["removed"]) for g, f in found.items()}
+    order = sorted(raw, key=raw.get)  # Holm by hand
+    running = 0.0
+    for i, g in enumerate(order):
+        running = max(running, min(1.0, (len(order) - i) * raw[g]))
+        assert found[g].p_value == pytest.approx(running, rel=1e-12)
+        assert found[g].status == ("pass" if running < 0.05 else "warn")
+    assert found["combined"].status == "pass"
+
+
+def test_scanners_blind_to_the_poison_pass_at_most_alpha_of_the_time():
+    """Poison independent of the data: every scanner removes rows at random, so a scan
+    where any scanner is called better than a random removal is a false positive; the
+    family's rate stays at or below 5% (binomial band's upper end over 300 scans)."""
+    rng = np.random.default_rng(0)
+    false = 0
+    for _ in range(300):
+        X = rng.normal(size=(200, 2))
+        mask = rng.random(200) < 0.1
+        r = scan(X, mask=mask, budget=0.1, scanners=["robust_z", "iqr"], seed=rng)
+        false += any(f.status == "pass" for f in r.select(metric="precision"))
+    assert false <= stats.binom.ppf(0.999, 300, 0.05)

@@ -186,7 +186,9 @@ def scan(X: Any, y: Any = None, *, model: Any = None, scanners: Any = None,
     mask : array of bool, optional
         Ground truth of a simulation (True: poisoned). With it, each scanner and the
         combined rank get their precision and recall at the budget, with exact
-        Clopper-Pearson intervals, beside the base rate (a random removal's precision).
+        Clopper-Pearson intervals, beside the base rate (a random removal's precision);
+        a precision passes where an exact one-sided hypergeometric test, Holm-adjusted over
+        the scanners, finds it above a random removal's at ``1 - level``.
     level : float, default=0.95
         Confidence level of the intervals.
     seed : int, Generator or None
@@ -312,7 +314,10 @@ def _judged(chosen: list[Any], table: pd.DataFrame, top: dict[str, np.ndarray],
             level: float) -> list[Finding]:
     """With ground truth: the base rate, then each scanner's and the combined rank's
     precision and recall at the budget."""
+    from scipy import stats
+
     from shakeout.report.findings import finding_name
+    from shakeout.stats import adjust_p_values
 
     if truth is None:
         return []
@@ -323,26 +328,36 @@ def _judged(chosen: list[Any], table: pd.DataFrame, top: dict[str, np.ndarray],
                    details={"poisoned": poisoned, "rows": n},
                    message=f"{poisoned} of {n} rows are poisoned: a random removal's "
                            "expected precision.")]
-    for name, rows in [*((s.name, top[s.name]) for s in chosen), ("combined", combined_top)]:
-        out += _precision_recall(name, int(truth[rows].sum()), len(rows), poisoned, base,
-                                 budget, level)
+    ranked = [*((s.name, top[s.name]) for s in chosen), ("combined", combined_top)]
+    hits = [int(truth[rows].sum()) for _, rows in ranked]
+    # a random removal of as many rows finds hypergeometric(n, poisoned, removed) of them
+    p_raw = [float(stats.hypergeom.sf(h - 1, n, poisoned, len(rows)))
+             for h, (_, rows) in zip(hits, ranked)]
+    p_holm = adjust_p_values(p_raw, "holm")
+    for (name, rows), h, p in zip(ranked, hits, p_holm):
+        out += _precision_recall(name, h, len(rows), poisoned, base, budget, level, float(p))
     return out
 
 
 def _precision_recall(name: str, hits: int, removed: int, poisoned: int, base: float,
-                      budget: float, level: float) -> list[Finding]:
+                      budget: float, level: float, p: float) -> list[Finding]:
+    """Precision and recall at the budget; precision judged against a random removal by an
+    exact one-sided hypergeometric test, ``p`` Holm-adjusted over the scanners."""
     from shakeout.report.findings import finding_name, proportion
 
     precision = proportion(
         finding_name("scan", name, "precision", at=budget), "precision", hits, removed, level,
         drill="scan", group=name, unit="share of removed rows",
         details={"budget": budget, "removed": removed, "poisoned_found": hits,
-                 "base_rate": base, "lift": hits / removed / base if base else math.nan})
-    better = precision.ci[0] > base
-    precision = replace(precision, status="pass" if better else "warn", message=(
+                 "base_rate": base, "lift": hits / removed / base if base else math.nan,
+                 "test": "exact hypergeometric, one-sided, Holm over the scanners"})
+    better = p < 1 - level
+    precision = replace(precision, p_value=p, status="pass" if better else "warn", message=(
         f"{name}: {hits} of the {removed} rows removed at budget {budget:g} are poisoned "
-        f"(base rate {base:.3g}); " + ("better than a random removal." if better else
-                                       "not shown better than a random removal.")))
+        f"(base rate {base:.3g}); " + (
+            f"better than a random removal (p = {p:.3g}, Holm over the scanners)." if better
+            else f"not shown better than a random removal (p = {p:.3g}, Holm over the "
+                 "scanners).")))
     recall = proportion(
         finding_name("scan", name, "recall", at=budget), "recall", hits, poisoned, level,
         drill="scan", group=name, unit="share of poisoned rows",
