@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -20,6 +20,10 @@ import numpy as np
 from shakeout._validation import check_open_interval, check_positive_int
 
 CHUNK = 64
+
+_DRAWING = threading.Lock()
+"""Held while a plan draws its resamples, so threads asking together (one precomputing them
+while the model predicts, the findings of several grid points) draw them once."""
 
 
 @dataclass(frozen=True)
@@ -40,10 +44,6 @@ class BootstrapPlan:
     n_boot: int = 1000
     seed: int = 0
     max_rows: int = 10_000
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
-                                  compare=False)
-    """Draws the resamples once when threads ask for them together (one precomputes them
-    while the model predicts, findings of several grid points use them at once)."""
 
     def __post_init__(self) -> None:
         check_positive_int("BootstrapPlan", "n", self.n)
@@ -80,7 +80,7 @@ class BootstrapPlan:
         indices are sorted: the statistics here do not depend on the order of rows, and
         ordered gathers from large arrays are several times faster.
         """
-        with self._lock:
+        with _DRAWING:
             idx = self._all_indices
         for start in range(0, self.n_boot, CHUNK):
             yield idx[start:start + CHUNK]
@@ -125,7 +125,7 @@ class BootstrapPlan:
         >>> plan.counts().sum(axis=1).A1.tolist() == [4.0] * 10
         True
         """
-        with self._lock:
+        with _DRAWING:
             return self._counts
 
     def replicates(self, statistic: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

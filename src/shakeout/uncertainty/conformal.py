@@ -384,7 +384,7 @@ class ConformalRegressor(_SplitConformal):
             np.add(hi, margin, out=out[rows, 1])
 
         if self.score == "cqr":
-            widen(slice(None), *self.model_(X))
+            widen(slice(None), *self._bounds(X))
         else:  # two additions: cheapest on each batch while it is in the cache
             self.model_.each_batch(X, lambda rows, centre: widen(rows, centre, centre),
                                    overlap=False)
