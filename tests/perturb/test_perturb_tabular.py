@@ -109,6 +109,40 @@ def test_float32_input_stays_float32():
     assert GaussianNoise().fit(X).apply(X, 0.1, seed=0).dtype == np.float32
 
 
+@pytest.mark.parametrize("cls", [GaussianNoise, UniformNoise])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_noise_grid_is_the_data_plus_scaled_standard_noise_by_hand(cls, dtype):
+    """Every severity of the grid, block by block, equals the formula on the whole batch:
+    X + z * severity * scale in float64, clipped, then stored in the data's precision; and
+    equals ``apply`` with the same generator."""
+    rng = np.random.default_rng(2)
+    X = rng.random((1500, 40, 3)).astype(dtype)  # 1500 images: many blocks of rows
+    noise = cls(clip=(0.05, 0.95)).fit(X)
+    z = noise._standard_noise(np.random.default_rng(9), X.shape)
+    outs = dict(noise.apply_grid(X, (0.0, 0.1, 0.4), np.random.default_rng(9)))
+    assert outs[0.0] is X
+    for severity in (0.1, 0.4):
+        by_hand = np.clip(X.astype(np.float64) + z * (severity * noise.scale_), 0.05, 0.95)
+        np.testing.assert_array_equal(outs[severity], by_hand.astype(dtype))
+        np.testing.assert_array_equal(outs[severity],
+                                      noise.apply(X, severity, np.random.default_rng(9)))
+
+
+def test_noise_grid_writes_into_the_arrays_it_is_given():
+    X = np.random.default_rng(0).normal(size=(50, 4))
+    noise = GaussianNoise().fit(X)
+    given = []
+
+    def empty(shape, dtype):
+        given.append(np.full(shape, np.nan, dtype))
+        return given[-1]
+
+    outs = [out for _, out in noise.apply_grid(X, (0.0, 0.2, 0.5), np.random.default_rng(1),
+                                               empty=empty)]
+    assert outs[0] is X and outs[1] is given[0] and outs[2] is given[1]
+    assert np.isfinite(given[1]).all()
+
+
 def test_perturbation_fitted_on_array_refuses_a_frame():
     p = GaussianNoise().fit(tabular(50))
     with pytest.raises(ValidationError, match="fitted on an array but given a DataFrame"):

@@ -85,3 +85,36 @@ def test_noise_sweep_leaves_the_noise_thread_a_core_and_restores_blas():
     assert during[-noisy:] == [limit] * noisy
     assert set(during[:-noisy]) == {before}
     assert _blas_threads() == before
+
+
+def test_spares_hand_back_only_their_own_arrays_once_the_outputs_are_done():
+    spares = sweep.Spares()
+    a = spares.empty((4, 2), np.float64)
+    spares.give_back(a, a[:, 0])  # the outputs are a view of the batch: never written again
+    assert spares.empty((4, 2), np.float64) is not a
+    stranger = np.zeros((4, 2))
+    spares.give_back(stranger, np.zeros(4))  # not lent: X, or a perturbation's own array
+    assert spares.empty((4, 2), np.float64) is not stranger
+    b = spares.empty((4, 2), np.float64)
+    spares.give_back(b, np.zeros(4))
+    assert spares.empty((4, 3), np.float64) is not b  # another shape
+    assert spares.empty((4, 2), np.float64) is b
+
+
+def test_sweep_numbers_do_not_depend_on_reused_batches(monkeypatch):
+    """Recycled perturbed batches give the numbers of fresh ones, for a model whose outputs
+    are a view of its inputs too."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(900, 2))
+    y = X[:, 0] + rng.normal(size=900) * 0.1
+
+    def numbers(predict):
+        result = run(wrap(predict, task="regression"), X, y,
+                     sweeps=[Sweep(GaussianNoise(), (0, 0.2, 0.5))], batch_size=128,
+                     n_bootstrap=50, sensitivity=False, seed=4, repeats=2)
+        return [(f.name, f.value, f.ci, f.p_value) for f in result.findings]
+
+    recycled = numbers(lambda Z: Z[:, 0].copy())
+    assert numbers(lambda Z: Z[:, 0]) == recycled
+    monkeypatch.setattr(sweep.Spares, "give_back", lambda self, batch, outputs: None)
+    assert numbers(lambda Z: Z[:, 0].copy()) == recycled  # every batch a new array

@@ -20,7 +20,7 @@ class RecordedNoise(GaussianNoise):
         super().__init__()
         self.applied = []
 
-    def apply_grid(self, X, severities, rng):
+    def apply_grid(self, X, severities, rng, **_):  # new arrays, not the sweep's spares
         for severity, Xp in super().apply_grid(X, severities, rng):
             self.applied.append((severity, Xp))
             yield severity, Xp

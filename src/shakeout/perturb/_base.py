@@ -145,14 +145,20 @@ class Perturbation:
         dtype = np.asarray(X).dtype
         return out.astype(dtype, copy=False) if np.issubdtype(dtype, np.floating) else out
 
-    def apply_grid(self, X: Any, severities: Any, rng: np.random.Generator) -> Any:
+    def apply_grid(self, X: Any, severities: Any, rng: np.random.Generator, *,
+                   empty: Any = np.empty) -> Any:
         """``(severity, apply(X, severity))`` for each severity, all from the same random state.
 
         Common random numbers: every severity sees the same draw (Gaussian noise is one
         standard-normal draw scaled per severity), so a degradation curve is smooth and its
         points are compared draw for draw. ``rng`` is not advanced. Subclasses whose draw
         does not depend on the severity override this to draw once. Every result is a new
-        array: the caller may hold several at once.
+        array (severity 0 gives ``X`` itself): the caller may hold several at once.
+
+        ``empty(shape, dtype)`` gives the arrays an override writes its results into (the
+        stress sweep passes arrays its model is done with, which saves the kernel a page
+        fault per page); an override that takes it returns those arrays and keeps no other
+        reference to them. This default computes each result on its own and ignores it.
 
         >>> from shakeout.perturb import Scaling
         >>> X = np.ones((2, 2))

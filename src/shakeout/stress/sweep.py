@@ -7,6 +7,8 @@ time.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shakeout._cores import in_parallel, leave_a_core
+from shakeout._cores import in_background, in_parallel, leave_a_core
 from shakeout._validation import check_grid
 from shakeout.campaign import Campaign, Unit, grid
 from shakeout.errors import ValidationError
@@ -26,7 +28,7 @@ from shakeout.report.findings import adjust, finding_name
 from shakeout.report.result import Finding
 from shakeout.stats import BootstrapPlan, interval
 from shakeout.stress.metrics import Metric
-from shakeout.stress.paired import (Accumulator, Draws, Estimate, PairedMetric,
+from shakeout.stress.paired import (Accumulator, Draws, Estimate, PairedMetric, Side,
                                     Stability, compare_sides, floor_note, prediction_score,
                                     summarise)
 
@@ -105,8 +107,50 @@ PREFETCH = 2
 """Perturbed batches computed ahead of the model on the background thread."""
 
 
+class Spares:
+    """Perturbed batches the model is done with, handed out again for later batches.
+
+    A fresh array costs the kernel a page fault and a zeroing pass for every page, about as
+    much as drawing the noise into it. ``empty`` gives a batch back to a perturbation (see
+    ``Perturbation.apply_grid``) only after ``give_back`` says the model has predicted it,
+    and only arrays it handed out itself, never ``X`` or a perturbation's own array.
+
+    >>> spares = Spares()
+    >>> a = spares.empty((2, 3), np.float64)
+    >>> spares.give_back(a, np.zeros(2))
+    >>> spares.empty((2, 3), np.float64) is a, spares.empty((2, 3), np.float64) is a
+    (True, False)
+    """
+
+    def __init__(self) -> None:
+        self._free: list[np.ndarray] = []
+        # weak: an array dropped without coming back leaves, and its id cannot then match
+        self._lent: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
+        self._lock = threading.Lock()
+
+    def empty(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """An array to write a perturbed batch into: a spare one of that shape, or new."""
+        with self._lock:
+            for i, spare in enumerate(self._free):
+                if spare.shape == tuple(shape) and spare.dtype == dtype:
+                    array = self._free.pop(i)
+                    break
+            else:
+                array = np.empty(shape, dtype)
+            self._lent[id(array)] = array
+        return array
+
+    def give_back(self, batch: Any, outputs: Any) -> None:
+        """The model has predicted ``batch``: it may be written again, unless its ``outputs``
+        (still in use) are a view of it."""
+        with self._lock:
+            if self._lent.pop(id(batch), None) is batch and not np.may_share_memory(batch,
+                                                                                    outputs):
+                self._free.append(batch)
+
+
 def _perturbed_batches(p: Perturbation, X: Any, slices: list[slice], severities: list[float],
-                       seed: int) -> Iterator[tuple[slice, float, Any]]:
+                       seed: int, spares: Spares) -> Iterator[tuple[slice, float, Any]]:
     """``(rows, severity, perturbed batch)`` for every batch and severity, in order.
 
     Batch ``b`` draws from ``default_rng([seed, b])`` whoever computes it, so the numbers do
@@ -116,7 +160,8 @@ def _perturbed_batches(p: Perturbation, X: Any, slices: list[slice], severities:
     """
     def grid_points() -> Iterator[tuple[slice, float, Any]]:
         for b, rows in enumerate(slices):
-            grid = p.apply_grid(_take(X, rows), severities, np.random.default_rng([seed, b]))
+            grid = p.apply_grid(_take(X, rows), severities, np.random.default_rng([seed, b]),
+                                empty=spares.empty)
             for sev, Xp in grid:
                 yield rows, sev, Xp
 
@@ -129,16 +174,21 @@ def _perturbed_batches(p: Perturbation, X: Any, slices: list[slice], severities:
 
 
 def _input_outputs(p: Perturbation, model: Model, X: Any, slices: list[slice],
-                   severities: list[float], seed: int) -> Iterator[tuple[slice, float, Any]]:
+                   severities: list[float], seed: int,
+                   spares: Spares) -> Iterator[tuple[slice, float, Any]]:
     """An input perturbation's draw: every batch at all severities from one draw of the
-    batch, perturbed on a background thread while the model predicts."""
+    batch, perturbed on a background thread while the model predicts; a batch goes back to
+    ``spares`` once the caller has used the model's outputs (it asks for the next)."""
     with leave_a_core():
-        for rows, sev, Xp in _perturbed_batches(p, X, slices, severities, seed):
-            yield rows, sev, model.outputs(Xp)
+        for rows, sev, Xp in _perturbed_batches(p, X, slices, severities, seed, spares):
+            out = model.outputs(Xp)
+            yield rows, sev, out
+            spares.give_back(Xp, out)
 
 
 def _model_outputs(p: Perturbation, model: Model, X: Any, slices: list[slice],
-                   severities: list[float], seed: int) -> Iterator[tuple[slice, float, Any]]:
+                   severities: list[float], seed: int,
+                   _spares: Spares) -> Iterator[tuple[slice, float, Any]]:
     """A model-side perturbation's draw: one perturbed model per severity, all from the same
     random numbers, predicting every batch."""
     for sev in severities:
@@ -150,8 +200,9 @@ def _model_outputs(p: Perturbation, model: Model, X: Any, slices: list[slice],
 @dataclass(frozen=True)
 class Kind:
     """How the sweep draws a perturbation of one kind: ``outputs(p, model, X, slices,
-    severities, seed)`` yields ``(rows, severity, model outputs)`` for one draw; ``shared``
-    draws are shared by every row (their spread needs repeated draws)."""
+    severities, seed, spares)`` yields ``(rows, severity, model outputs)`` for one draw
+    (``spares``: a :class:`Spares` for the perturbed batches); ``shared`` draws are shared
+    by every row (their spread needs repeated draws)."""
 
     outputs: Callable[..., Iterator[tuple[slice, float, Any]]]
     shared: bool
@@ -186,11 +237,17 @@ class _SweepRun:
     seeds: dict[str, list[int]]
     boot_seeds: dict[str, int]
     pending: dict[str, dict[float, Accumulator]] = field(default_factory=dict)
+    spares: Spares = field(default_factory=Spares)
 
     def __post_init__(self) -> None:
-        self.clean_side = summarise(self.y, self.clean, self.metrics, self.plan, self.level)
-        self.clean_estimates = self.clean_side.estimates(self.plan, self.level)
-        self.sorted_clean = np.sort(prediction_score(self.clean, self.model.task))
+        # the clean side is needed by the findings only: summarised on a background
+        # thread while the first draw begins
+        self._clean_side = in_background(self._summarise_clean)
+
+    def _summarise_clean(self) -> tuple[Side, list[Estimate], np.ndarray]:
+        side = summarise(self.y, self.clean, self.metrics, self.plan, self.level)
+        return (side, side.estimates(self.plan, self.level),
+                np.sort(prediction_score(self.clean, self.model.task)))
 
     def draw(self, unit: Unit, _stream: np.random.Generator
              ) -> tuple[list[Finding], _Curve] | None:
@@ -205,7 +262,7 @@ class _SweepRun:
                                      for sev in s.severities if sev != 0}
         accs = self.pending[s.label]
         for rows, sev, out in kind.outputs(p, self.model, self.X, self.slices, list(accs),
-                                           self.seeds[s.label][unit.trial]):
+                                           self.seeds[s.label][unit.trial], self.spares):
             accs[sev].add(rows, unit.trial, out)
         if unit.trial < self.repeats - 1:
             return None
@@ -215,20 +272,21 @@ class _SweepRun:
                                                                             _Curve]:
         """Every grid point's findings (p-values not yet adjusted) and the primary curve."""
         unit, plan, level = s.perturbation.unit, self.plan, self.level
+        clean_side, clean_estimates, sorted_clean = self._clean_side.result()
         findings: list[Finding] = []
         curve = _Curve()
         compared: dict[float, tuple] = {}
 
         def compare(sev: float) -> None:
-            compared[sev] = compare_sides(self.y, self.clean_side, accs.pop(sev), plan,
+            compared[sev] = compare_sides(self.y, clean_side, accs.pop(sev), plan,
                                           self.model.task, level, self.boot_seeds[s.label],
-                                          self.sorted_clean)
+                                          sorted_clean)
 
         # the grid points share nothing they change: their sorts and products on every core
         in_parallel([sev for sev in s.severities if sev != 0], compare)
         for sev in s.severities:
             if sev == 0:
-                estimates = self.clean_estimates
+                estimates = clean_estimates
             else:
                 pms, moved = compared.pop(sev)
                 estimates = [pm.b for pm in pms]
